@@ -1,0 +1,290 @@
+import type { Config } from '../config.js';
+import type { Database } from '../db/connect.js';
+import { uniqueViolation } from '../db/errors.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import { hashToken, randomId, randomToken } from '../shared/ids.js';
+import { type Principal, type RequestContext, type Role, toUser, type User } from './model.js';
+import type { PasswordHasher } from './passwords.js';
+import type { RateLimits } from './rate-limits.js';
+import {
+  checkEmail,
+  checkPassword,
+  checkUsername,
+  normalizeEmail,
+  normalizeUsername,
+  usernameFromEmail,
+} from './rules.js';
+import * as sessions from './sessions.repository.js';
+import type { TokenSigner } from './tokens.js';
+import * as users from './users.repository.js';
+
+export interface AccountsDeps {
+  database: Database;
+  config: Pick<
+    Config,
+    'password' | 'registration' | 'sessionIdleSeconds' | 'sessionAbsoluteSeconds' | 'refreshTokenTtlSeconds'
+  >;
+  hasher: PasswordHasher;
+  signer: TokenSigner;
+  rateLimits: RateLimits;
+  clock: Clock;
+}
+
+export interface RegisterInput {
+  username?: string | undefined;
+  email?: string | undefined;
+  password: string;
+}
+
+export interface CookieLogin {
+  user: User;
+  sessionId: string;
+  /** The opaque token for the session cookie. */
+  sessionToken: string;
+  expiresAt: number;
+}
+
+export interface TokenLogin {
+  user: User;
+  sessionId: string;
+  accessToken: string;
+  accessTokenExpiresAt: number;
+  refreshToken: string;
+  refreshTokenExpiresAt: number;
+}
+
+/** last_seen_at is written at most this often, so reads stay reads. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export type AccountsService = ReturnType<typeof createAccountsService>;
+
+export function createAccountsService(deps: AccountsDeps) {
+  const { database, config, hasher, signer, rateLimits, clock } = deps;
+  const db = database.db;
+
+  async function findByIdentifier(identifier: string) {
+    const id = identifier.trim();
+    if (id.includes('@')) return users.findUserByEmail(db, normalizeEmail(id));
+    return users.findUserByUsername(db, normalizeUsername(id));
+  }
+
+  async function uniqueUsernameFor(email: string): Promise<string> {
+    const base = usernameFromEmail(email);
+    for (let i = 0; i < 50; i++) {
+      const candidate = i === 0 ? base : `${base.slice(0, 26)}${i + 1}`;
+      if (!(await users.findUserByUsername(db, candidate))) return candidate;
+    }
+    return `${base.slice(0, 20)}_${randomToken(6)
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')}`.slice(0, 32);
+  }
+
+  /** Checks a new user's fields without storing anything; returns the normalised ones. */
+  function validateNewUser(input: RegisterInput): { username?: string; email: string | null } {
+    const email = input.email !== undefined && input.email !== '' ? checkEmail(input.email) : null;
+    const username = input.username !== undefined && input.username !== '' ? checkUsername(input.username) : undefined;
+    if (username === undefined && email === null) {
+      throw new AppError('VALIDATION_FAILED', 'A username or an email is required');
+    }
+    checkPassword(input.password, config.password);
+    return { ...(username ? { username } : {}), email };
+  }
+
+  /** Creates a user; `role` and skipping the registration mode are for admins and the CLI only. */
+  async function createUser(input: RegisterInput, role: Role = 'user'): Promise<User> {
+    const valid = validateNewUser(input);
+    const email = valid.email;
+    const username = valid.username ?? (await uniqueUsernameFor(email ?? ''));
+
+    if (await users.findUserByUsername(db, username)) throw new AppError('USERNAME_TAKEN', 'Username is already taken');
+    if (email && (await users.findUserByEmail(db, email))) {
+      throw new AppError('EMAIL_TAKEN', 'Email is already registered');
+    }
+    const password_hash = await hasher.hash(input.password);
+    try {
+      const row = await users.insertUser(db, { username, email, password_hash, role, created_at: clock.now() });
+      return toUser(row);
+    } catch (err) {
+      const col = uniqueViolation(err);
+      if (col?.endsWith('email')) throw new AppError('EMAIL_TAKEN', 'Email is already registered');
+      if (col) throw new AppError('USERNAME_TAKEN', 'Username is already taken');
+      throw err;
+    }
+  }
+
+  async function register(input: RegisterInput, ctx: RequestContext): Promise<User> {
+    if (config.registration === 'closed') {
+      throw new AppError('REGISTRATION_CLOSED', 'Registration is closed on this server; ask an admin for an account');
+    }
+    await rateLimits.consume('registerIp', ctx.ip);
+    return createUser(input);
+  }
+
+  /**
+   * Checks a password. Unknown users and wrong passwords take the same time and give the same
+   * error; attempts are limited per IP and per account.
+   */
+  async function verifyCredentials(identifier: string, password: string, ctx: RequestContext): Promise<User> {
+    const accountKey = identifier.trim().toLowerCase().normalize('NFKC').slice(0, 300);
+    await rateLimits.consume('loginIp', ctx.ip);
+    await rateLimits.check('loginAccount', accountKey);
+    const row = identifier.length <= 300 && password.length <= 4096 ? await findByIdentifier(identifier) : undefined;
+    const ok = await hasher.verify(row?.password_hash ?? null, password);
+    if (!row || !ok) {
+      await rateLimits.consume('loginAccount', accountKey).catch(() => {});
+      throw new AppError('INVALID_CREDENTIALS', 'Incorrect username, email or password');
+    }
+    if (row.disabled === 1) throw new AppError('ACCOUNT_DISABLED', 'This account is disabled');
+    await rateLimits.reset('loginAccount', accountKey);
+    if (hasher.needsRehash(row.password_hash)) {
+      await users.updateUser(db, row.id, { password_hash: await hasher.hash(password) });
+    }
+    return toUser(row);
+  }
+
+  async function openSession(user: User, kind: 'cookie' | 'api', ctx: RequestContext) {
+    const now = clock.now();
+    const token = randomToken(32);
+    const ttl = kind === 'cookie' ? config.sessionAbsoluteSeconds : config.refreshTokenTtlSeconds;
+    const id = randomId('ses');
+    const expiresAt = now + ttl * 1000;
+    await sessions.insertSession(db, {
+      id,
+      user_id: user.id,
+      kind,
+      token_hash: hashToken(token),
+      created_at: now,
+      last_seen_at: now,
+      expires_at: expiresAt,
+      user_agent: ctx.userAgent?.slice(0, 300) ?? null,
+      ip: ctx.ip,
+    });
+    return { id, token, expiresAt };
+  }
+
+  async function startCookieSession(user: User, ctx: RequestContext): Promise<CookieLogin> {
+    const s = await openSession(user, 'cookie', ctx);
+    return { user, sessionId: s.id, sessionToken: s.token, expiresAt: s.expiresAt };
+  }
+
+  async function startTokenSession(user: User, ctx: RequestContext): Promise<TokenLogin> {
+    const s = await openSession(user, 'api', ctx);
+    const access = await signer.sign(user.id, s.id, clock.now());
+    return {
+      user,
+      sessionId: s.id,
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: s.token,
+      refreshTokenExpiresAt: s.expiresAt,
+    };
+  }
+
+  async function touch(sessionId: string, lastSeen: number, now: number) {
+    if (now - lastSeen > TOUCH_INTERVAL_MS) await sessions.touchSession(db, sessionId, now);
+  }
+
+  /** Resolves a session cookie; undefined when it is unknown, revoked, idle too long or expired. */
+  async function authenticateCookie(token: string): Promise<Principal | undefined> {
+    if (token.length > 200) return undefined;
+    const now = clock.now();
+    const found = await sessions.findLiveSession(db, { tokenHash: hashToken(token) }, now);
+    if (!found || found.session.kind !== 'cookie' || found.user.disabled === 1) return undefined;
+    if (found.session.last_seen_at + config.sessionIdleSeconds * 1000 <= now) return undefined;
+    await touch(found.session.id, found.session.last_seen_at, now);
+    return { user: toUser(found.user), sessionId: found.session.id, via: 'cookie' };
+  }
+
+  /** Re-checks a session by id (a login remembered on a connection). */
+  async function authenticateSession(sessionId: string): Promise<Principal | undefined> {
+    const now = clock.now();
+    const found = await sessions.findLiveSession(db, { id: sessionId }, now);
+    if (!found || found.user.disabled === 1) return undefined;
+    if (found.session.kind === 'cookie' && found.session.last_seen_at + config.sessionIdleSeconds * 1000 <= now) {
+      return undefined;
+    }
+    await touch(found.session.id, found.session.last_seen_at, now);
+    return { user: toUser(found.user), sessionId: found.session.id, via: 'connection' };
+  }
+
+  /** Resolves a bearer token; throws INVALID_TOKEN with the reason. */
+  async function authenticateBearer(token: string): Promise<Principal> {
+    const now = clock.now();
+    const claims = await signer.verify(token, now);
+    const found = await sessions.findLiveSession(db, { id: claims.sessionId }, now);
+    if (!found || found.user.id !== claims.userId) throw new AppError('INVALID_TOKEN', 'Access token has been revoked');
+    if (found.user.disabled === 1) throw new AppError('INVALID_TOKEN', 'This account is disabled');
+    await touch(found.session.id, found.session.last_seen_at, now);
+    return { user: toUser(found.user), sessionId: found.session.id, via: 'bearer' };
+  }
+
+  /** Renews a bearer token: the refresh token is rotated, so each one works once. */
+  async function refresh(refreshToken: string): Promise<TokenLogin> {
+    const now = clock.now();
+    const oldHash = hashToken(refreshToken);
+    const found = await sessions.findLiveSession(db, { tokenHash: oldHash }, now);
+    if (!found || found.session.kind !== 'api' || found.user.disabled === 1) {
+      throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
+    }
+    const next = randomToken(32);
+    if (!(await sessions.rotateSessionToken(db, found.session.id, oldHash, hashToken(next), now))) {
+      throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
+    }
+    const access = await signer.sign(found.user.id, found.session.id, now);
+    return {
+      user: toUser(found.user),
+      sessionId: found.session.id,
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: next,
+      refreshTokenExpiresAt: found.session.expires_at,
+    };
+  }
+
+  async function logout(sessionId: string): Promise<void> {
+    await sessions.revokeSession(db, sessionId, clock.now());
+  }
+
+  async function listSessions(principal: Principal) {
+    const rows = await sessions.listUserSessions(db, principal.user.id, clock.now());
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      createdAt: r.created_at,
+      lastSeenAt: r.last_seen_at,
+      expiresAt: r.expires_at,
+      userAgent: r.user_agent,
+      ip: r.ip,
+      current: r.id === principal.sessionId,
+    }));
+  }
+
+  async function revokeOwnSession(principal: Principal, sessionId: string): Promise<void> {
+    const mine = await sessions.listUserSessions(db, principal.user.id, clock.now());
+    if (!mine.some((s) => s.id === sessionId)) throw new AppError('NOT_FOUND', 'No such session');
+    await sessions.revokeSession(db, sessionId, clock.now());
+  }
+
+  /** Deletes sessions that ended more than a week ago. */
+  async function purgeEnded(): Promise<void> {
+    await sessions.purgeEndedSessions(db, clock.now() - 7 * 86400_000);
+  }
+
+  return {
+    purgeEnded,
+    validateNewUser,
+    createUser,
+    register,
+    verifyCredentials,
+    startCookieSession,
+    startTokenSession,
+    authenticateCookie,
+    authenticateBearer,
+    authenticateSession,
+    refresh,
+    logout,
+    listSessions,
+    revokeOwnSession,
+  };
+}

@@ -1,0 +1,162 @@
+import type { Config } from '../config.js';
+import type { Database } from '../db/connect.js';
+import { uniqueViolation } from '../db/errors.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import * as keys from './access-keys.repository.js';
+import { type Principal, type Role, toUser, type User } from './model.js';
+import type { PasswordHasher } from './passwords.js';
+import { checkEmail, checkPassword, normalizeUsername } from './rules.js';
+import * as sessions from './sessions.repository.js';
+import * as users from './users.repository.js';
+
+export interface UsersDeps {
+  database: Database;
+  config: Pick<Config, 'password'>;
+  hasher: PasswordHasher;
+  clock: Clock;
+}
+
+export interface ProfilePatch {
+  email?: string | null | undefined;
+  password?: string | undefined;
+  currentPassword?: string | undefined;
+}
+
+export interface AdminPatch {
+  role?: Role | undefined;
+  disabled?: boolean | undefined;
+  email?: string | null | undefined;
+}
+
+export type UsersService = ReturnType<typeof createUsersService>;
+
+/** Reading and changing users, with SPEC §2's visibility: admins see all, users only themselves. */
+export function createUsersService({ database, config, hasher, clock }: UsersDeps) {
+  const db = database.db;
+
+  const notFound = () => new AppError('NOT_FOUND', 'No such user');
+
+  async function getVisible(viewer: User, id: number): Promise<User> {
+    if (viewer.role !== 'admin' && viewer.id !== id) throw notFound();
+    const row = await users.findUserById(db, id);
+    if (!row) throw notFound();
+    return toUser(row);
+  }
+
+  async function listVisible(viewer: User, limit = 100, offset = 0): Promise<{ users: User[]; total: number }> {
+    if (viewer.role !== 'admin') return { users: [await getVisible(viewer, viewer.id)], total: 1 };
+    const rows = await users.listUsers(db, limit, offset);
+    return { users: rows.map(toUser), total: await users.countUsers(db) };
+  }
+
+  async function findByUsername(username: string): Promise<User | undefined> {
+    const row = await users.findUserByUsername(db, normalizeUsername(username));
+    return row ? toUser(row) : undefined;
+  }
+
+  async function setEmail(id: number, email: string | null, now: number) {
+    try {
+      return await users.updateUser(db, id, { email: email === null ? null : checkEmail(email), updated_at: now });
+    } catch (err) {
+      if (uniqueViolation(err)) throw new AppError('EMAIL_TAKEN', 'Email is already registered');
+      throw err;
+    }
+  }
+
+  /** Changing the password needs the current one and ends every other session of the user. */
+  async function updateOwnProfile(
+    principal: Principal,
+    patch: ProfilePatch,
+  ): Promise<{ user: User; revokedSessions: number }> {
+    const now = clock.now();
+    const id = principal.user.id;
+    let revokedSessions = 0;
+    if (patch.password !== undefined) {
+      const row = await users.findUserById(db, id);
+      if (!row) throw notFound();
+      if (patch.currentPassword === undefined || !(await hasher.verify(row.password_hash, patch.currentPassword))) {
+        throw new AppError('INVALID_CREDENTIALS', 'Current password is incorrect');
+      }
+      checkPassword(patch.password, config.password);
+      await users.updateUser(db, id, { password_hash: await hasher.hash(patch.password), updated_at: now });
+      revokedSessions = await sessions.revokeUserSessions(db, id, now, principal.sessionId);
+      await keys.deleteUserKeys(db, id);
+    }
+    if (patch.email !== undefined) await setEmail(id, patch.email, now);
+    const row = await users.findUserById(db, id);
+    if (!row) throw notFound();
+    return { user: toUser(row), revokedSessions };
+  }
+
+  async function assertNotLastAdmin(target: User) {
+    if (target.role === 'admin' && !target.disabled && (await users.countUsers(db, 'admin', true)) <= 1) {
+      throw new AppError('LAST_ADMIN', 'This is the last active admin; promote another admin first');
+    }
+  }
+
+  async function adminUpdate(viewer: User, id: number, patch: AdminPatch): Promise<User> {
+    if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can change other users');
+    const target = await getVisible(viewer, id);
+    const now = clock.now();
+    if ((patch.role === 'user' || patch.disabled === true) && target.role === 'admin') await assertNotLastAdmin(target);
+    if (patch.role !== undefined || patch.disabled !== undefined) {
+      await users.updateUser(db, id, {
+        ...(patch.role !== undefined ? { role: patch.role } : {}),
+        ...(patch.disabled !== undefined ? { disabled: patch.disabled ? 1 : 0 } : {}),
+        updated_at: now,
+      });
+    }
+    if (patch.disabled === true) {
+      await sessions.revokeUserSessions(db, id, now);
+      await keys.deleteUserKeys(db, id);
+    }
+    if (patch.email !== undefined) await setEmail(id, patch.email, now);
+    return getVisible(viewer, id);
+  }
+
+  async function remove(viewer: User, id: number): Promise<void> {
+    if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can delete users');
+    const target = await getVisible(viewer, id);
+    await assertNotLastAdmin(target);
+    await users.deleteUser(db, id);
+  }
+
+  /** CLI: `plaza admin set-role`. */
+  async function setRole(username: string, role: Role): Promise<User> {
+    const target = await findByUsername(username);
+    if (!target) throw notFound();
+    if (role === 'user') await assertNotLastAdmin(target);
+    const row = await users.updateUser(db, target.id, { role, updated_at: clock.now() });
+    if (!row) throw notFound();
+    return toUser(row);
+  }
+
+  /** CLI: `plaza admin reset-password`; ends all of the user's sessions and keys. */
+  async function resetPassword(username: string, password: string): Promise<User> {
+    const target = await findByUsername(username);
+    if (!target) throw notFound();
+    checkPassword(password, config.password);
+    const now = clock.now();
+    await users.updateUser(db, target.id, { password_hash: await hasher.hash(password), updated_at: now });
+    await sessions.revokeUserSessions(db, target.id, now);
+    await keys.deleteUserKeys(db, target.id);
+    return target;
+  }
+
+  async function countAdmins(): Promise<number> {
+    return users.countUsers(db, 'admin');
+  }
+
+  return {
+    getVisible,
+    listVisible,
+    findByUsername,
+    updateOwnProfile,
+    adminUpdate,
+    remove,
+    setRole,
+    resetPassword,
+    countAdmins,
+  };
+}

@@ -1,0 +1,65 @@
+import { createAccountsService } from './accounts/accounts.service.js';
+import { createElevationService } from './accounts/elevation.service.js';
+import { createPasswordHasher } from './accounts/passwords.js';
+import { createRateLimits } from './accounts/rate-limits.js';
+import { createSetupService } from './accounts/setup.service.js';
+import { createTokenSigner } from './accounts/tokens.js';
+import { createUsersService } from './accounts/users.service.js';
+import type { Config } from './config.js';
+import { connectDatabase, type Database } from './db/connect.js';
+import { migrateToLatest } from './db/migrations/index.js';
+import { createHealthService } from './ops/health.service.js';
+import { type Clock, systemClock } from './shared/clock.js';
+
+/**
+ * The whole core, wired by hand: database, repositories (inside the services), services.
+ * Transports (http/, compat/, CLI) receive this object; tests build the same graph on a temp dir.
+ */
+export interface Core {
+  config: Readonly<Config>;
+  database: Database;
+  clock: Clock;
+  accounts: ReturnType<typeof createAccountsService>;
+  users: ReturnType<typeof createUsersService>;
+  elevation: ReturnType<typeof createElevationService>;
+  setup: ReturnType<typeof createSetupService>;
+  health: ReturnType<typeof createHealthService>;
+  close(): Promise<void>;
+}
+
+export interface CoreOptions {
+  secret: string;
+  clock?: Clock;
+  /** Apply migrations before returning (serve does; CLI verbs that only read may skip). */
+  migrate?: boolean;
+}
+
+export async function buildCore(config: Readonly<Config>, options: CoreOptions): Promise<Core> {
+  const clock = options.clock ?? systemClock;
+  const database = connectDatabase(config);
+  try {
+    if (options.migrate !== false) await migrateToLatest(database.db);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const hasher = createPasswordHasher(config.argon2);
+  const signer = createTokenSigner(options.secret, config.accessTokenTtlSeconds);
+  const rateLimits = createRateLimits(config.rateLimits);
+  const accounts = createAccountsService({ database, config, hasher, signer, rateLimits, clock });
+  const users = createUsersService({ database, config, hasher, clock });
+  const elevation = createElevationService({ database, rateLimits, clock });
+  const setup = createSetupService({ database, accounts, users, clock });
+  const health = createHealthService({ database, clock });
+  return {
+    config,
+    database,
+    clock,
+    accounts,
+    users,
+    elevation,
+    setup,
+    health,
+    close: () => database.close(),
+  };
+}

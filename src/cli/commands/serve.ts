@@ -1,0 +1,87 @@
+import { mkdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { buildCore, type Core } from '../../app.js';
+import type { Config } from '../../config.js';
+import { buildServer } from '../../http/server.js';
+import { loadOrCreateSecret } from '../../ops/secret.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  core: Core;
+  url: string;
+  /** Printed once at first start when no admin exists. */
+  setupUrl?: string;
+  close(): Promise<void>;
+}
+
+/** Starts Plaza: data dir, secret, migrations, first admin, HTTP listener. */
+export async function startServer(
+  config: Readonly<Config>,
+  log: (line: string) => void = () => {},
+): Promise<RunningServer> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const { secret, created } = loadOrCreateSecret(config.dataDir, config.secret);
+  if (created) log(`Generated a new server secret in ${config.dataDir}/secret (mode 0600).`);
+  const core = await buildCore(config, { secret });
+  let app: FastifyInstance | undefined;
+  try {
+    const first = await core.setup.ensureFirstAdmin(config.admin);
+    app = await buildServer(core);
+    await app.listen({ host: config.host, port: config.port });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    const url = config.publicUrl ?? `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+    let setupUrl: string | undefined;
+    log(`Plaza is running at ${url}  (API docs: ${url}/docs, database: ${core.database.dialect})`);
+    if (first.kind === 'created') log(`Created the first admin "${first.user.username}" from PLAZA_ADMIN_USERNAME.`);
+    if (first.kind === 'setup-token') {
+      setupUrl = `${url}/setup?token=${first.token}`;
+      log('No admin exists yet. Create the first admin by opening this one-time link (valid 24 hours):');
+      log(`    ${setupUrl}`);
+      log('or run:  npx plaza admin create --username <name>');
+    }
+    const sweeper = setInterval(() => {
+      core.accounts.purgeEnded().catch(() => {});
+    }, 3600_000);
+    sweeper.unref();
+    const server = app;
+    return {
+      app: server,
+      core,
+      url,
+      ...(setupUrl ? { setupUrl } : {}),
+      async close() {
+        clearInterval(sweeper);
+        await server.close();
+        await core.close();
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => {});
+    await core.close();
+    throw err;
+  }
+}
+
+/** `plaza serve`: runs until SIGTERM/SIGINT, then finishes in-flight requests and exits. */
+export async function serveCommand(config: Readonly<Config>): Promise<void> {
+  const running = await startServer(config, (line) => process.stderr.write(`${line}\n`));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write('Forced exit.\n');
+      process.exit(1);
+    }
+    stopping = true;
+    process.stderr.write(`${signal} received: finishing in-flight requests…\n`);
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

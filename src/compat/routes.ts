@@ -1,0 +1,46 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Core } from '../app.js';
+import { homePage, setupFormHandler } from '../http/web.js';
+import { adclusterRoutes } from './adcluster.js';
+import { acceptRawBodies, formFields, isFormBody, rawBody, wantsHtml } from './body.js';
+import { createFileManager } from './filemanager.js';
+import { createNetclassHttp } from './netclass-http.js';
+import { createSocketProgram } from './socketprogram.js';
+
+/**
+ * The seed front doors on the main HTTP port. Several seeds share a path (`/register`, `/login`,
+ * `/`); each request goes to the seed whose client it looks like.
+ */
+export async function compatRoutes(app: FastifyInstance, { core }: { core: Core }) {
+  acceptRawBodies(app, 64 * 1024);
+  const s000 = createSocketProgram(core);
+  const s001 = createNetclassHttp(core);
+  const s002 = createFileManager(core);
+  const hide = { schema: { hide: true } };
+
+  // Seed 000 posts JSON; seed 002 posts HTML forms.
+  app.post('/register', hide, (req, reply) =>
+    isFormBody(req) ? s002.register(req, reply) : s000.register(req, reply),
+  );
+  app.post('/login', hide, (req, reply) => (isFormBody(req) ? s002.login(req, reply) : s000.login(req, reply)));
+  app.put('/privilege', hide, s000.privilege);
+  app.post('/privilege', hide, s000.privilege);
+  app.head('/images', hide, s000.checkImagesKey);
+
+  app.get('/logout', hide, s002.logout);
+  app.post('/logout', hide, s002.logout);
+
+  // `/`: a browser gets the web app; other clients get seed 001's semantics (with seed 004's welcome).
+  app.head('/', hide, s001.head);
+  app.get('/', hide, (req: FastifyRequest, reply: FastifyReply) =>
+    wantsHtml(req) ? homePage(core, req, reply) : s001.get(req, reply),
+  );
+  app.post('/', hide, s001.post);
+  app.put('/', hide, s001.put);
+
+  app.post('/setup', hide, async (req, reply) =>
+    setupFormHandler(core, req, reply, formFields(await rawBody(req, 64 * 1024))),
+  );
+
+  adclusterRoutes(app, core);
+}

@@ -1,0 +1,118 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { setSessionCookie } from '../accounts/accounts.routes.js';
+import type { Core } from '../app.js';
+import { presentedAccessKey, principalOrConnection, rememberConnectionLogin, requestContext } from '../http/auth.js';
+import { mapError } from '../http/errors.js';
+import { AppError } from '../shared/errors.js';
+import { jsonObject, rawBody, stringField } from './body.js';
+
+/**
+ * Seed 000 (SocketProgram): plain-text replies its client matches by substring, standard reason
+ * phrases, one keep-alive connection per session, JSON bodies on every method.
+ */
+
+const BODY_LIMIT = 64 * 1024;
+
+function text(reply: FastifyReply, status: number, body: string) {
+  return reply.code(status).type('text/plain; charset=utf-8').send(body);
+}
+
+/** Seed 000's words for each failure; the status comes from the one error map. */
+function fail(request: FastifyRequest, reply: FastifyReply, err: unknown, words: Partial<Record<string, string>>) {
+  const m = mapError(err);
+  if (m.status >= 500) request.log.error({ err }, 'seed 000 request failed');
+  if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
+  const fallback = m.status >= 500 ? 'SERVER_ERROR' : `${m.code}: ${m.message}`;
+  return text(reply, m.status, words[m.code] ?? fallback);
+}
+
+async function credentials(request: FastifyRequest) {
+  const body = jsonObject(await rawBody(request, BODY_LIMIT));
+  const username = stringField(body, 'username', 320);
+  const password = stringField(body, 'password');
+  if (username === undefined || password === undefined) {
+    throw new AppError('VALIDATION_FAILED', 'username and password are required');
+  }
+  return { username, password };
+}
+
+export function createSocketProgram(core: Core) {
+  async function register(request: FastifyRequest, reply: FastifyReply) {
+    try {
+      const { username, password } = await credentials(request);
+      await core.accounts.register({ username, password }, requestContext(request));
+      return text(reply, 200, 'REGISTER_SUCCESS');
+    } catch (err) {
+      const m = mapError(err);
+      return fail(request, reply, err, {
+        USERNAME_TAKEN: 'REGISTER_FAILED: User already exists',
+        VALIDATION_FAILED: `REGISTER_FAILED: ${m.message}`,
+        INVALID_JSON: `REGISTER_FAILED: ${m.message}`,
+        REGISTRATION_CLOSED: 'REGISTER_FAILED: Registration is closed',
+      });
+    }
+  }
+
+  async function login(request: FastifyRequest, reply: FastifyReply) {
+    try {
+      const { username, password } = await credentials(request);
+      const user = await core.accounts.verifyCredentials(username, password, requestContext(request));
+      const session = await core.accounts.startCookieSession(user, requestContext(request));
+      setSessionCookie(core, reply, session);
+      rememberConnectionLogin(request, session.sessionId);
+      return text(reply, 200, 'LOGIN_SUCCESS');
+    } catch (err) {
+      return fail(request, reply, err, {
+        INVALID_CREDENTIALS: 'LOGIN_FAILED',
+        ACCOUNT_DISABLED: 'LOGIN_FAILED',
+        VALIDATION_FAILED: 'LOGIN_FAILED',
+        INVALID_JSON: 'LOGIN_FAILED',
+        RATE_LIMITED: 'LOGIN_FAILED: Too many attempts',
+      });
+    }
+  }
+
+  /** PUT/POST /privilege: needs a login for the same user named in the body; issues a key. */
+  async function privilege(request: FastifyRequest, reply: FastifyReply) {
+    try {
+      const body = jsonObject(await rawBody(request, BODY_LIMIT));
+      const named = stringField(body, 'username', 320);
+      const principal = await principalOrConnection(core, request);
+      if (!principal) throw new AppError('UNAUTHENTICATED', 'login required');
+      if (named !== undefined && named.trim().toLowerCase() !== principal.user.username) {
+        throw new AppError('FORBIDDEN', 'username does not match the logged-in user');
+      }
+      const issued = await core.elevation.elevate(principal.user);
+      // Exactly one attribute: the seed client splits on "; " and expects two parts.
+      reply.header('set-cookie', `key=${issued.key}; Max-Age=3600`);
+      return text(reply, 200, 'PRIVILEGE_CHANGED');
+    } catch (err) {
+      return fail(request, reply, err, {
+        ACCESS_KEY_ACTIVE: 'PRIVILEGE_ALREADY_CHANGED',
+        UNAUTHENTICATED: 'PRIVILEGE_FAILED: Login required',
+        FORBIDDEN: 'PRIVILEGE_FAILED: Username does not match the logged-in user',
+        RATE_LIMITED: 'PRIVILEGE_FAILED: Too many attempts',
+      });
+    }
+  }
+
+  /** HEAD /images: is the presented key valid (and, when a username is given, that user's)? */
+  async function checkImagesKey(request: FastifyRequest, reply: FastifyReply) {
+    try {
+      const body = jsonObject(await rawBody(request, BODY_LIMIT));
+      const named = stringField(body, 'username', 320);
+      const key = presentedAccessKey(request);
+      const found = key ? await core.elevation.checkKey(key) : undefined;
+      let valid = found !== undefined;
+      if (found && named !== undefined) {
+        const owner = await core.users.findByUsername(named);
+        valid = owner?.id === found.userId;
+      }
+      return text(reply, valid ? 200 : 401, valid ? 'Valid key' : 'Invalid Key');
+    } catch (err) {
+      return fail(request, reply, err, {});
+    }
+  }
+
+  return { register, login, privilege, checkImagesKey };
+}

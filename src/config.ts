@@ -1,0 +1,197 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+
+/**
+ * The only reader of process.env. Every setting is validated at start and every problem is
+ * reported at once; the result is frozen.
+ */
+
+export type RegistrationMode = 'open' | 'closed';
+
+export interface RateRule {
+  points: number;
+  durationSeconds: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
+  publicUrl?: string;
+  secret?: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  trustProxy: boolean;
+  bodyLimitBytes: number;
+  registration: RegistrationMode;
+  admin?: { username: string; password: string; email?: string };
+  password: { minLength: number; maxLength: number };
+  argon2: { memoryKiB: number; timeCost: number };
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  sessionIdleSeconds: number;
+  sessionAbsoluteSeconds: number;
+  cookieSecure: boolean;
+  rateLimits: {
+    loginPerIp: RateRule;
+    loginPerAccount: RateRule;
+    registerPerIp: RateRule;
+    elevatePerAccount: RateRule;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Hard cap on bearer token lifetime: a leaked token must not live for days. */
+export const MAX_ACCESS_TOKEN_TTL_SECONDS = 24 * 3600;
+/** OWASP argon2id floor, expressed as memory × passes (m=7168 KiB, t=5 is one of its equal rows). */
+const ARGON2_MIN_WORK = 7168 * 5;
+
+type Env = Record<string, string | undefined>;
+
+/** Reads `.env` from `cwd` (if present) under the real environment, which wins. */
+export function readEnv(cwd = process.cwd(), env: Env = process.env): Env {
+  const file = path.join(cwd, '.env');
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...env };
+}
+
+export function loadConfig(env: Env = readEnv()): Readonly<Config> {
+  const problems: string[] = [];
+  const str = (name: string) => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw)) {
+      problems.push(`${name} must be a whole number (got "${raw}")`);
+      return fallback;
+    }
+    const n = Number(raw);
+    if (n < min || n > max) problems.push(`${name} must be between ${min} and ${max} (got ${n})`);
+    return n;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = str(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+    return fallback;
+  };
+  const rate = (name: string, fallback: RateRule): RateRule => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    const m = /^(\d+)\/(\d+)(s|m|h)$/.exec(raw);
+    if (!m) {
+      problems.push(`${name} must look like 10/1m (count/window with s, m or h; got "${raw}")`);
+      return fallback;
+    }
+    const unit = { s: 1, m: 60, h: 3600 }[m[3] as 's' | 'm' | 'h'];
+    const rule = { points: Number(m[1]), durationSeconds: Number(m[2]) * unit };
+    if (rule.points < 1 || rule.durationSeconds < 1) problems.push(`${name} must allow at least 1 per window`);
+    return rule;
+  };
+
+  const host = str('PLAZA_HOST') ?? '127.0.0.1';
+  const port = int('PLAZA_PORT', 8080, 0, 65535);
+  const dataDir = path.resolve(str('PLAZA_DATA_DIR') ?? './data');
+
+  let database: Config['database'] = { kind: 'sqlite', file: path.join(dataDir, 'plaza.db') };
+  const dbUrl = str('PLAZA_DATABASE_URL');
+  if (dbUrl !== undefined) {
+    if (/^postgres(ql)?:\/\//.test(dbUrl)) {
+      const schema = str('PLAZA_DATABASE_SCHEMA');
+      if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+        problems.push('PLAZA_DATABASE_SCHEMA must be a lower-case SQL identifier');
+      }
+      database = { kind: 'postgres', url: dbUrl, ...(schema ? { schema } : {}) };
+    } else if (dbUrl.startsWith('sqlite:')) {
+      const file = dbUrl.slice('sqlite:'.length).replace(/^\/\//, '');
+      if (file === '') problems.push('PLAZA_DATABASE_URL sqlite: needs a file path');
+      database = { kind: 'sqlite', file: path.resolve(file) };
+    } else {
+      problems.push('PLAZA_DATABASE_URL must start with postgres://, postgresql:// or sqlite:');
+    }
+  }
+
+  const publicUrl = str('PLAZA_PUBLIC_URL');
+  if (publicUrl !== undefined) {
+    try {
+      const u = new URL(publicUrl);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    } catch {
+      problems.push(`PLAZA_PUBLIC_URL must be an http(s) URL (got "${publicUrl}")`);
+    }
+  }
+
+  const adminUsername = str('PLAZA_ADMIN_USERNAME');
+  const adminPassword = env.PLAZA_ADMIN_PASSWORD;
+  if ((adminUsername === undefined) !== (adminPassword === undefined || adminPassword === '')) {
+    problems.push('PLAZA_ADMIN_USERNAME and PLAZA_ADMIN_PASSWORD must be set together');
+  }
+  const adminEmail = str('PLAZA_ADMIN_EMAIL');
+
+  const minLength = int('PLAZA_PASSWORD_MIN_LENGTH', 8, 8, 128);
+  const maxLength = int('PLAZA_PASSWORD_MAX_LENGTH', 128, 8, 1024);
+  if (minLength > maxLength) problems.push('PLAZA_PASSWORD_MIN_LENGTH must not exceed PLAZA_PASSWORD_MAX_LENGTH');
+
+  const memoryKiB = int('PLAZA_ARGON2_MEMORY_KIB', 7168, 7168, 4 * 1024 * 1024);
+  const timeCost = int('PLAZA_ARGON2_TIME_COST', 5, 1, 100);
+  if (memoryKiB * timeCost < ARGON2_MIN_WORK) {
+    problems.push(
+      `PLAZA_ARGON2_MEMORY_KIB × PLAZA_ARGON2_TIME_COST must be at least ${ARGON2_MIN_WORK} (OWASP minimum)`,
+    );
+  }
+
+  const secret = str('PLAZA_SECRET');
+
+  const config: Config = {
+    host,
+    port,
+    dataDir,
+    database,
+    ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
+    ...(secret ? { secret } : {}),
+    logLevel: oneOf('PLAZA_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    trustProxy: bool('PLAZA_TRUST_PROXY', false),
+    bodyLimitBytes: int('PLAZA_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    registration: oneOf('PLAZA_REGISTRATION', ['open', 'closed'], 'open'),
+    ...(adminUsername && adminPassword
+      ? { admin: { username: adminUsername, password: adminPassword, ...(adminEmail ? { email: adminEmail } : {}) } }
+      : {}),
+    password: { minLength, maxLength },
+    argon2: { memoryKiB, timeCost },
+    accessTokenTtlSeconds: int('PLAZA_ACCESS_TOKEN_TTL', 1800, 60, MAX_ACCESS_TOKEN_TTL_SECONDS),
+    refreshTokenTtlSeconds: int('PLAZA_REFRESH_TOKEN_TTL', 30 * 86400, 300, 365 * 86400),
+    sessionIdleSeconds: int('PLAZA_SESSION_IDLE_TTL', 7 * 86400, 60, 365 * 86400),
+    sessionAbsoluteSeconds: int('PLAZA_SESSION_ABSOLUTE_TTL', 30 * 86400, 60, 365 * 86400),
+    cookieSecure: bool('PLAZA_COOKIE_SECURE', publicUrl?.startsWith('https:') ?? false),
+    rateLimits: {
+      loginPerIp: rate('PLAZA_RATE_LOGIN_IP', { points: 30, durationSeconds: 60 }),
+      loginPerAccount: rate('PLAZA_RATE_LOGIN_ACCOUNT', { points: 10, durationSeconds: 300 }),
+      registerPerIp: rate('PLAZA_RATE_REGISTER_IP', { points: 10, durationSeconds: 3600 }),
+      elevatePerAccount: rate('PLAZA_RATE_ELEVATE_ACCOUNT', { points: 10, durationSeconds: 3600 }),
+    },
+  };
+  if (config.sessionIdleSeconds > config.sessionAbsoluteSeconds) {
+    problems.push('PLAZA_SESSION_IDLE_TTL must not exceed PLAZA_SESSION_ABSOLUTE_TTL');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

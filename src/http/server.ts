@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { accountsRoutes } from '../accounts/accounts.routes.js';
+import { UserSchema } from '../accounts/accounts.schemas.js';
+import { usersRoutes } from '../accounts/users.routes.js';
+import type { Core } from '../app.js';
+import { compatRoutes } from '../compat/routes.js';
+import { healthRoutes } from '../ops/health.routes.js';
+import { installAuth } from './auth.js';
+import { installNativeErrors } from './errors.js';
+import { installOpenApi } from './openapi.js';
+import { ErrorBody } from './schemas.js';
+import { webRoutes } from './web.js';
+
+const SENSITIVE_QUERY = /([?&](?:token|key|access_token|refresh_token|password)=)[^&]*/gi;
+
+/** Request URL for logs, with credentials in the query string blanked out. */
+export function redactUrl(url: string): string {
+  return url.replace(SENSITIVE_QUERY, '$1[REDACTED]');
+}
+
+export async function buildServer(core: Core): Promise<FastifyInstance> {
+  const { config } = core;
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["set-cookie"]',
+          'req.headers["x-plaza-key"]',
+          'res.headers["set-cookie"]',
+        ],
+        censor: '[REDACTED]',
+      },
+      serializers: {
+        req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+      },
+    },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(cookie);
+  installNativeErrors(app);
+  installAuth(app, core);
+  await installOpenApi(app);
+  app.addSchema(ErrorBody);
+  app.addSchema(UserSchema);
+
+  await app.register(
+    async (api) => {
+      // The native API speaks JSON only: anything else is 415, not a confusing validation error.
+      api.removeContentTypeParser('text/plain');
+      await api.register(accountsRoutes, { core });
+      await api.register(usersRoutes, { core });
+      await api.register(healthRoutes, { core });
+    },
+    { prefix: '/api' },
+  );
+  await app.register(webRoutes, { core });
+  await app.register(compatRoutes, { core });
+  return app;
+}

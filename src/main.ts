@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { adminCreate, adminResetPassword, adminSetRole, migrateCommand } from './cli/commands/admin.js';
+import { serveCommand } from './cli/commands/serve.js';
+import { ConfigError, loadConfig } from './config.js';
+import { VERSION } from './ops/health.service.js';
+import { SecretError } from './ops/secret.js';
+import { AppError } from './shared/errors.js';
+
+/** Exit codes scripts can rely on. */
+const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, notFound: 4, conflict: 5 } as const;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+function fail(err: unknown): never {
+  if (err instanceof ConfigError || err instanceof SecretError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(EXIT.config);
+  }
+  if (err instanceof AppError) {
+    process.stderr.write(`Error: ${err.message}\n`);
+    process.exit(err.status === 404 ? EXIT.notFound : err.status === 409 ? EXIT.conflict : EXIT.failure);
+  }
+  const e = err as { code?: string; message?: string };
+  if (e?.code === 'EADDRINUSE')
+    process.stderr.write(`Error: the port is already in use (${e.message}). Set PLAZA_PORT.\n`);
+  else process.stderr.write(`Error: ${e?.message ?? String(err)}\n`);
+  process.exit(EXIT.failure);
+}
+
+const run =
+  <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+  (...args: A) =>
+    fn(...args).catch(fail);
+
+function role(value: string): 'admin' | 'user' {
+  if (value !== 'admin' && value !== 'user') throw new InvalidArgumentError('must be "admin" or "user"');
+  return value;
+}
+
+const program = new Command()
+  .name('plaza')
+  .description("Plaza: a self-hosted server for a team's accounts, files and chat")
+  .version(VERSION)
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+
+program
+  .command('serve')
+  .description('start the server (applies migrations first)')
+  .action(run(async () => serveCommand(loadConfig())));
+
+program
+  .command('migrate')
+  .description('apply database migrations and exit')
+  .action(run(async () => migrateCommand(loadConfig(), out)));
+
+const admin = program.command('admin').description('manage admins and users on this server (direct database access)');
+admin
+  .command('create')
+  .description('create an admin account')
+  .requiredOption('--username <name>', 'the admin username (3–32 of a-z 0-9 _ . -)')
+  .option('--email <email>', 'an email address')
+  .option('--password <password>', 'the password (visible in the process list; prefer --password-stdin)')
+  .option('--password-stdin', 'read the password from standard input')
+  .action(
+    run(async (o: { username: string; email?: string; password?: string; passwordStdin?: boolean }) =>
+      adminCreate(loadConfig(), o, out),
+    ),
+  );
+admin
+  .command('set-role')
+  .description('make a user an admin or a regular user')
+  .argument('<username>')
+  .argument('<role>', 'admin or user', role)
+  .action(run(async (username: string, r: 'admin' | 'user') => adminSetRole(loadConfig(), username, r, out)));
+admin
+  .command('reset-password')
+  .description("set a user's password (generated and printed when none is given); ends their sessions")
+  .argument('<username>')
+  .option('--password <password>', 'the new password')
+  .option('--password-stdin', 'read the new password from standard input')
+  .action(
+    run(async (username: string, o: { password?: string; passwordStdin?: boolean }) =>
+      adminResetPassword(loadConfig(), username, o, out),
+    ),
+  );
+
+program.parseAsync(process.argv).catch(fail);

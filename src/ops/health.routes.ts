@@ -1,0 +1,47 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Core } from '../app.js';
+
+/** Native health routes under /api. Seed 004's /health lives in compat/adcluster.ts. */
+export async function healthRoutes(app: FastifyInstance, { core }: { core: Core }) {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['ops'];
+
+  r.get(
+    '/health',
+    {
+      schema: {
+        tags,
+        summary: 'Liveness: the process answers',
+        response: {
+          200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), uptimeSeconds: Type.Integer() }),
+        },
+      },
+    },
+    async () => core.health.liveness(),
+  );
+
+  const Ready = Type.Object({
+    status: Type.Union([Type.Literal('ready'), Type.Literal('degraded')]),
+    database: Type.Object({
+      dialect: Type.String(),
+      status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+      latencyMs: Type.Number(),
+    }),
+  });
+  r.get(
+    '/ready',
+    {
+      schema: { tags, summary: 'Readiness: the database answers', response: { 200: Ready, 503: Ready } },
+    },
+    async (_request, reply) => {
+      const c = await core.health.check();
+      if (!c.ok) reply.code(503).header('retry-after', '5');
+      return {
+        status: c.ok ? ('ready' as const) : ('degraded' as const),
+        database: { dialect: core.health.dialect, status: c.database, latencyMs: c.latencyMs },
+      };
+    },
+  );
+}
