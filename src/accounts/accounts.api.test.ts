@@ -13,7 +13,9 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
   beforeAll(async () => {
     server = await startTestServer(db, { PLAZA_ADMIN_USERNAME: 'root', PLAZA_ADMIN_PASSWORD: ADMIN_PASSWORD });
     base = server.url;
-    const login = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'root', password: ADMIN_PASSWORD } });
+    const login = await api(base, 'POST', '/api/auth/login', {
+      json: { identifier: 'root', password: ADMIN_PASSWORD },
+    });
     adminToken = login.body.accessToken;
   });
   afterAll(() => server.close());
@@ -48,24 +50,34 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
     const a = await api(base, 'POST', '/api/auth/register', { json: { username: 'DUP', password: PASSWORD } });
     expect(a.status).toBe(409);
     expect(a.body.error.code).toBe('USERNAME_TAKEN');
-    const b = await api(base, 'POST', '/api/auth/register', { json: { username: 'dup2', email: 'DUP@x.io', password: PASSWORD } });
+    const b = await api(base, 'POST', '/api/auth/register', {
+      json: { username: 'dup2', email: 'DUP@x.io', password: PASSWORD },
+    });
     expect(b.status).toBe(409);
     expect(b.body.error.code).toBe('EMAIL_TAKEN');
   });
 
   it('derives a username from an email-only registration', async () => {
-    const r = await api(base, 'POST', '/api/auth/register', { json: { email: 'jane.doe+x@corp.io', password: PASSWORD } });
+    const r = await api(base, 'POST', '/api/auth/register', {
+      json: { email: 'jane.doe+x@corp.io', password: PASSWORD },
+    });
     expect(r.status).toBe(201);
     expect(r.body.user.username).toMatch(/^jane\.doe_x/);
-    const again = await api(base, 'POST', '/api/auth/register', { json: { email: 'jane.doe+x@other.io', password: PASSWORD } });
+    const again = await api(base, 'POST', '/api/auth/register', {
+      json: { email: 'jane.doe+x@other.io', password: PASSWORD },
+    });
     expect(again.status).toBe(201);
     expect(again.body.user.username).not.toBe(r.body.user.username);
   });
 
   it('answers the same 401 for unknown users and wrong passwords', async () => {
     await registerAndLogin(base, 'timing');
-    const unknown = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'nobody-here', password: PASSWORD } });
-    const wrong = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'timing', password: 'wrong-password' } });
+    const unknown = await api(base, 'POST', '/api/auth/login', {
+      json: { identifier: 'nobody-here', password: PASSWORD },
+    });
+    const wrong = await api(base, 'POST', '/api/auth/login', {
+      json: { identifier: 'timing', password: 'wrong-password' },
+    });
     expect(unknown.status).toBe(401);
     expect(wrong.status).toBe(401);
     expect(unknown.body).toEqual(wrong.body);
@@ -131,7 +143,10 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
     });
     expect(evil.status).toBe(403);
     expect(evil.body.error.code).toBe('CSRF_REJECTED');
-    const originOnly = await api(base, 'POST', '/api/auth/logout', { cookie, headers: { origin: 'https://attacker.example' } });
+    const originOnly = await api(base, 'POST', '/api/auth/logout', {
+      cookie,
+      headers: { origin: 'https://attacker.example' },
+    });
     expect(originOnly.status).toBe(403);
     const same = await api(base, 'PATCH', '/api/users/me', {
       cookie,
@@ -150,7 +165,10 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
       json: { password: 'new-password-2', currentPassword: 'not-it-at-all' },
     });
     expect(bad.status).toBe(401);
-    const missing = await api(base, 'PATCH', '/api/users/me', { token: first.accessToken, json: { password: 'new-password-2' } });
+    const missing = await api(base, 'PATCH', '/api/users/me', {
+      token: first.accessToken,
+      json: { password: 'new-password-2' },
+    });
     expect(missing.status).toBe(401);
     const weak = await api(base, 'PATCH', '/api/users/me', {
       token: first.accessToken,
@@ -167,7 +185,9 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
     expect((await api(base, 'GET', '/api/users/me', { token: second.body.accessToken })).status).toBe(401);
     const oldPw = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'changer', password: PASSWORD } });
     expect(oldPw.status).toBe(401);
-    const newPw = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'changer', password: 'new-password-2' } });
+    const newPw = await api(base, 'POST', '/api/auth/login', {
+      json: { identifier: 'changer', password: 'new-password-2' },
+    });
     expect(newPw.status).toBe(200);
   });
 
@@ -190,18 +210,26 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
 
   it('admin updates role and disables users; disabling ends their sessions', async () => {
     const u = await registerAndLogin(base, 'target');
-    const notAdmin = await api(base, 'PATCH', `/api/users/${u.user.id}`, { token: u.accessToken, json: { role: 'admin' } });
+    const notAdmin = await api(base, 'PATCH', `/api/users/${u.user.id}`, {
+      token: u.accessToken,
+      json: { role: 'admin' },
+    });
     expect(notAdmin.status).toBe(403);
     const promote = await api(base, 'PATCH', `/api/users/${u.user.id}`, { token: adminToken, json: { role: 'admin' } });
     expect(promote.body.user.role).toBe('admin');
-    const disable = await api(base, 'PATCH', `/api/users/${u.user.id}`, { token: adminToken, json: { disabled: true } });
+    const disable = await api(base, 'PATCH', `/api/users/${u.user.id}`, {
+      token: adminToken,
+      json: { disabled: true },
+    });
     expect(disable.body.user.disabled).toBe(true);
     expect((await api(base, 'GET', '/api/users/me', { token: u.accessToken })).status).toBe(401);
     const relogin = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'target', password: PASSWORD } });
     expect(relogin.status).toBe(403);
     expect(relogin.body.error.code).toBe('ACCOUNT_DISABLED');
     await api(base, 'PATCH', `/api/users/${u.user.id}`, { token: adminToken, json: { disabled: false } });
-    expect((await api(base, 'POST', '/api/auth/login', { json: { identifier: 'target', password: PASSWORD } })).status).toBe(200);
+    expect(
+      (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'target', password: PASSWORD } })).status,
+    ).toBe(200);
   });
 
   it('admin creates and deletes users; the last admin cannot be removed', async () => {
@@ -236,7 +264,11 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
     expect(e2.status).toBe(409);
     expect(e2.body.error.code).toBe('ACCESS_KEY_ACTIVE');
     const key = e1.body.key as string;
-    for (const headers of [{ 'x-plaza-key': key }, { cookie: `key=${key}` }, { 'set-cookie': `key=${key}; Max-Age=3600` }]) {
+    for (const headers of [
+      { 'x-plaza-key': key },
+      { cookie: `key=${key}` },
+      { 'set-cookie': `key=${key}; Max-Age=3600` },
+    ]) {
       const check = await api(base, 'GET', '/api/auth/elevation', { headers });
       expect(check.body).toMatchObject({ valid: true, userId: u.user.id });
     }
@@ -244,7 +276,10 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
     expect(forged.body.valid).toBe(false);
     // Bound to its user: another user's login with this key is not valid.
     const other = await registerAndLogin(base, 'elevator2');
-    const mixed = await api(base, 'GET', '/api/auth/elevation', { token: other.accessToken, headers: { 'x-plaza-key': key } });
+    const mixed = await api(base, 'GET', '/api/auth/elevation', {
+      token: other.accessToken,
+      headers: { 'x-plaza-key': key },
+    });
     expect(mixed.body.valid).toBe(false);
     expect((await api(base, 'POST', '/api/auth/elevate')).status).toBe(401);
   });
@@ -252,7 +287,9 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
   it('a user cannot read or change another user through ids', async () => {
     const a = await registerAndLogin(base, 'idor-a');
     const b = await registerAndLogin(base, 'idor-b');
-    expect((await api(base, 'PATCH', `/api/users/${b.user.id}`, { token: a.accessToken, json: { disabled: true } })).status).toBe(403);
+    expect(
+      (await api(base, 'PATCH', `/api/users/${b.user.id}`, { token: a.accessToken, json: { disabled: true } })).status,
+    ).toBe(403);
     expect((await api(base, 'DELETE', `/api/users/${b.user.id}`, { token: a.accessToken })).status).toBe(403);
     const sessions = await api(base, 'GET', '/api/auth/sessions', { token: b.accessToken });
     const bSession = sessions.body.sessions[0].id;

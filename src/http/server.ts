@@ -11,6 +11,7 @@ import { installAuth } from './auth.js';
 import { installNativeErrors } from './errors.js';
 import { installOpenApi } from './openapi.js';
 import { ErrorBody } from './schemas.js';
+import { installValidation } from './validation.js';
 import { webRoutes } from './web.js';
 
 const SENSITIVE_QUERY = /([?&](?:token|key|access_token|refresh_token|password)=)[^&]*/gi;
@@ -43,7 +44,6 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     requestIdHeader: false,
     genReqId: () => randomUUID(),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
@@ -53,6 +53,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
   });
 
   await app.register(cookie);
+  installValidation(app);
   installNativeErrors(app);
   installAuth(app, core);
   await installOpenApi(app);

@@ -34,11 +34,17 @@ export const PASSWORD = 'correct-horse-9';
 
 /** Registers a user and logs in with a bearer token. */
 export async function registerAndLogin(base: string, username: string, password = PASSWORD, email?: string) {
-  const reg = await api(base, 'POST', '/api/auth/register', { json: { username, password, ...(email ? { email } : {}) } });
+  const reg = await api(base, 'POST', '/api/auth/register', {
+    json: { username, password, ...(email ? { email } : {}) },
+  });
   if (reg.status !== 201) throw new Error(`register ${username}: ${reg.status} ${reg.text}`);
   const login = await api(base, 'POST', '/api/auth/login', { json: { identifier: username, password } });
   if (login.status !== 200) throw new Error(`login ${username}: ${login.status} ${login.text}`);
-  return login.body as { accessToken: string; refreshToken: string; user: { id: number; username: string; role: string } };
+  return login.body as {
+    accessToken: string;
+    refreshToken: string;
+    user: { id: number; username: string; role: string };
+  };
 }
 
 /** The name=value of a Set-Cookie header for `name`. */
