@@ -23,6 +23,8 @@ export interface Config {
   secret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   trustProxy: boolean;
+  /** Seed 000/001 clients log in once per keep-alive connection; off behind connection-pooling proxies. */
+  connectionLogin: boolean;
   bodyLimitBytes: number;
   registration: RegistrationMode;
   admin?: { username: string; password: string; email?: string };
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     ...(secret ? { secret } : {}),
     logLevel: oneOf('PLAZA_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     trustProxy: bool('PLAZA_TRUST_PROXY', false),
+    connectionLogin: bool('PLAZA_CONNECTION_LOGIN', true),
     bodyLimitBytes: int('PLAZA_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     registration: oneOf('PLAZA_REGISTRATION', ['open', 'closed'], 'open'),
     ...(adminUsername && adminPassword

@@ -44,8 +44,9 @@ export function createSocketProgram(core: Core) {
       return text(reply, 200, 'REGISTER_SUCCESS');
     } catch (err) {
       const m = mapError(err);
+      // The seed answers a taken name with 400, not Plaza's 409.
+      if (m.code === 'USERNAME_TAKEN') return text(reply, 400, 'REGISTER_FAILED: User already exists');
       return fail(request, reply, err, {
-        USERNAME_TAKEN: 'REGISTER_FAILED: User already exists',
         VALIDATION_FAILED: `REGISTER_FAILED: ${m.message}`,
         INVALID_JSON: `REGISTER_FAILED: ${m.message}`,
         REGISTRATION_CLOSED: 'REGISTER_FAILED: Registration is closed',

@@ -23,7 +23,13 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  */
 const connectionSessions = new WeakMap<Socket, string>();
 
+function isProxied(request: FastifyRequest): boolean {
+  const h = request.headers;
+  return h['x-forwarded-for'] !== undefined || h.forwarded !== undefined || h.via !== undefined;
+}
+
 export function rememberConnectionLogin(request: FastifyRequest, sessionId: string) {
+  if (isProxied(request)) return;
   connectionSessions.set(request.raw.socket, sessionId);
 }
 
@@ -50,6 +56,8 @@ export function requireAdmin(request: FastifyRequest): Principal {
 /** The caller from a cookie, bearer token or — for seed protocols — a login on this connection. */
 export async function principalOrConnection(core: Core, request: FastifyRequest): Promise<Principal | null> {
   if (request.principal) return request.principal;
+  // A proxy may pool one upstream connection for many clients: never trust a connection login there.
+  if (!core.config.connectionLogin || isProxied(request)) return null;
   const sessionId = connectionSessions.get(request.raw.socket);
   if (!sessionId) return null;
   const p = await core.accounts.authenticateSession(sessionId);
