@@ -44,6 +44,8 @@ function fail(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
   if (m.status === 401) reply.header('www-authenticate', 'Bearer');
   // FastAPI answers malformed input with 422 and a list of problems.
+  // FastAPI's register answers a taken name or email with 400.
+  if (m.code === 'USERNAME_TAKEN' || m.code === 'EMAIL_TAKEN') return reply.code(400).send({ detail: DETAIL[m.code] });
   if (m.code === 'VALIDATION_FAILED' || m.code === 'INVALID_JSON') {
     return reply.code(422).send({ detail: [{ loc: ['body'], msg: m.message, type: 'value_error' }] });
   }
