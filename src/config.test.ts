@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('config', () => {
+  it('has safe defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+      registration: 'open',
+      accessTokenTtlSeconds: 1800,
+      argon2: { memoryKiB: 7168, timeCost: 5 },
+      password: { minLength: 8, maxLength: 128 },
+      connectionLogin: true,
+    });
+    expect(c.database).toMatchObject({ kind: 'sqlite' });
+    expect(c.dataDir.endsWith('/data')).toBe(true);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      loadConfig({
+        PLAZA_PORT: 'eighty',
+        PLAZA_DATABASE_URL: 'mysql://x',
+        PLAZA_REGISTRATION: 'maybe',
+        PLAZA_ACCESS_TOKEN_TTL: '999999',
+        PLAZA_ARGON2_MEMORY_KIB: '1024',
+        PLAZA_ADMIN_USERNAME: 'root',
+        PLAZA_RATE_LOGIN_IP: 'lots',
+        PLAZA_COOKIE_SECURE: 'perhaps',
+      });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      for (const name of [
+        'PLAZA_PORT',
+        'PLAZA_DATABASE_URL',
+        'PLAZA_REGISTRATION',
+        'PLAZA_ACCESS_TOKEN_TTL',
+        'PLAZA_ARGON2_MEMORY_KIB',
+        'PLAZA_ADMIN_PASSWORD',
+        'PLAZA_RATE_LOGIN_IP',
+        'PLAZA_COOKIE_SECURE',
+      ]) {
+        expect(problems).toContain(name);
+      }
+    }
+  });
+
+  it('caps the bearer token lifetime and refuses argon2 below the OWASP floor', () => {
+    expect(() => loadConfig({ PLAZA_ACCESS_TOKEN_TTL: String(2 * 86400) })).toThrow(/PLAZA_ACCESS_TOKEN_TTL/);
+    expect(() => loadConfig({ PLAZA_ARGON2_MEMORY_KIB: '7168', PLAZA_ARGON2_TIME_COST: '2' })).toThrow(/OWASP/);
+    expect(loadConfig({ PLAZA_ARGON2_MEMORY_KIB: '19456', PLAZA_ARGON2_TIME_COST: '2' }).argon2.memoryKiB).toBe(19456);
+  });
+
+  it('reads PostgreSQL URLs and rate rules', () => {
+    const c = loadConfig({ PLAZA_DATABASE_URL: 'postgres://u@h/db', PLAZA_DATABASE_SCHEMA: 'plaza', PLAZA_RATE_LOGIN_IP: '7/2h' });
+    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@h/db', schema: 'plaza' });
+    expect(c.rateLimits.loginPerIp).toEqual({ points: 7, durationSeconds: 7200 });
+    expect(() => loadConfig({ PLAZA_DATABASE_URL: 'postgres://u@h/db', PLAZA_DATABASE_SCHEMA: 'x;drop' })).toThrow(/SCHEMA/);
+  });
+});
