@@ -56,9 +56,15 @@ describe('config', () => {
   });
 
   it('reads PostgreSQL URLs and rate rules', () => {
-    const c = loadConfig({ PLAZA_DATABASE_URL: 'postgres://u@h/db', PLAZA_DATABASE_SCHEMA: 'plaza', PLAZA_RATE_LOGIN_IP: '7/2h' });
+    const c = loadConfig({
+      PLAZA_DATABASE_URL: 'postgres://u@h/db',
+      PLAZA_DATABASE_SCHEMA: 'plaza',
+      PLAZA_RATE_LOGIN_IP: '7/2h',
+    });
     expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@h/db', schema: 'plaza' });
     expect(c.rateLimits.loginPerIp).toEqual({ points: 7, durationSeconds: 7200 });
-    expect(() => loadConfig({ PLAZA_DATABASE_URL: 'postgres://u@h/db', PLAZA_DATABASE_SCHEMA: 'x;drop' })).toThrow(/SCHEMA/);
+    expect(() => loadConfig({ PLAZA_DATABASE_URL: 'postgres://u@h/db', PLAZA_DATABASE_SCHEMA: 'x;drop' })).toThrow(
+      /SCHEMA/,
+    );
   });
 });

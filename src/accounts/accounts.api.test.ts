@@ -268,7 +268,7 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
       { 'x-plaza-key': key },
       { cookie: `key=${key}` },
       { 'set-cookie': `key=${key}; Max-Age=3600` },
-    ]) {
+    ] as Record<string, string>[]) {
       const check = await api(base, 'GET', '/api/auth/elevation', { headers });
       expect(check.body).toMatchObject({ valid: true, userId: u.user.id });
     }

@@ -13,7 +13,9 @@ describe('rate limits (429 + Retry-After)', () => {
     server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_IP: '5/1m' });
     const codes: number[] = [];
     for (let i = 0; i < 7; i++) {
-      const r = await api(server.url, 'POST', '/api/auth/login', { json: { identifier: `nobody${i}`, password: 'whatever-pw' } });
+      const r = await api(server.url, 'POST', '/api/auth/login', {
+        json: { identifier: `nobody${i}`, password: 'whatever-pw' },
+      });
       codes.push(r.status);
       if (r.status === 429) {
         expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -31,10 +33,14 @@ describe('rate limits (429 + Retry-After)', () => {
     server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_ACCOUNT: '3/5m' });
     await registerAndLogin(server.url, 'locked');
     for (let i = 0; i < 3; i++) {
-      const r = await api(server.url, 'POST', '/api/auth/login', { json: { identifier: 'locked', password: `bad-guess-${i}` } });
+      const r = await api(server.url, 'POST', '/api/auth/login', {
+        json: { identifier: 'locked', password: `bad-guess-${i}` },
+      });
       expect(r.status).toBe(401);
     }
-    const right = await api(server.url, 'POST', '/api/auth/login', { json: { identifier: 'LOCKED', password: PASSWORD } });
+    const right = await api(server.url, 'POST', '/api/auth/login', {
+      json: { identifier: 'LOCKED', password: PASSWORD },
+    });
     expect(right.status).toBe(429);
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(200);
     // Other accounts are unaffected.
@@ -45,7 +51,9 @@ describe('rate limits (429 + Retry-After)', () => {
     server = await startTestServer('sqlite', { PLAZA_RATE_REGISTER_IP: '2/1h', PLAZA_RATE_ELEVATE_ACCOUNT: '1/1h' });
     const t = await registerAndLogin(server.url, 'reg1');
     await api(server.url, 'POST', '/api/auth/register', { json: { username: 'reg2', password: PASSWORD } });
-    const third = await api(server.url, 'POST', '/api/auth/register', { json: { username: 'reg3', password: PASSWORD } });
+    const third = await api(server.url, 'POST', '/api/auth/register', {
+      json: { username: 'reg3', password: PASSWORD },
+    });
     expect(third.status).toBe(429);
     expect((await api(server.url, 'POST', '/api/auth/elevate', { token: t.accessToken })).status).toBe(201);
     const again = await api(server.url, 'POST', '/api/auth/elevate', { token: t.accessToken });

@@ -9,9 +9,15 @@ describe.each(await testDatabases())('seed 004 (Adcluster) on %s', (db) => {
   let adminToken: string;
 
   beforeAll(async () => {
-    server = await startTestServer(db, { PLAZA_ADMIN_USERNAME: 'chief', PLAZA_ADMIN_PASSWORD: 'chief-password-1', PLAZA_ADMIN_EMAIL: 'chief@ad.io' });
+    server = await startTestServer(db, {
+      PLAZA_ADMIN_USERNAME: 'chief',
+      PLAZA_ADMIN_PASSWORD: 'chief-password-1',
+      PLAZA_ADMIN_EMAIL: 'chief@ad.io',
+    });
     base = server.url;
-    const t = await api(base, 'POST', '/auth/login', { body: JSON.stringify({ email: 'chief@ad.io', password: 'chief-password-1' }) });
+    const t = await api(base, 'POST', '/auth/login', {
+      body: JSON.stringify({ email: 'chief@ad.io', password: 'chief-password-1' }),
+    });
     adminToken = t.body.access_token;
   });
   afterAll(() => server.close());
@@ -29,16 +35,23 @@ describe.each(await testDatabases())('seed 004 (Adcluster) on %s', (db) => {
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ uname: 'nicchals', uemail: 'nic@ad.io', is_active: true, role: 'user' });
     expect(r.text).not.toMatch(/password|hash/);
-    const name = await api(base, 'POST', '/auth/register', { json: { uemail: 'other@ad.io', uname: 'nicchals', password: PASSWORD } });
+    const name = await api(base, 'POST', '/auth/register', {
+      json: { uemail: 'other@ad.io', uname: 'nicchals', password: PASSWORD },
+    });
     expect(name.status).toBe(400);
     expect(name.body).toEqual({ detail: 'Username already registered' });
-    const mail = await api(base, 'POST', '/auth/register', { json: { uemail: 'nic@ad.io', uname: 'another', password: PASSWORD } });
+    const mail = await api(base, 'POST', '/auth/register', {
+      json: { uemail: 'nic@ad.io', uname: 'another', password: PASSWORD },
+    });
     expect(mail.status).toBe(400);
     expect(mail.body).toEqual({ detail: 'Email already registered' });
   });
 
   it('POST /auth/login (email or uemail) and /auth/token (OAuth2 form) give a bearer token', async () => {
-    for (const body of [{ email: 'nic@ad.io', password: PASSWORD }, { uemail: 'nic@ad.io', password: PASSWORD }]) {
+    for (const body of [
+      { email: 'nic@ad.io', password: PASSWORD },
+      { uemail: 'nic@ad.io', password: PASSWORD },
+    ]) {
       const r = await api(base, 'POST', '/auth/login', { json: body });
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ token_type: 'bearer', success: true });

@@ -17,10 +17,16 @@ describe.each(await testDatabases())('seed 002 (file manager) forms on %s', (db)
   afterAll(() => server.close());
 
   it('a browser registers, logs in, lands on /index, and logs out (GET)', async () => {
-    const reg = await api(base, 'POST', '/register', { headers: BROWSER, body: `username=new_user&password=${PASSWORD}` });
+    const reg = await api(base, 'POST', '/register', {
+      headers: BROWSER,
+      body: `username=new_user&password=${PASSWORD}`,
+    });
     expect(reg.status).toBe(303);
     expect(reg.headers.get('location')).toBe('/login?registered=1');
-    const login = await api(base, 'POST', '/login', { headers: BROWSER, body: `username=new_user&password=${PASSWORD}` });
+    const login = await api(base, 'POST', '/login', {
+      headers: BROWSER,
+      body: `username=new_user&password=${PASSWORD}`,
+    });
     expect(login.status).toBe(303);
     expect(login.headers.get('location')).toBe('/index');
     const cookie = cookieFrom(login.headers, 'plaza_session');
@@ -42,7 +48,10 @@ describe.each(await testDatabases())('seed 002 (file manager) forms on %s', (db)
     expect(page.text).toContain('Incorrect username, email or password');
     const curl = await api(base, 'POST', '/login', { headers: FORM, body: 'username=new_user&password=wrong-one' });
     expect(curl.status).toBe(401);
-    const taken = await api(base, 'POST', '/register', { headers: FORM, body: `username=new_user&password=${PASSWORD}` });
+    const taken = await api(base, 'POST', '/register', {
+      headers: FORM,
+      body: `username=new_user&password=${PASSWORD}`,
+    });
     expect(taken.status).toBe(409);
     const empty = await api(base, 'POST', '/register', { headers: FORM, body: 'username=&password=' });
     expect(empty.status).toBe(400);

@@ -3,11 +3,15 @@ import { api, cookieFrom, PASSWORD } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { RawConnection } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-import { parseUserLine, POST_EXTRAS, PUT_EXTRAS } from './netclass-http.js';
+import { POST_EXTRAS, PUT_EXTRAS, parseUserLine } from './netclass-http.js';
 
 describe('seed 001 user line parsing', () => {
   it('splits email, password and a known extra; commas stay in passwords', () => {
-    expect(parseUserLine('user:a@b.c,pw', POST_EXTRAS)).toEqual({ identifier: 'a@b.c', password: 'pw', extra: undefined });
+    expect(parseUserLine('user:a@b.c,pw', POST_EXTRAS)).toEqual({
+      identifier: 'a@b.c',
+      password: 'pw',
+      extra: undefined,
+    });
     expect(parseUserLine('user:a@b.c,pw,signup', POST_EXTRAS)?.extra).toBe('signup');
     expect(parseUserLine('user:a@b.c,p,w,d', POST_EXTRAS)?.password).toBe('p,w,d');
     expect(parseUserLine('user:a@b.c,pw,7', PUT_EXTRAS)).toMatchObject({ password: 'pw', extra: '7' });
@@ -22,12 +26,16 @@ describe.each(await testDatabases())('seed 001 semantics on / (%s)', (db) => {
   let base: string;
 
   beforeAll(async () => {
-    server = await startTestServer(db, { PLAZA_ADMIN_USERNAME: 'boss', PLAZA_ADMIN_PASSWORD: 'boss-password-1', PLAZA_ADMIN_EMAIL: 'boss@corp.io' });
+    server = await startTestServer(db, {
+      PLAZA_ADMIN_USERNAME: 'boss',
+      PLAZA_ADMIN_PASSWORD: 'boss-password-1',
+      PLAZA_ADMIN_EMAIL: 'boss@corp.io',
+    });
     base = server.url;
   });
   afterAll(() => server.close());
 
-  it('GET without a login is 403 with seed 004\'s welcome', async () => {
+  it("GET without a login is 403 with seed 004's welcome", async () => {
     const anon = await api(base, 'GET', '/');
     expect(anon.status).toBe(403);
     expect(anon.body).toMatchObject({ message: 'Welcome to Plaza API', detail: 'Forbidden' });
@@ -65,7 +73,9 @@ describe.each(await testDatabases())('seed 001 semantics on / (%s)', (db) => {
   });
 
   it('GET returns user data by role, never hashes', async () => {
-    const userLogin = await api(base, 'POST', '/', { body: JSON.stringify({ email: 'kim@corp.io', password: PASSWORD }) });
+    const userLogin = await api(base, 'POST', '/', {
+      body: JSON.stringify({ email: 'kim@corp.io', password: PASSWORD }),
+    });
     const mine = await api(base, 'GET', '/', { cookie: cookieFrom(userLogin.headers, 'plaza_session') });
     expect(mine.status).toBe(200);
     expect(mine.body.users).toHaveLength(1);
@@ -104,7 +114,13 @@ describe.each(await testDatabases())('seed 001 semantics on / (%s)', (db) => {
   });
 
   it('bad input: garbage, binary and huge bodies are 4xx', async () => {
-    for (const body of ['garbage', '\u0000\u0001\u0002', '{"email": 5}', 'user:', `user:${'a'.repeat(5000)},${'b'.repeat(5000)}`]) {
+    for (const body of [
+      'garbage',
+      '\u0000\u0001\u0002',
+      '{"email": 5}',
+      'user:',
+      `user:${'a'.repeat(5000)},${'b'.repeat(5000)}`,
+    ]) {
       const r = await api(base, 'PUT', '/', { body });
       expect(r.status, body.slice(0, 20)).toBeGreaterThanOrEqual(400);
       expect(r.status).toBeLessThan(500);

@@ -55,17 +55,23 @@ describe.each(await testDatabases())('seed 000 (SocketProgram) over one raw keep
     expect(twice.body.toString()).toBe('PRIVILEGE_ALREADY_CHANGED');
 
     // The seed client sends the key back as a Set-Cookie *request* header, with a JSON body on HEAD.
-    const head = await c.request(seed000Request('HEAD', '/images', { username: 'sihaun' }, [`Set-Cookie: key=${key}; Max-Age=3600`]), {
-      head: true,
-    });
+    const head = await c.request(
+      seed000Request('HEAD', '/images', { username: 'sihaun' }, [`Set-Cookie: key=${key}; Max-Age=3600`]),
+      {
+        head: true,
+      },
+    );
     expect(head.statusLine).toBe('HTTP/1.1 200 OK');
     const noKey = await c.request(seed000Request('HEAD', '/images', { username: 'sihaun' }), { head: true });
     expect(noKey.statusLine).toBe('HTTP/1.1 401 Unauthorized');
     const cookieKey = await c.request(seed000Request('HEAD', '/images', {}, [`Cookie: key=${key}`]), { head: true });
     expect(cookieKey.status).toBe(200);
-    const wrongUser = await c.request(seed000Request('HEAD', '/images', { username: 'someone' }, [`Cookie: key=${key}`]), {
-      head: true,
-    });
+    const wrongUser = await c.request(
+      seed000Request('HEAD', '/images', { username: 'someone' }, [`Cookie: key=${key}`]),
+      {
+        head: true,
+      },
+    );
     expect(wrongUser.status).toBe(401);
     expect(c.closed).toBe(false);
     c.close();

@@ -18,7 +18,13 @@ describe('server secret', () => {
   it('refuses empty, short and well-known secrets', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'plaza-secret-'));
     const file = path.join(dir, 'secret');
-    for (const bad of ['', '   \n', 'tooshort', '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7', 'a'.repeat(40)]) {
+    for (const bad of [
+      '',
+      '   \n',
+      'tooshort',
+      '09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7',
+      'a'.repeat(40),
+    ]) {
       writeFileSync(file, bad, { mode: 0o600 });
       expect(() => loadOrCreateSecret(dir), JSON.stringify(bad)).toThrow(SecretError);
     }

@@ -39,7 +39,7 @@ export async function startServer(
       setupUrl = `${url}/setup?token=${first.token}`;
       log('No admin exists yet. Create the first admin by opening this one-time link (valid 24 hours):');
       log(`    ${setupUrl}`);
-      log('or run:  npx plaza admin create --username <name>');
+      log('or run:  npm run plaza -- admin create --username <name>');
     }
     const sweeper = setInterval(() => {
       core.accounts.purgeEnded().catch(() => {});
