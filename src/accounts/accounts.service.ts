@@ -15,6 +15,7 @@ import {
   normalizeUsername,
   usernameFromEmail,
 } from './rules.js';
+import type { LiveSession, SessionCache } from './session-cache.js';
 import * as sessions from './sessions.repository.js';
 import type { TokenSigner } from './tokens.js';
 import * as users from './users.repository.js';
@@ -29,6 +30,7 @@ export interface AccountsDeps {
   signer: TokenSigner;
   rateLimits: RateLimits;
   clock: Clock;
+  sessionCache: SessionCache;
 }
 
 export interface RegisterInput {
@@ -60,8 +62,18 @@ const TOUCH_INTERVAL_MS = 60_000;
 export type AccountsService = ReturnType<typeof createAccountsService>;
 
 export function createAccountsService(deps: AccountsDeps) {
-  const { database, config, hasher, signer, rateLimits, clock } = deps;
+  const { database, config, hasher, signer, rateLimits, clock, sessionCache } = deps;
   const db = database.db;
+
+  /** A live session by id or token hash, through the short-lived cache. */
+  async function lookup(where: { id: string } | { tokenHash: string }, now: number): Promise<LiveSession | undefined> {
+    const key = 'id' in where ? `i:${where.id}` : `h:${where.tokenHash}`;
+    const cached = sessionCache.get(key);
+    if (cached) return cached;
+    const found = await sessions.findLiveSession(db, where, now);
+    if (found) sessionCache.set(key, found);
+    return found;
+  }
 
   async function findByIdentifier(identifier: string) {
     const id = identifier.trim();
@@ -181,30 +193,33 @@ export function createAccountsService(deps: AccountsDeps) {
     };
   }
 
-  async function touch(sessionId: string, lastSeen: number, now: number) {
-    if (now - lastSeen > TOUCH_INTERVAL_MS) await sessions.touchSession(db, sessionId, now);
+  async function touch(found: LiveSession, now: number) {
+    if (now - found.session.last_seen_at > TOUCH_INTERVAL_MS) {
+      found.session.last_seen_at = now;
+      await sessions.touchSession(db, found.session.id, now);
+    }
   }
 
   /** Resolves a session cookie; undefined when it is unknown, revoked, idle too long or expired. */
   async function authenticateCookie(token: string): Promise<Principal | undefined> {
     if (token.length > 200) return undefined;
     const now = clock.now();
-    const found = await sessions.findLiveSession(db, { tokenHash: hashToken(token) }, now);
+    const found = await lookup({ tokenHash: hashToken(token) }, now);
     if (!found || found.session.kind !== 'cookie' || found.user.disabled === 1) return undefined;
     if (found.session.last_seen_at + config.sessionIdleSeconds * 1000 <= now) return undefined;
-    await touch(found.session.id, found.session.last_seen_at, now);
+    await touch(found, now);
     return { user: toUser(found.user), sessionId: found.session.id, via: 'cookie' };
   }
 
   /** Re-checks a session by id (a login remembered on a connection). */
   async function authenticateSession(sessionId: string): Promise<Principal | undefined> {
     const now = clock.now();
-    const found = await sessions.findLiveSession(db, { id: sessionId }, now);
+    const found = await lookup({ id: sessionId }, now);
     if (!found || found.user.disabled === 1) return undefined;
     if (found.session.kind === 'cookie' && found.session.last_seen_at + config.sessionIdleSeconds * 1000 <= now) {
       return undefined;
     }
-    await touch(found.session.id, found.session.last_seen_at, now);
+    await touch(found, now);
     return { user: toUser(found.user), sessionId: found.session.id, via: 'connection' };
   }
 
@@ -212,10 +227,10 @@ export function createAccountsService(deps: AccountsDeps) {
   async function authenticateBearer(token: string): Promise<Principal> {
     const now = clock.now();
     const claims = await signer.verify(token, now);
-    const found = await sessions.findLiveSession(db, { id: claims.sessionId }, now);
+    const found = await lookup({ id: claims.sessionId }, now);
     if (!found || found.user.id !== claims.userId) throw new AppError('INVALID_TOKEN', 'Access token has been revoked');
     if (found.user.disabled === 1) throw new AppError('INVALID_TOKEN', 'This account is disabled');
-    await touch(found.session.id, found.session.last_seen_at, now);
+    await touch(found, now);
     return { user: toUser(found.user), sessionId: found.session.id, via: 'bearer' };
   }
 
@@ -228,6 +243,7 @@ export function createAccountsService(deps: AccountsDeps) {
       throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
     }
     const next = randomToken(32);
+    sessionCache.invalidateSession(found.session.id);
     if (!(await sessions.rotateSessionToken(db, found.session.id, oldHash, hashToken(next), now))) {
       throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
     }
@@ -243,6 +259,7 @@ export function createAccountsService(deps: AccountsDeps) {
   }
 
   async function logout(sessionId: string): Promise<void> {
+    sessionCache.invalidateSession(sessionId);
     await sessions.revokeSession(db, sessionId, clock.now());
   }
 
@@ -263,6 +280,7 @@ export function createAccountsService(deps: AccountsDeps) {
   async function revokeOwnSession(principal: Principal, sessionId: string): Promise<void> {
     const mine = await sessions.listUserSessions(db, principal.user.id, clock.now());
     if (!mine.some((s) => s.id === sessionId)) throw new AppError('NOT_FOUND', 'No such session');
+    sessionCache.invalidateSession(sessionId);
     await sessions.revokeSession(db, sessionId, clock.now());
   }
 

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { precompile } from '../db/precompiled.js';
 import type { SessionsTable, Tables } from '../db/tables.js';
 import type { UserRow } from './users.repository.js';
 
@@ -12,37 +13,51 @@ export async function insertSession(db: Db, row: Omit<SessionRow, 'revoked_at'>)
     .execute();
 }
 
+function liveSessionQuery(db: Db, by: 'sessions.id' | 'sessions.token_hash') {
+  return precompile(['value', 'now'] as const, (p) =>
+    db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select([
+        'sessions.id as s_id',
+        'sessions.kind as s_kind',
+        'sessions.token_hash as s_token_hash',
+        'sessions.created_at as s_created_at',
+        'sessions.last_seen_at as s_last_seen_at',
+        'sessions.expires_at as s_expires_at',
+        'sessions.user_agent as s_user_agent',
+        'sessions.ip as s_ip',
+        'users.id',
+        'users.username',
+        'users.email',
+        'users.password_hash',
+        'users.role',
+        'users.disabled',
+        'users.created_at',
+        'users.updated_at',
+      ])
+      .where('sessions.revoked_at', 'is', null)
+      .where('sessions.expires_at', '>', p.now as unknown as number)
+      .where(by, '=', p.value),
+  );
+}
+
+type LiveSessionQuery = ReturnType<typeof liveSessionQuery>;
+const compiledFor = new WeakMap<Db, { byId: LiveSessionQuery; byHash: LiveSessionQuery }>();
+
 /** The live session and its user in one query: the hot path of every authenticated request. */
 export async function findLiveSession(
   db: Db,
   where: { id: string } | { tokenHash: string },
   now: number,
 ): Promise<{ session: SessionRow; user: UserRow } | undefined> {
-  let q = db
-    .selectFrom('sessions')
-    .innerJoin('users', 'users.id', 'sessions.user_id')
-    .select([
-      'sessions.id as s_id',
-      'sessions.kind as s_kind',
-      'sessions.token_hash as s_token_hash',
-      'sessions.created_at as s_created_at',
-      'sessions.last_seen_at as s_last_seen_at',
-      'sessions.expires_at as s_expires_at',
-      'sessions.user_agent as s_user_agent',
-      'sessions.ip as s_ip',
-      'users.id',
-      'users.username',
-      'users.email',
-      'users.password_hash',
-      'users.role',
-      'users.disabled',
-      'users.created_at',
-      'users.updated_at',
-    ])
-    .where('sessions.revoked_at', 'is', null)
-    .where('sessions.expires_at', '>', now);
-  q = 'id' in where ? q.where('sessions.id', '=', where.id) : q.where('sessions.token_hash', '=', where.tokenHash);
-  const r = await q.executeTakeFirst();
+  let q = compiledFor.get(db);
+  if (!q) {
+    q = { byId: liveSessionQuery(db, 'sessions.id'), byHash: liveSessionQuery(db, 'sessions.token_hash') };
+    compiledFor.set(db, q);
+  }
+  const compiled = 'id' in where ? q.byId({ value: where.id, now }) : q.byHash({ value: where.tokenHash, now });
+  const r = (await db.executeQuery(compiled)).rows[0];
   if (!r) return undefined;
   return {
     session: {

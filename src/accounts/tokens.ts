@@ -10,6 +10,8 @@ export interface AccessClaims {
 }
 
 const ISSUER = 'plaza';
+/** Signature checks remembered per token string; revocation is still checked on every request. */
+const VERIFIED_CACHE_SIZE = 10_000;
 const AUDIENCE = 'plaza-api';
 
 export interface TokenSigner {
@@ -19,7 +21,10 @@ export interface TokenSigner {
 }
 
 export function createTokenSigner(secret: string, ttlSeconds: number): TokenSigner {
-  const key = new Uint8Array(hkdfSync('sha256', secret, 'plaza', 'access-token-hs256', 32));
+  const raw = new Uint8Array(hkdfSync('sha256', secret, 'plaza', 'access-token-hs256', 32));
+  // Imported once: handing jose raw bytes makes it import a key on every call.
+  const key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  const verified = new Map<string, AccessClaims>();
   return {
     ttlSeconds,
     async sign(userId, sessionId, nowMs) {
@@ -32,12 +37,19 @@ export function createTokenSigner(secret: string, ttlSeconds: number): TokenSign
         .setAudience(AUDIENCE)
         .setIssuedAt(iat)
         .setExpirationTime(exp)
-        .sign(key);
+        .sign(await key);
       return { token, expiresAt: exp * 1000 };
     },
     async verify(token, nowMs) {
+      // The same token string was already checked: only its expiry can have changed since.
+      const known = verified.get(token);
+      if (known) {
+        if (known.expiresAt > nowMs) return known;
+        verified.delete(token);
+        throw new AppError('INVALID_TOKEN', 'Access token has expired');
+      }
       try {
-        const { payload } = await jwtVerify(token, key, {
+        const { payload } = await jwtVerify(token, await key, {
           algorithms: ['HS256'],
           issuer: ISSUER,
           audience: AUDIENCE,
@@ -50,7 +62,10 @@ export function createTokenSigner(secret: string, ttlSeconds: number): TokenSign
         if (!Number.isSafeInteger(userId) || typeof payload.sid !== 'string' || payload.exp === undefined) {
           throw new AppError('INVALID_TOKEN', 'Access token is malformed');
         }
-        return { userId, sessionId: payload.sid, expiresAt: payload.exp * 1000 };
+        const claims = { userId, sessionId: payload.sid, expiresAt: payload.exp * 1000 };
+        if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+        verified.set(token, claims);
+        return claims;
       } catch (err) {
         if (err instanceof AppError) throw err;
         if (err instanceof joseErrors.JWTExpired) throw new AppError('INVALID_TOKEN', 'Access token has expired');

@@ -7,6 +7,7 @@ import * as keys from './access-keys.repository.js';
 import { type Principal, type Role, toUser, type User } from './model.js';
 import type { PasswordHasher } from './passwords.js';
 import { checkEmail, checkPassword, normalizeUsername } from './rules.js';
+import type { SessionCache } from './session-cache.js';
 import * as sessions from './sessions.repository.js';
 import * as users from './users.repository.js';
 
@@ -15,6 +16,7 @@ export interface UsersDeps {
   config: Pick<Config, 'password'>;
   hasher: PasswordHasher;
   clock: Clock;
+  sessionCache: SessionCache;
 }
 
 export interface ProfilePatch {
@@ -32,8 +34,11 @@ export interface AdminPatch {
 export type UsersService = ReturnType<typeof createUsersService>;
 
 /** Reading and changing users, with SPEC §2's visibility: admins see all, users only themselves. */
-export function createUsersService({ database, config, hasher, clock }: UsersDeps) {
+export function createUsersService({ database, config, hasher, clock, sessionCache }: UsersDeps) {
   const db = database.db;
+
+  /** Every change to a user or their sessions drops what this instance remembers of them. */
+  const changed = (userId: number) => sessionCache.invalidateUser(userId);
 
   const notFound = () => new AppError('NOT_FOUND', 'No such user');
 
@@ -57,6 +62,7 @@ export function createUsersService({ database, config, hasher, clock }: UsersDep
 
   async function setEmail(id: number, email: string | null, now: number) {
     try {
+      changed(id);
       return await users.updateUser(db, id, { email: email === null ? null : checkEmail(email), updated_at: now });
     } catch (err) {
       if (uniqueViolation(err)) throw new AppError('EMAIL_TAKEN', 'Email is already registered');
@@ -79,6 +85,7 @@ export function createUsersService({ database, config, hasher, clock }: UsersDep
         throw new AppError('INVALID_CREDENTIALS', 'Current password is incorrect');
       }
       checkPassword(patch.password, config.password);
+      changed(id);
       await users.updateUser(db, id, { password_hash: await hasher.hash(patch.password), updated_at: now });
       revokedSessions = await sessions.revokeUserSessions(db, id, now, principal.sessionId);
       await keys.deleteUserKeys(db, id);
@@ -100,6 +107,7 @@ export function createUsersService({ database, config, hasher, clock }: UsersDep
     const target = await getVisible(viewer, id);
     const now = clock.now();
     if ((patch.role === 'user' || patch.disabled === true) && target.role === 'admin') await assertNotLastAdmin(target);
+    changed(id);
     if (patch.role !== undefined || patch.disabled !== undefined) {
       await users.updateUser(db, id, {
         ...(patch.role !== undefined ? { role: patch.role } : {}),
@@ -119,6 +127,7 @@ export function createUsersService({ database, config, hasher, clock }: UsersDep
     if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can delete users');
     const target = await getVisible(viewer, id);
     await assertNotLastAdmin(target);
+    changed(id);
     await users.deleteUser(db, id);
   }
 
@@ -127,6 +136,7 @@ export function createUsersService({ database, config, hasher, clock }: UsersDep
     const target = await findByUsername(username);
     if (!target) throw notFound();
     if (role === 'user') await assertNotLastAdmin(target);
+    changed(target.id);
     const row = await users.updateUser(db, target.id, { role, updated_at: clock.now() });
     if (!row) throw notFound();
     return toUser(row);
@@ -138,6 +148,7 @@ export function createUsersService({ database, config, hasher, clock }: UsersDep
     if (!target) throw notFound();
     checkPassword(password, config.password);
     const now = clock.now();
+    changed(target.id);
     await users.updateUser(db, target.id, { password_hash: await hasher.hash(password), updated_at: now });
     await sessions.revokeUserSessions(db, target.id, now);
     await keys.deleteUserKeys(db, target.id);

@@ -19,6 +19,26 @@ export interface Database {
 // int8 columns (times in ms, counts) fit in a double; pg returns them as strings by default.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
 
+/**
+ * Kysely prepares every statement anew; preparing costs more than running a point query. The
+ * handful of distinct SQL strings Plaza issues are kept prepared (bounded, oldest dropped first).
+ */
+function withStatementCache(raw: SqliteDatabase.Database, max = 500) {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => raw.close(),
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = raw.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+  };
+}
+
 export function connectDatabase(config: Pick<Config, 'database'>): Database {
   const target = config.database;
   if (target.kind === 'sqlite') {
@@ -29,7 +49,7 @@ export function connectDatabase(config: Pick<Config, 'database'>): Database {
     raw.pragma('synchronous = FULL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
-    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: raw }) });
+    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
     return {
       db,
       dialect: 'sqlite',

@@ -48,8 +48,9 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
 
   await app.register(cookie);
