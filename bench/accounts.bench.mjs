@@ -1,9 +1,10 @@
 // Accounts benchmarks (issue "Foundation and accounts", SPEC §11), each against a ceiling in the same run:
 //   1. GET /api/users/me with a bearer token, 50 connections  vs  a bare Fastify hello route (target ≥ 40 %)
-//   2. logins/s with argon2id at the configured parameters     (target ≥ 100/s on 2 cores)
+//   2. logins/s with argon2id at the configured parameters     (target ≥ 100/s on 2 cores), beside bare argon2id verifications/s
 //   3. cold start to ready on an existing database             (target ≤ 1 s), beside a bare `node -e` start
 // Usage: npm run bench:accounts  [ROUNDS=3 DURATION=5]
 import { spawnSync } from 'node:child_process';
+import { hash, verify } from '@node-rs/argon2';
 import { json, load, median, startProcess, tempDir } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -63,6 +64,22 @@ for (let i = 0; i < ROUNDS; i++) {
 }
 await plaza.stop();
 await bare.stop();
+
+// Ceiling for logins: bare argon2id verifications/s at the same parameters, 8 at a time, no HTTP.
+const argonCeiling = [];
+const stored = await hash(PASSWORD, { algorithm: 2, memoryCost: 7168, timeCost: 5, parallelism: 1 });
+for (let i = 0; i < ROUNDS; i++) {
+  let n = 0;
+  const end = performance.now() + DURATION * 1000;
+  const worker = async () => {
+    while (performance.now() < end) {
+      await verify(stored, PASSWORD);
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  argonCeiling.push(n / DURATION);
+}
 
 // Cold start on the now-existing database: spawn → first 200 from /api/ready.
 const starts = [];

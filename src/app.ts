@@ -37,7 +37,7 @@ export interface CoreOptions {
 
 export async function buildCore(config: Readonly<Config>, options: CoreOptions): Promise<Core> {
   const clock = options.clock ?? systemClock;
-  const database = connectDatabase(config);
+  const database = await connectDatabase(config);
   try {
     if (options.migrate !== false) await migrateToLatest(database.db);
   } catch (err) {

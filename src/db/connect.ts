@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
+import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Tables } from './tables.js';
 
@@ -15,9 +14,6 @@ export interface Database {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
-
-// int8 columns (times in ms, counts) fit in a double; pg returns them as strings by default.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
 
 /**
  * Kysely prepares every statement anew; preparing costs more than running a point query. The
@@ -39,11 +35,13 @@ function withStatementCache(raw: SqliteDatabase.Database, max = 500) {
   };
 }
 
-export function connectDatabase(config: Pick<Config, 'database'>): Database {
+/** Each driver is loaded only when used: loading both costs start-up time (SPEC §11). */
+export async function connectDatabase(config: Pick<Config, 'database'>): Promise<Database> {
   const target = config.database;
   if (target.kind === 'sqlite') {
     mkdirSync(path.dirname(target.file), { recursive: true });
-    const raw = new SqliteDatabase(target.file);
+    const { default: Sqlite } = await import('better-sqlite3');
+    const raw = new Sqlite(target.file);
     raw.pragma('journal_mode = WAL');
     // FULL: a committed row survives power loss, so an acknowledgement means durable.
     raw.pragma('synchronous = FULL');
@@ -59,6 +57,9 @@ export function connectDatabase(config: Pick<Config, 'database'>): Database {
       close: () => db.destroy(),
     };
   }
+  const { default: pg } = await import('pg');
+  // int8 columns (times in ms, counts) fit in a double; pg returns them as strings by default.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
   const pool = new pg.Pool({
     connectionString: target.url,
     max: 10,

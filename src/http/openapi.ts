@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { VERSION } from '../ops/health.service.js';
 
 const require = createRequire(import.meta.url);
 
-/** OpenAPI document at /openapi.json, Swagger UI at /docs, ReDoc at /redoc (all served locally). */
+/**
+ * OpenAPI document at /openapi.json, Swagger UI at /docs, ReDoc at /redoc — all served from local
+ * packages (no CDN). The UI files are read on first request, not at start.
+ */
 export async function installOpenApi(app: FastifyInstance) {
   await app.register(swagger, {
     openapi: {
@@ -34,20 +37,55 @@ export async function installOpenApi(app: FastifyInstance) {
       ],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  const hide = { schema: { hide: true } };
+  app.get('/openapi.json', hide, async () => app.swagger());
 
-  // Read on first use, not at start: it is 1 MB and most runs never open /redoc.
-  let redocJs: Buffer | undefined;
-  app.get('/redoc/redoc.standalone.js', { schema: { hide: true } }, async (_req, reply) => {
-    redocJs ??= readFileSync(require.resolve('redoc/bundles/redoc.standalone.js'));
-    return reply
+  const assets = new Map<string, Buffer>();
+  const asset = (reply: FastifyReply, file: string, type: string) => {
+    let body = assets.get(file);
+    if (!body) {
+      body = readFileSync(require.resolve(file));
+      assets.set(file, body);
+    }
+    return reply.type(type).header('cache-control', 'public, max-age=86400').send(body);
+  };
+  const swaggerDir = 'swagger-ui-dist';
+  // A fixed list: the route parameter never reaches the filesystem.
+  const SWAGGER_FILES: Record<string, string> = {
+    'swagger-ui.css': 'text/css; charset=utf-8',
+    'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+    'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
+    'favicon-32x32.png': 'image/png',
+  };
+
+  app.get('/docs', hide, async (_req, reply) => reply.redirect('/docs/', 302));
+  app.get('/docs/', hide, async (_req, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .send(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Plaza API</title>' +
+          '<meta name="viewport" content="width=device-width,initial-scale=1">' +
+          '<link rel="icon" href="/docs/static/favicon-32x32.png"><link rel="stylesheet" href="/docs/static/swagger-ui.css">' +
+          '</head><body><div id="swagger-ui"></div><script src="/docs/static/swagger-ui-bundle.js"></script>' +
+          '<script src="/docs/static/swagger-init.js"></script></body></html>',
+      ),
+  );
+  app.get('/docs/static/swagger-init.js', hide, async (_req, reply) =>
+    reply
       .type('application/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=86400')
-      .send(redocJs);
+      .send("window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });"),
+  );
+  app.get<{ Params: { file: string } }>('/docs/static/:file', hide, async (req, reply) => {
+    const type = SWAGGER_FILES[req.params.file];
+    if (!type) return reply.callNotFound();
+    return asset(reply, path.posix.join(swaggerDir, req.params.file), type);
   });
-  app.get('/redoc', { schema: { hide: true } }, async (_req, reply) =>
+
+  app.get('/redoc/redoc.standalone.js', hide, async (_req, reply) =>
+    asset(reply, 'redoc/bundles/redoc.standalone.js', 'application/javascript; charset=utf-8'),
+  );
+  app.get('/redoc', hide, async (_req, reply) =>
     reply
       .type('text/html; charset=utf-8')
       .send(

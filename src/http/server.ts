@@ -11,7 +11,7 @@ import { installAuth } from './auth.js';
 import { installNativeErrors } from './errors.js';
 import { installOpenApi } from './openapi.js';
 import { ErrorBody } from './schemas.js';
-import { installValidation } from './validation.js';
+import { installValidation, lazySerializers } from './validation.js';
 import { webRoutes } from './web.js';
 
 const SENSITIVE_QUERY = /([?&](?:token|key|access_token|refresh_token|password)=)[^&]*/gi;
@@ -45,6 +45,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     requestIdHeader: false,
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
+    schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
     return503OnClosing: true,
   });
 
