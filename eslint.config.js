@@ -1,0 +1,49 @@
+// Lint rules. Beyond the recommended sets, the layering of docs/ARCHITECTURE.md is enforced:
+// services, repositories, db/ and shared/ never import Fastify; only repositories and db/ touch SQL drivers.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const noTransport = {
+  paths: [
+    { name: 'fastify', message: 'Only transports (http/, compat/, *.routes.ts, cli/) import Fastify.' },
+    { name: 'ws', message: 'Only transports import ws.' },
+  ],
+  patterns: [{ group: ['@fastify/*'], message: 'Only transports import Fastify plugins.' }],
+};
+const noSql = {
+  paths: [
+    { name: 'kysely', message: 'SQL lives in repositories and db/ only.' },
+    { name: 'better-sqlite3', message: 'SQL lives in repositories and db/ only.' },
+    { name: 'pg', message: 'SQL lives in repositories and db/ only.' },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', fetch: 'readonly', performance: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', crypto: 'readonly', TextEncoder: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-control-regex': 'off',
+      'no-empty': ['error', { allowEmptyCatch: true }],
+    },
+  },
+  {
+    files: ['src/**/*.repository.ts', 'src/db/**', 'src/shared/**'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', noTransport] },
+  },
+  {
+    files: ['src/**/*.service.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [...noTransport.paths, ...noSql.paths], patterns: noTransport.patterns }] },
+  },
+  {
+    files: ['src/**/*.routes.ts', 'src/http/**', 'src/compat/**', 'src/cli/**'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', noSql] },
+  },
+);
