@@ -40,6 +40,7 @@ export interface Config {
     loginPerAccount: RateRule;
     registerPerIp: RateRule;
     elevatePerAccount: RateRule;
+    elevatePerIp: RateRule;
   };
 }
 
@@ -190,6 +191,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       loginPerAccount: rate('PLAZA_RATE_LOGIN_ACCOUNT', { points: 10, durationSeconds: 300 }),
       registerPerIp: rate('PLAZA_RATE_REGISTER_IP', { points: 10, durationSeconds: 3600 }),
       elevatePerAccount: rate('PLAZA_RATE_ELEVATE_ACCOUNT', { points: 10, durationSeconds: 3600 }),
+      elevatePerIp: rate('PLAZA_RATE_ELEVATE_IP', { points: 30, durationSeconds: 3600 }),
     },
   };
   if (config.sessionIdleSeconds > config.sessionAbsoluteSeconds) {

@@ -84,6 +84,27 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
     expect(unknown.body.error.code).toBe('INVALID_CREDENTIALS');
   });
 
+  it('takes about as long for an unknown user as for a wrong password (dummy hash)', async () => {
+    await registerAndLogin(base, 'timing2');
+    const time = async (identifier: string) => {
+      const t0 = performance.now();
+      const r = await api(base, 'POST', '/api/auth/login', { json: { identifier, password: 'not-the-password' } });
+      expect(r.status).toBe(401);
+      return performance.now() - t0;
+    };
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const unknown: number[] = [];
+    const known: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      unknown.push(await time(`ghost-${i}`));
+      known.push(await time('timing2'));
+    }
+    // Both paths run one argon2id verification; a missing one would be ~10x faster. Loose bounds: shared machine.
+    const ratio = median(unknown) / median(known);
+    expect(ratio).toBeGreaterThan(0.4);
+    expect(ratio).toBeLessThan(2.5);
+  });
+
   it('renews bearer tokens with a rotating refresh token', async () => {
     const t = await registerAndLogin(base, 'refresher');
     const r1 = await api(base, 'POST', '/api/auth/refresh', { json: { refreshToken: t.refreshToken } });

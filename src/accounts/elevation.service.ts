@@ -3,7 +3,7 @@ import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { hashToken, randomId } from '../shared/ids.js';
 import * as keys from './access-keys.repository.js';
-import type { User } from './model.js';
+import type { RequestContext, User } from './model.js';
 import type { RateLimits } from './rate-limits.js';
 
 /** Seed 000's privilege elevation: a 1-hour access key, 32 random bytes, stored hashed. */
@@ -21,7 +21,8 @@ export function createElevationService({ database, rateLimits, clock }: Elevatio
   const db = database.db;
 
   /** Issues a key; ACCESS_KEY_ACTIVE (409) while the user still holds a valid one. */
-  async function elevate(user: User): Promise<{ key: string; expiresAt: number }> {
+  async function elevate(user: User, ctx: RequestContext): Promise<{ key: string; expiresAt: number }> {
+    await rateLimits.consume('elevateIp', ctx.ip);
     await rateLimits.consume('elevateAccount', String(user.id));
     const now = clock.now();
     const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex');

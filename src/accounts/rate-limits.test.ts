@@ -47,8 +47,12 @@ describe('rate limits (429 + Retry-After)', () => {
     await registerAndLogin(server.url, 'free');
   });
 
-  it('register per IP and elevation per account', async () => {
-    server = await startTestServer('sqlite', { PLAZA_RATE_REGISTER_IP: '2/1h', PLAZA_RATE_ELEVATE_ACCOUNT: '1/1h' });
+  it('register per IP, elevation per account and per IP', async () => {
+    server = await startTestServer('sqlite', {
+      PLAZA_RATE_REGISTER_IP: '2/1h',
+      PLAZA_RATE_ELEVATE_ACCOUNT: '1/1h',
+      PLAZA_RATE_ELEVATE_IP: '2/1h',
+    });
     const t = await registerAndLogin(server.url, 'reg1');
     await api(server.url, 'POST', '/api/auth/register', { json: { username: 'reg2', password: PASSWORD } });
     const third = await api(server.url, 'POST', '/api/auth/register', {
@@ -58,6 +62,11 @@ describe('rate limits (429 + Retry-After)', () => {
     expect((await api(server.url, 'POST', '/api/auth/elevate', { token: t.accessToken })).status).toBe(201);
     const again = await api(server.url, 'POST', '/api/auth/elevate', { token: t.accessToken });
     expect(again.status).toBe(429);
+    // A second account from the same IP hits the per-IP limit (2 attempts counted so far).
+    const other = await api(server.url, 'POST', '/api/auth/login', { json: { identifier: 'reg2', password: PASSWORD } });
+    const byIp = await api(server.url, 'POST', '/api/auth/elevate', { token: other.body.accessToken });
+    expect(byIp.status).toBe(429);
+    expect(byIp.body.error.code).toBe('RATE_LIMITED');
   });
 
   it('a login flood gets 401/429, never 500, and other routes keep answering', async () => {

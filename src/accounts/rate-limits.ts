@@ -2,7 +2,7 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config, RateRule } from '../config.js';
 import { AppError } from '../shared/errors.js';
 
-export type RateKind = 'loginIp' | 'loginAccount' | 'registerIp' | 'elevateAccount';
+export type RateKind = 'loginIp' | 'loginAccount' | 'registerIp' | 'elevateAccount' | 'elevateIp';
 
 /**
  * Fixed-window counters per IP and per account. In memory for one instance; the same
@@ -23,6 +23,7 @@ export function createRateLimits(rules: Config['rateLimits']): RateLimits {
     loginAccount: make(rules.loginPerAccount),
     registerIp: make(rules.registerPerIp),
     elevateAccount: make(rules.elevatePerAccount),
+    elevateIp: make(rules.elevatePerIp),
   };
   const limited = (res: RateLimiterRes) =>
     new AppError('RATE_LIMITED', 'Too many attempts; try again later', {

@@ -83,7 +83,7 @@ export function createSocketProgram(core: Core) {
       if (named !== undefined && named.trim().toLowerCase() !== principal.user.username) {
         throw new AppError('FORBIDDEN', 'username does not match the logged-in user');
       }
-      const issued = await core.elevation.elevate(principal.user);
+      const issued = await core.elevation.elevate(principal.user, requestContext(request));
       // Exactly one attribute: the seed client splits on "; " and expects two parts.
       reply.header('set-cookie', `key=${issued.key}; Max-Age=3600`);
       return text(reply, 200, 'PRIVILEGE_CHANGED');

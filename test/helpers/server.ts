@@ -21,6 +21,7 @@ const TEST_ENV: Record<string, string> = {
   PLAZA_RATE_LOGIN_ACCOUNT: '10000/1m',
   PLAZA_RATE_REGISTER_IP: '10000/1m',
   PLAZA_RATE_ELEVATE_ACCOUNT: '10000/1m',
+  PLAZA_RATE_ELEVATE_IP: '10000/1m',
 };
 
 /** A real Plaza on a real port, a temp data dir and a real database (SQLite file or a PostgreSQL schema). */
