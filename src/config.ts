@@ -26,6 +26,10 @@ export interface Config {
   /** Seed 000/001 clients log in once per keep-alive connection; off behind connection-pooling proxies. */
   connectionLogin: boolean;
   bodyLimitBytes: number;
+  /** Largest single upload. */
+  maxUploadBytes: number;
+  /** Default storage quota per user (admins can override per user). */
+  userQuotaBytes: number;
   registration: RegistrationMode;
   admin?: { username: string; password: string; email?: string };
   password: { minLength: number; maxLength: number };
@@ -175,6 +179,8 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     trustProxy: bool('PLAZA_TRUST_PROXY', false),
     connectionLogin: bool('PLAZA_CONNECTION_LOGIN', true),
     bodyLimitBytes: int('PLAZA_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxUploadBytes: int('PLAZA_MAX_UPLOAD_BYTES', 2 * 1024 ** 3, 1, 2 ** 50),
+    userQuotaBytes: int('PLAZA_USER_QUOTA_BYTES', 10 * 1024 ** 3, 0, 2 ** 50),
     registration: oneOf('PLAZA_REGISTRATION', ['open', 'closed'], 'open'),
     ...(adminUsername && adminPassword
       ? { admin: { username: adminUsername, password: adminPassword, ...(adminEmail ? { email: adminEmail } : {}) } }

@@ -33,6 +33,7 @@ function liveSessionQuery(db: Db, by: 'sessions.id' | 'sessions.token_hash') {
         'users.password_hash',
         'users.role',
         'users.disabled',
+        'users.quota_bytes',
         'users.created_at',
         'users.updated_at',
       ])
@@ -79,6 +80,7 @@ export async function findLiveSession(
       password_hash: r.password_hash,
       role: r.role,
       disabled: r.disabled,
+      quota_bytes: r.quota_bytes,
       created_at: r.created_at,
       updated_at: r.updated_at,
     },

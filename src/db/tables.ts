@@ -9,6 +9,8 @@ export interface UsersTable {
   password_hash: string;
   role: 'admin' | 'user';
   disabled: number;
+  /** Per-user storage quota in bytes; null = the server default. */
+  quota_bytes: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -47,4 +49,31 @@ export interface Tables {
   sessions: SessionsTable;
   access_keys: AccessKeysTable;
   setup_tokens: SetupTokensTable;
+  files: FilesTable;
+  share_links: ShareLinksTable;
+}
+
+export interface FilesTable {
+  id: string;
+  owner_id: number;
+  original_name: string;
+  stored_name: string;
+  category: 'images' | 'documents' | 'files';
+  size: number;
+  sha256: string;
+  mime: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ShareLinksTable {
+  id: string;
+  file_id: string;
+  owner_id: number;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  max_downloads: number | null;
+  downloads: number;
+  revoked_at: number | null;
 }

@@ -1,0 +1,81 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { FilesTable, Tables } from '../db/tables.js';
+
+export type FileRow = Selectable<FilesTable>;
+type Db = Kysely<Tables>;
+
+export interface ListQuery {
+  ownerId?: number;
+  category?: FileRow['category'];
+  sort: 'created_at' | 'original_name' | 'size';
+  order: 'asc' | 'desc';
+  limit: number;
+  offset: number;
+}
+
+export async function insertFile(db: Db, row: FileRow): Promise<void> {
+  await db.insertInto('files').values(row).execute();
+}
+
+export function findFileById(db: Db, id: string): Promise<FileRow | undefined> {
+  return db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Files named `name` (original or stored name), newest first; `ownerId` undefined = everyone's. */
+export function findFilesByName(db: Db, name: string, ownerId?: number, category?: FileRow['category']) {
+  let q = db
+    .selectFrom('files')
+    .selectAll()
+    .where((eb) => eb.or([eb('original_name', '=', name), eb('stored_name', '=', name)]));
+  if (ownerId !== undefined) q = q.where('owner_id', '=', ownerId);
+  if (category !== undefined) q = q.where('category', '=', category);
+  return q.orderBy('created_at', 'desc').orderBy('id').limit(50).execute();
+}
+
+export async function listFiles(db: Db, query: ListQuery): Promise<{ rows: FileRow[]; total: number }> {
+  let base = db.selectFrom('files');
+  if (query.ownerId !== undefined) base = base.where('owner_id', '=', query.ownerId);
+  if (query.category !== undefined) base = base.where('category', '=', query.category);
+  const rows = await base
+    .selectAll()
+    .orderBy(query.sort, query.order)
+    .orderBy('id', query.order)
+    .limit(query.limit)
+    .offset(query.offset)
+    .execute();
+  const total = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return { rows, total: Number(total.n) };
+}
+
+export async function renameFile(db: Db, id: string, originalName: string, now: number): Promise<void> {
+  await db.updateTable('files').set({ original_name: originalName, updated_at: now }).where('id', '=', id).execute();
+}
+
+export async function deleteFile(db: Db, id: string): Promise<boolean> {
+  const r = await db.deleteFrom('files').where('id', '=', id).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export async function usageOf(db: Db, ownerId: number): Promise<number> {
+  const r = await db
+    .selectFrom('files')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size'), eb.lit(0)).as('used'))
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirstOrThrow();
+  return Number(r.used);
+}
+
+export async function quotaOverride(db: Db, userId: number): Promise<number | null> {
+  const r = await db.selectFrom('users').select('quota_bytes').where('id', '=', userId).executeTakeFirst();
+  return r?.quota_bytes ?? null;
+}
+
+export async function setQuotaOverride(db: Db, userId: number, bytes: number | null): Promise<boolean> {
+  const r = await db.updateTable('users').set({ quota_bytes: bytes }).where('id', '=', userId).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Serialises concurrent uploads of one user on PostgreSQL (SQLite transactions already are). */
+export async function lockUser(db: Db, userId: number): Promise<void> {
+  await db.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
+}

@@ -1,0 +1,130 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, type Dirent } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError } from '../shared/errors.js';
+import type { Category } from './categories.js';
+
+/** Bytes kept from the start of every upload for magic-byte sniffing. */
+const HEAD_BYTES = 4100;
+const CATEGORIES: Category[] = ['images', 'documents', 'files'];
+
+export interface Received {
+  tempPath: string;
+  size: number;
+  sha256: string;
+  head: Buffer;
+}
+
+export interface ReceiveOptions {
+  /** Largest acceptable size; exceeding it aborts with `tooLarge()` and removes the temp file. */
+  limit: number;
+  tooLarge: () => AppError;
+}
+
+export type Storage = ReturnType<typeof createStorage>;
+
+/**
+ * Files on disk under `<dataDir>/uploads/{images,documents,files}/`. An upload streams into
+ * `uploads/.tmp/` (same filesystem) while it is hashed and measured; only a complete, fsync'd file
+ * is renamed into place. Names on disk are always ours, never a client's.
+ */
+export function createStorage(dataDir: string) {
+  const root = path.join(dataDir, 'uploads');
+  const tempDir = path.join(root, '.tmp');
+
+  async function init(): Promise<void> {
+    for (const dir of [tempDir, ...CATEGORIES.map((c) => path.join(root, c))]) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+    // Leftovers of uploads interrupted by a crash: never listed, removed at start.
+    const left: Dirent[] = await readdir(tempDir, { withFileTypes: true });
+    await Promise.all(left.map((d) => rm(path.join(tempDir, d.name), { force: true, recursive: true })));
+  }
+
+  /** Streams `source` into a new temp file, hashing and counting; fsyncs before returning. */
+  async function receive(source: Readable, opts: ReceiveOptions): Promise<Received> {
+    const tempPath = path.join(tempDir, `${randomBytes(16).toString('hex')}.part`);
+    const hash = createHash('sha256');
+    const headParts: Buffer[] = [];
+    let headSize = 0;
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (size > opts.limit) return done(opts.tooLarge());
+        hash.update(chunk);
+        if (headSize < HEAD_BYTES) {
+          const part = chunk.subarray(0, HEAD_BYTES - headSize);
+          headParts.push(part);
+          headSize += part.length;
+        }
+        done(null, chunk);
+      },
+    });
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(tempPath, 'wx', 0o600);
+      await pipeline(source, meter, fh.createWriteStream({ autoClose: false }));
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      return { tempPath, size, sha256: hash.digest('hex'), head: Buffer.concat(headParts) };
+    } catch (err) {
+      await fh?.close().catch(() => {});
+      await unlink(tempPath).catch(() => {});
+      throw err;
+    }
+  }
+
+  function pathOf(category: Category, storedName: string): string {
+    const p = path.resolve(root, category, storedName);
+    if (!CATEGORIES.includes(category) || path.dirname(p) !== path.join(root, category)) {
+      throw new AppError('NOT_FOUND', 'No such file');
+    }
+    return p;
+  }
+
+  /** Moves a received file into its category under a fresh random name; fsyncs the directory. */
+  async function commit(received: Received, category: Category, ext: string): Promise<string> {
+    const storedName = `${randomBytes(16).toString('base64url')}${ext ? `.${ext}` : ''}`;
+    const target = pathOf(category, storedName);
+    await rename(received.tempPath, target);
+    const dir = await open(path.dirname(target), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    return storedName;
+  }
+
+  async function discard(received: Received): Promise<void> {
+    await unlink(received.tempPath).catch(() => {});
+  }
+
+  /** Opens a stored file for reading without following symlinks; NOT_FOUND if it is not a plain file. */
+  async function openForRead(category: Category, storedName: string): Promise<{ fh: FileHandle; size: number; mtimeMs: number }> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(pathOf(category, storedName), constants.O_RDONLY | constants.O_NOFOLLOW);
+      const st = await fh.stat();
+      if (!st.isFile()) throw new AppError('NOT_FOUND', 'No such file');
+      return { fh, size: st.size, mtimeMs: st.mtimeMs };
+    } catch (err) {
+      await fh?.close().catch(() => {});
+      if (err instanceof AppError) throw err;
+      throw new AppError('NOT_FOUND', 'The file is missing from storage');
+    }
+  }
+
+  async function remove(category: Category, storedName: string): Promise<void> {
+    await unlink(pathOf(category, storedName)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  return { root, tempDir, init, receive, commit, discard, openForRead, remove, pathOf };
+}
