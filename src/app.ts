@@ -49,7 +49,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const rateLimits = createRateLimits(config.rateLimits);
   const sessionCache = createSessionCache(clock);
   const accounts = createAccountsService({ database, config, hasher, signer, rateLimits, clock, sessionCache });
-  const users = createUsersService({ database, config, hasher, clock, sessionCache });
+  const users = createUsersService({ database, config, hasher, clock, sessionCache, rateLimits });
   const elevation = createElevationService({ database, rateLimits, clock });
   const setup = createSetupService({ database, accounts, users, clock });
   const health = createHealthService({ database, clock });

@@ -53,6 +53,10 @@ describe('config', () => {
     expect(() => loadConfig({ PLAZA_ACCESS_TOKEN_TTL: String(2 * 86400) })).toThrow(/PLAZA_ACCESS_TOKEN_TTL/);
     expect(() => loadConfig({ PLAZA_ARGON2_MEMORY_KIB: '7168', PLAZA_ARGON2_TIME_COST: '2' })).toThrow(/OWASP/);
     expect(loadConfig({ PLAZA_ARGON2_MEMORY_KIB: '19456', PLAZA_ARGON2_TIME_COST: '2' }).argon2.memoryKiB).toBe(19456);
+    // Rows of OWASP's table, not memory × passes: 17920 KiB with 2 passes is below the t=2 row.
+    expect(() => loadConfig({ PLAZA_ARGON2_MEMORY_KIB: '17920', PLAZA_ARGON2_TIME_COST: '2' })).toThrow(/19456/);
+    expect(() => loadConfig({ PLAZA_ARGON2_MEMORY_KIB: '35840', PLAZA_ARGON2_TIME_COST: '1' })).toThrow(/47104/);
+    expect(loadConfig({ PLAZA_ARGON2_MEMORY_KIB: '7168', PLAZA_ARGON2_TIME_COST: '8' }).argon2.timeCost).toBe(8);
   });
 
   it('reads PostgreSQL URLs and rate rules', () => {

@@ -57,8 +57,11 @@ export class ConfigError extends Error {
 
 /** Hard cap on bearer token lifetime: a leaked token must not live for days. */
 export const MAX_ACCESS_TOKEN_TTL_SECONDS = 24 * 3600;
-/** OWASP argon2id floor, expressed as memory × passes (m=7168 KiB, t=5 is one of its equal rows). */
-const ARGON2_MIN_WORK = 7168 * 5;
+/**
+ * OWASP's argon2id rows of equal strength: the least memory (KiB) allowed for each pass count.
+ * More passes than 5 still need 7168 KiB.
+ */
+export const ARGON2_OWASP_MIN_MEMORY: Record<number, number> = { 1: 47104, 2: 19456, 3: 12288, 4: 9216, 5: 7168 };
 
 type Env = Record<string, string | undefined>;
 
@@ -160,9 +163,10 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
 
   const memoryKiB = int('PLAZA_ARGON2_MEMORY_KIB', 7168, 7168, 4 * 1024 * 1024);
   const timeCost = int('PLAZA_ARGON2_TIME_COST', 5, 1, 100);
-  if (memoryKiB * timeCost < ARGON2_MIN_WORK) {
+  const minMemory = ARGON2_OWASP_MIN_MEMORY[Math.min(timeCost, 5)] ?? 7168;
+  if (memoryKiB < minMemory) {
     problems.push(
-      `PLAZA_ARGON2_MEMORY_KIB × PLAZA_ARGON2_TIME_COST must be at least ${ARGON2_MIN_WORK} (OWASP minimum)`,
+      `PLAZA_ARGON2_MEMORY_KIB must be at least ${minMemory} with PLAZA_ARGON2_TIME_COST=${timeCost} (OWASP minimum)`,
     );
   }
 

@@ -212,6 +212,37 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
     expect(newPw.status).toBe(200);
   });
 
+  it('a stolen token stops working the moment a password change answers (no cache window)', async () => {
+    const victim = await registerAndLogin(base, 'stolen');
+    const thief = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'stolen', password: PASSWORD } });
+    const stolen = thief.body.accessToken as string;
+    // Keep the thief's session hot in the cache while the owner changes the password.
+    let stop = false;
+    const hammer = (async () => {
+      while (!stop) await api(base, 'GET', '/api/users/me', { token: stolen });
+    })();
+    const change = await api(base, 'PATCH', '/api/users/me', {
+      token: victim.accessToken,
+      json: { password: 'fresh-password-9', currentPassword: PASSWORD },
+    });
+    expect(change.status).toBe(200);
+    const after = await Promise.all(Array.from({ length: 5 }, () => api(base, 'GET', '/api/users/me', { token: stolen })));
+    stop = true;
+    await hammer;
+    expect(after.map((r) => r.status)).toEqual([401, 401, 401, 401, 401]);
+  });
+
+  it('a profile update that fails changes nothing (email taken → password unchanged)', async () => {
+    await registerAndLogin(base, 'holder', PASSWORD, 'held@x.io');
+    const u = await registerAndLogin(base, 'atomic');
+    const r = await api(base, 'PATCH', '/api/users/me', {
+      token: u.accessToken,
+      json: { email: 'held@x.io', password: 'other-password-1', currentPassword: PASSWORD },
+    });
+    expect(r.status).toBe(409);
+    expect((await api(base, 'POST', '/api/auth/login', { json: { identifier: 'atomic', password: PASSWORD } })).status).toBe(200);
+  });
+
   it('applies SPEC §2 visibility: admin sees all, a user only themself, others are 404', async () => {
     const u1 = await registerAndLogin(base, 'vis1');
     const u2 = await registerAndLogin(base, 'vis2');

@@ -186,7 +186,8 @@ export async function accountsRoutes(app: FastifyInstance, { core }: { core: Cor
     async (request, reply) => {
       const p = requireUser(request);
       const issued = await core.elevation.elevate(p.user, requestContext(request));
-      reply.header('set-cookie', `key=${issued.key}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax`);
+      const secure = core.config.cookieSecure ? '; Secure' : '';
+    reply.header('set-cookie', `key=${issued.key}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax${secure}`);
       return reply.code(201).send(issued);
     },
   );

@@ -70,13 +70,16 @@ export function createAccountsService(deps: AccountsDeps) {
     const key = 'id' in where ? `i:${where.id}` : `h:${where.tokenHash}`;
     const cached = sessionCache.get(key);
     if (cached) return cached;
+    const generation = sessionCache.generation();
     const found = await sessions.findLiveSession(db, where, now);
-    if (found) sessionCache.set(key, found);
+    if (found) sessionCache.set(key, found, generation);
     return found;
   }
 
   async function findByIdentifier(identifier: string) {
     const id = identifier.trim();
+    // No stored name or email contains control characters; PostgreSQL rejects NUL outright.
+    if (id.length === 0 || id.length > 320 || /[\u0000-\u001f\u007f]/.test(id)) return undefined;
     if (id.includes('@')) return users.findUserByEmail(db, normalizeEmail(id));
     return users.findUserByUsername(db, normalizeUsername(id));
   }
@@ -138,15 +141,14 @@ export function createAccountsService(deps: AccountsDeps) {
    * error; attempts are limited per IP and per account.
    */
   async function verifyCredentials(identifier: string, password: string, ctx: RequestContext): Promise<User> {
-    const accountKey = identifier.trim().toLowerCase().normalize('NFKC').slice(0, 300);
     await rateLimits.consume('loginIp', ctx.ip);
-    await rateLimits.check('loginAccount', accountKey);
-    const row = identifier.length <= 300 && password.length <= 4096 ? await findByIdentifier(identifier) : undefined;
+    const row = password.length <= 4096 ? await findByIdentifier(identifier) : undefined;
+    // Counted before the check, so parallel guesses are limited too; keyed on the account, so its
+    // username and email share one budget. A success refunds it.
+    const accountKey = row ? `user:${row.id}` : `name:${identifier.trim().toLowerCase().normalize('NFKC').slice(0, 320)}`;
+    await rateLimits.consume('loginAccount', accountKey);
     const ok = await hasher.verify(row?.password_hash ?? null, password);
-    if (!row || !ok) {
-      await rateLimits.consume('loginAccount', accountKey).catch(() => {});
-      throw new AppError('INVALID_CREDENTIALS', 'Incorrect username, email or password');
-    }
+    if (!row || !ok) throw new AppError('INVALID_CREDENTIALS', 'Incorrect username, email or password');
     if (row.disabled === 1) throw new AppError('ACCOUNT_DISABLED', 'This account is disabled');
     await rateLimits.reset('loginAccount', accountKey);
     if (hasher.needsRehash(row.password_hash)) {
@@ -243,10 +245,9 @@ export function createAccountsService(deps: AccountsDeps) {
       throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
     }
     const next = randomToken(32);
+    const rotated = await sessions.rotateSessionToken(db, found.session.id, oldHash, hashToken(next), now);
     sessionCache.invalidateSession(found.session.id);
-    if (!(await sessions.rotateSessionToken(db, found.session.id, oldHash, hashToken(next), now))) {
-      throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
-    }
+    if (!rotated) throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
     const access = await signer.sign(found.user.id, found.session.id, now);
     return {
       user: toUser(found.user),
@@ -259,8 +260,8 @@ export function createAccountsService(deps: AccountsDeps) {
   }
 
   async function logout(sessionId: string): Promise<void> {
-    sessionCache.invalidateSession(sessionId);
     await sessions.revokeSession(db, sessionId, clock.now());
+    sessionCache.invalidateSession(sessionId);
   }
 
   async function listSessions(principal: Principal) {
@@ -280,8 +281,8 @@ export function createAccountsService(deps: AccountsDeps) {
   async function revokeOwnSession(principal: Principal, sessionId: string): Promise<void> {
     const mine = await sessions.listUserSessions(db, principal.user.id, clock.now());
     if (!mine.some((s) => s.id === sessionId)) throw new AppError('NOT_FOUND', 'No such session');
-    sessionCache.invalidateSession(sessionId);
     await sessions.revokeSession(db, sessionId, clock.now());
+    sessionCache.invalidateSession(sessionId);
   }
 
   /** Deletes sessions that ended more than a week ago. */
@@ -289,7 +290,14 @@ export function createAccountsService(deps: AccountsDeps) {
     await sessions.purgeEndedSessions(db, clock.now() - 7 * 86400_000);
   }
 
+  /** Deletes a user without the admin checks (undoing a lost setup race). */
+  async function removeUnchecked(userId: number): Promise<void> {
+    await users.deleteUser(db, userId);
+    sessionCache.invalidateUser(userId);
+  }
+
   return {
+    removeUnchecked,
     purgeEnded,
     validateNewUser,
     createUser,

@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, PASSWORD, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
+import { RawConnection, seed000Request } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -158,6 +159,30 @@ describe.each(await testDatabases())('accounts bad input on %s', (db) => {
     const basic = await api(base, 'GET', '/api/users/me', { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
     expect(basic.status).toBe(401);
     expect((await api(base, 'GET', '/api/users/me', { token: user.accessToken })).status).toBe(200);
+  });
+
+  it('control characters in login names are a plain 401 on every login route, never a 500', async () => {
+    const names = ['a\u0000b', 'victim\u0000', '\u0007bell', 'x\u001f@y.z'];
+    for (const identifier of names) {
+      const native = await api(base, 'POST', '/api/auth/login', { json: { identifier, password: PASSWORD } });
+      expect(native.status, JSON.stringify(identifier)).toBe(401);
+      const s004 = await api(base, 'POST', '/auth/login', { json: { email: identifier, password: PASSWORD } });
+      expect(s004.status).toBe(401);
+      const s000 = await api(base, 'POST', '/login', { body: JSON.stringify({ username: identifier, password: PASSWORD }) });
+      expect(s000.status).toBe(401);
+      const s001 = await api(base, 'POST', '/', { body: JSON.stringify({ email: identifier, password: PASSWORD }) });
+      expect(s001.status).toBe(401);
+    }
+    const elevated = await api(base, 'POST', '/api/auth/elevate', { token: user.accessToken });
+    const raw = await RawConnection.open(server.port);
+    const head = await raw.request(seed000Request('HEAD', '/images', { username: 'a\u0000b' }, [`X-Plaza-Key: ${elevated.body.key}`]), {
+      head: true,
+    });
+    expect(head.status).toBe(401);
+    raw.close();
+    const bigId = await api(base, 'GET', '/users/9999999999', { token: user.accessToken });
+    expect(bigId.status).toBe(404);
+    await expectHealthy();
   });
 
   it('forged and garbage session cookies are 401, not 500', async () => {

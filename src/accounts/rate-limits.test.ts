@@ -47,6 +47,20 @@ describe('rate limits (429 + Retry-After)', () => {
     await registerAndLogin(server.url, 'free');
   });
 
+  it('per account: parallel guesses are counted, and username and email share one budget', async () => {
+    server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_ACCOUNT: '3/1m' });
+    await registerAndLogin(server.url, 'parallel', PASSWORD, 'parallel@x.io');
+    const url = server.url;
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        api(url, 'POST', '/api/auth/login', { json: { identifier: i % 2 ? 'parallel' : 'PARALLEL@x.io', password: `guess-${i}-pw` } }),
+      ),
+    );
+    const statuses = burst.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(9);
+  });
+
   it('register per IP, elevation per account and per IP', async () => {
     server = await startTestServer('sqlite', {
       PLAZA_RATE_REGISTER_IP: '2/1h',

@@ -11,8 +11,6 @@ export type RateKind = 'loginIp' | 'loginAccount' | 'registerIp' | 'elevateAccou
 export interface RateLimits {
   /** Counts one attempt; throws RATE_LIMITED (with Retry-After) when over the limit. */
   consume(kind: RateKind, key: string): Promise<void>;
-  /** Throws RATE_LIMITED if the key is already blocked, without counting. */
-  check(kind: RateKind, key: string): Promise<void>;
   reset(kind: RateKind, key: string): Promise<void>;
 }
 
@@ -37,10 +35,6 @@ export function createRateLimits(rules: Config['rateLimits']): RateLimits {
         if (err instanceof RateLimiterRes) throw limited(err);
         throw err;
       }
-    },
-    async check(kind, key) {
-      const res = await limiters[kind].get(key);
-      if (res && res.consumedPoints >= limiters[kind].points) throw limited(res);
     },
     async reset(kind, key) {
       await limiters[kind].delete(key);

@@ -9,19 +9,24 @@ export interface LiveSession {
 
 /**
  * Session lookups remembered for a moment, so a burst of requests with one token costs one
- * database read. Every change this instance makes (logout, password change, disable, role,
- * delete) invalidates at once; another instance's change is seen within `ttlMs`.
+ * database read. Changes this instance makes (logout, password change, disable, role, delete)
+ * invalidate after their write; a lookup that was already running when an invalidation happened
+ * is not cached (its answer may predate the write). Another instance's change is seen within `ttlMs`.
  */
 export interface SessionCache {
   get(key: string): LiveSession | undefined;
-  set(key: string, value: LiveSession): void;
+  /** The current generation; pass it back to `set` so stale answers are dropped. */
+  generation(): number;
+  set(key: string, value: LiveSession, generation: number): void;
   invalidateSession(sessionId: string): void;
   invalidateUser(userId: number): void;
 }
 
 export function createSessionCache(clock: Clock, ttlMs = 1000, max = 10_000): SessionCache {
   const entries = new Map<string, { value: LiveSession; at: number }>();
+  let gen = 0;
   const dropWhere = (pred: (v: LiveSession) => boolean) => {
+    gen++;
     for (const [k, e] of entries) if (pred(e.value)) entries.delete(k);
   };
   return {
@@ -35,7 +40,9 @@ export function createSessionCache(clock: Clock, ttlMs = 1000, max = 10_000): Se
       }
       return e.value;
     },
-    set(key, value) {
+    generation: () => gen,
+    set(key, value, generation) {
+      if (generation !== gen) return;
       if (entries.size >= max) entries.delete(entries.keys().next().value as string);
       entries.set(key, { value, at: clock.now() });
     },

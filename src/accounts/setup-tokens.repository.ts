@@ -22,3 +22,14 @@ export async function consumeSetupToken(db: Db, tokenHash: string, now: number):
     .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
+
+export async function isLiveSetupToken(db: Db, tokenHash: string, now: number): Promise<boolean> {
+  const r = await db
+    .selectFrom('setup_tokens')
+    .select('token_hash')
+    .where('token_hash', '=', tokenHash)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return r !== undefined;
+}

@@ -45,10 +45,17 @@ export function createSetupService({ database, accounts, users, clock }: SetupDe
   async function completeSetup(token: string, input: RegisterInput): Promise<User> {
     if ((await users.countAdmins()) > 0) throw new AppError('FORBIDDEN', 'Setup is already complete');
     accounts.validateNewUser(input);
-    if (!(await setupTokens.consumeSetupToken(db, hashToken(token), clock.now()))) {
-      throw new AppError('INVALID_TOKEN', 'Setup link is invalid, expired or already used');
+    const tokenHash = hashToken(token);
+    const invalid = () => new AppError('INVALID_TOKEN', 'Setup link is invalid, expired or already used');
+    if (!(await setupTokens.isLiveSetupToken(db, tokenHash, clock.now()))) throw invalid();
+    // The token is spent only once the admin exists, so a taken name does not burn the link;
+    // of two racing redemptions, the loser's account is removed again.
+    const user = await accounts.createUser(input, 'admin');
+    if (!(await setupTokens.consumeSetupToken(db, tokenHash, clock.now()))) {
+      await accounts.removeUnchecked(user.id);
+      throw invalid();
     }
-    return accounts.createUser(input, 'admin');
+    return user;
   }
 
   return { ensureFirstAdmin, completeSetup };

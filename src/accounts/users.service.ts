@@ -7,6 +7,7 @@ import * as keys from './access-keys.repository.js';
 import { type Principal, type Role, toUser, type User } from './model.js';
 import type { PasswordHasher } from './passwords.js';
 import { checkEmail, checkPassword, normalizeUsername } from './rules.js';
+import type { RateLimits } from './rate-limits.js';
 import type { SessionCache } from './session-cache.js';
 import * as sessions from './sessions.repository.js';
 import * as users from './users.repository.js';
@@ -17,6 +18,7 @@ export interface UsersDeps {
   hasher: PasswordHasher;
   clock: Clock;
   sessionCache: SessionCache;
+  rateLimits: RateLimits;
 }
 
 export interface ProfilePatch {
@@ -34,7 +36,7 @@ export interface AdminPatch {
 export type UsersService = ReturnType<typeof createUsersService>;
 
 /** Reading and changing users, with SPEC §2's visibility: admins see all, users only themselves. */
-export function createUsersService({ database, config, hasher, clock, sessionCache }: UsersDeps) {
+export function createUsersService({ database, config, hasher, clock, sessionCache, rateLimits }: UsersDeps) {
   const db = database.db;
 
   /** Every change to a user or their sessions drops what this instance remembers of them. */
@@ -56,14 +58,17 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
   }
 
   async function findByUsername(username: string): Promise<User | undefined> {
-    const row = await users.findUserByUsername(db, normalizeUsername(username));
+    const name = normalizeUsername(username);
+    if (!/^[a-z0-9_.-]{1,64}$/.test(name)) return undefined;
+    const row = await users.findUserByUsername(db, name);
     return row ? toUser(row) : undefined;
   }
 
   async function setEmail(id: number, email: string | null, now: number) {
     try {
+      const row = await users.updateUser(db, id, { email: email === null ? null : checkEmail(email), updated_at: now });
       changed(id);
-      return await users.updateUser(db, id, { email: email === null ? null : checkEmail(email), updated_at: now });
+      return row;
     } catch (err) {
       if (uniqueViolation(err)) throw new AppError('EMAIL_TAKEN', 'Email is already registered');
       throw err;
@@ -78,17 +83,25 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     const now = clock.now();
     const id = principal.user.id;
     let revokedSessions = 0;
+    // Everything that can fail is checked before anything changes.
+    if (patch.email !== undefined && patch.email !== null) {
+      const other = await users.findUserByEmail(db, checkEmail(patch.email));
+      if (other && other.id !== id) throw new AppError('EMAIL_TAKEN', 'Email is already registered');
+    }
     if (patch.password !== undefined) {
       const row = await users.findUserById(db, id);
       if (!row) throw notFound();
+      checkPassword(patch.password, config.password);
+      // Guessing the current password through a stolen session is limited like logins.
+      await rateLimits.consume('loginAccount', `user:${id}`);
       if (patch.currentPassword === undefined || !(await hasher.verify(row.password_hash, patch.currentPassword))) {
         throw new AppError('INVALID_CREDENTIALS', 'Current password is incorrect');
       }
-      checkPassword(patch.password, config.password);
-      changed(id);
+      await rateLimits.reset('loginAccount', `user:${id}`);
       await users.updateUser(db, id, { password_hash: await hasher.hash(patch.password), updated_at: now });
       revokedSessions = await sessions.revokeUserSessions(db, id, now, principal.sessionId);
       await keys.deleteUserKeys(db, id);
+      changed(id);
     }
     if (patch.email !== undefined) await setEmail(id, patch.email, now);
     const row = await users.findUserById(db, id);
@@ -107,7 +120,6 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     const target = await getVisible(viewer, id);
     const now = clock.now();
     if ((patch.role === 'user' || patch.disabled === true) && target.role === 'admin') await assertNotLastAdmin(target);
-    changed(id);
     if (patch.role !== undefined || patch.disabled !== undefined) {
       await users.updateUser(db, id, {
         ...(patch.role !== undefined ? { role: patch.role } : {}),
@@ -119,6 +131,7 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
       await sessions.revokeUserSessions(db, id, now);
       await keys.deleteUserKeys(db, id);
     }
+    changed(id);
     if (patch.email !== undefined) await setEmail(id, patch.email, now);
     return getVisible(viewer, id);
   }
@@ -127,8 +140,8 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can delete users');
     const target = await getVisible(viewer, id);
     await assertNotLastAdmin(target);
-    changed(id);
     await users.deleteUser(db, id);
+    changed(id);
   }
 
   /** CLI: `plaza admin set-role`. */
@@ -136,8 +149,8 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     const target = await findByUsername(username);
     if (!target) throw notFound();
     if (role === 'user') await assertNotLastAdmin(target);
-    changed(target.id);
     const row = await users.updateUser(db, target.id, { role, updated_at: clock.now() });
+    changed(target.id);
     if (!row) throw notFound();
     return toUser(row);
   }
@@ -148,10 +161,10 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     if (!target) throw notFound();
     checkPassword(password, config.password);
     const now = clock.now();
-    changed(target.id);
     await users.updateUser(db, target.id, { password_hash: await hasher.hash(password), updated_at: now });
     await sessions.revokeUserSessions(db, target.id, now);
     await keys.deleteUserKeys(db, target.id);
+    changed(target.id);
     return target;
   }
 

@@ -15,7 +15,7 @@ const BODY_LIMIT = 64 * 1024;
 
 const DETAIL: Partial<Record<string, string>> = {
   INVALID_CREDENTIALS: 'Incorrect email or password',
-  ACCOUNT_DISABLED: 'Inactive user',
+  ACCOUNT_DISABLED: 'Incorrect email or password',
   USERNAME_TAKEN: 'Username already registered',
   EMAIL_TAKEN: 'Email already registered',
   UNAUTHENTICATED: 'Not authenticated',
@@ -42,6 +42,8 @@ function fail(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   const m = mapError(err);
   if (m.status >= 500) request.log.error({ err }, 'seed 004 request failed');
   if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
+  // A disabled account answers like a wrong password: seed 004's clients know only that 401.
+  if (m.code === 'ACCOUNT_DISABLED') m.status = 401;
   if (m.status === 401) reply.header('www-authenticate', 'Bearer');
   // FastAPI answers malformed input with 422 and a list of problems.
   // FastAPI's register answers a taken name or email with 400.
@@ -132,7 +134,9 @@ export function adclusterRoutes(app: FastifyInstance, core: Core) {
     const viewer = requireBearer(request).user;
     const raw = (request.params as { id: string }).id;
     if (!/^\d{1,10}$/.test(raw)) throw new AppError('VALIDATION_FAILED', 'value is not a valid integer');
-    return adclusterUser(await core.users.getVisible(viewer, Number(raw)));
+    const id = Number(raw);
+    if (id < 1 || id > 2147483647) throw new AppError('NOT_FOUND', 'User not found');
+    return adclusterUser(await core.users.getVisible(viewer, id));
   });
 
   route('POST', ['/users', '/users/'], async (request, reply) => {

@@ -63,6 +63,9 @@ export function createSocketProgram(core: Core) {
       rememberConnectionLogin(request, session.sessionId);
       return text(reply, 200, 'LOGIN_SUCCESS');
     } catch (err) {
+      // SPEC §5.1: every failed login is 401 LOGIN_FAILED (too many attempts stays 429).
+      const m = mapError(err);
+      if (m.status < 500 && m.code !== 'RATE_LIMITED') return text(reply, 401, 'LOGIN_FAILED');
       return fail(request, reply, err, {
         INVALID_CREDENTIALS: 'LOGIN_FAILED',
         ACCOUNT_DISABLED: 'LOGIN_FAILED',

@@ -35,3 +35,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const msg = String(e?.message ?? '');
   return /Connection terminated|timeout exceeded when trying to connect|driver has already been destroyed/i.test(msg);
 }
+
+/** PostgreSQL class 22 (data exception: NUL in text, integer out of range…): the client's value. */
+export function isInvalidDatabaseInput(err: unknown): boolean {
+  const code = (err as DriverError)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}

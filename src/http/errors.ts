@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseUnavailable, isInvalidDatabaseInput } from '../db/errors.js';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../shared/errors.js';
 
 export interface MappedError {
@@ -36,6 +36,9 @@ export function mapError(err: unknown): MappedError {
   }
   if (err instanceof SyntaxError && (fe as { statusCode?: number }).statusCode === 400) {
     return { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' };
+  }
+  if (isInvalidDatabaseInput(err)) {
+    return { status: 400, code: 'BAD_REQUEST', message: 'A value in the request is not acceptable' };
   }
   if (isDatabaseUnavailable(err)) {
     return {
