@@ -9,6 +9,8 @@ import { createUsersService } from './accounts/users.service.js';
 import type { Config } from './config.js';
 import { connectDatabase, type Database } from './db/connect.js';
 import { migrateToLatest } from './db/migrations/index.js';
+import { createFilesService, type FilesService } from './files/files.service.js';
+import { createStorage, type Storage } from './files/storage.js';
 import { createHealthService } from './ops/health.service.js';
 import { type Clock, systemClock } from './shared/clock.js';
 
@@ -25,6 +27,8 @@ export interface Core {
   elevation: ReturnType<typeof createElevationService>;
   setup: ReturnType<typeof createSetupService>;
   health: ReturnType<typeof createHealthService>;
+  storage: Storage;
+  files: FilesService;
   close(): Promise<void>;
 }
 
@@ -53,6 +57,9 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const elevation = createElevationService({ database, rateLimits, clock });
   const setup = createSetupService({ database, accounts, users, clock });
   const health = createHealthService({ database, clock });
+  const storage = createStorage(config.dataDir);
+  await storage.init();
+  const files = createFilesService({ database, storage, config, clock });
   return {
     config,
     database,
@@ -62,6 +69,8 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     elevation,
     setup,
     health,
+    storage,
+    files,
     close: () => database.close(),
   };
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, type Dirent } from 'node:fs';
+import { constants, createWriteStream, type Dirent } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { once } from 'node:events';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -64,16 +65,20 @@ export function createStorage(dataDir: string) {
         done(null, chunk);
       },
     });
-    let fh: FileHandle | undefined;
+    const out = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
     try {
-      fh = await open(tempPath, 'wx', 0o600);
-      await pipeline(source, meter, fh.createWriteStream({ autoClose: false }));
-      await fh.sync();
-      await fh.close();
-      fh = undefined;
+      await pipeline(source, meter, out);
+      // fsync through a second descriptor: it flushes the file, whichever descriptor wrote it.
+      const fh = await open(tempPath, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       return { tempPath, size, sha256: hash.digest('hex'), head: Buffer.concat(headParts) };
     } catch (err) {
-      await fh?.close().catch(() => {});
+      // The file may still be opening when the pipeline fails: unlink only once it is closed.
+      if (!out.closed) await once(out, 'close').catch(() => {});
       await unlink(tempPath).catch(() => {});
       throw err;
     }

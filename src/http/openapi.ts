@@ -33,6 +33,7 @@ export async function installOpenApi(app: FastifyInstance) {
         { name: 'auth', description: 'Register, log in, tokens, sessions, elevation' },
         { name: 'users', description: 'Users and profiles' },
         { name: 'setup', description: 'First admin' },
+        { name: 'files', description: 'Uploads, downloads, quotas' },
         { name: 'ops', description: 'Health and readiness' },
       ],
     },

@@ -6,6 +6,8 @@ import { UserSchema } from '../accounts/accounts.schemas.js';
 import { usersRoutes } from '../accounts/users.routes.js';
 import type { Core } from '../app.js';
 import { compatRoutes } from '../compat/routes.js';
+import { filesRoutes } from '../files/files.routes.js';
+import { FileSchema } from '../files/files.schemas.js';
 import { healthRoutes } from '../ops/health.routes.js';
 import { installAuth } from './auth.js';
 import { installNativeErrors } from './errors.js';
@@ -61,6 +63,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
   await installOpenApi(app);
   app.addSchema(ErrorBody);
   app.addSchema(UserSchema);
+  app.addSchema(FileSchema);
 
   await app.register(
     async (api) => {
@@ -69,6 +72,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
       await api.register(accountsRoutes, { core });
       await api.register(usersRoutes, { core });
       await api.register(healthRoutes, { core });
+      await api.register(filesRoutes, { core });
     },
     { prefix: '/api' },
   );

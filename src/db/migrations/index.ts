@@ -1,6 +1,7 @@
-import { type Kysely, type Migration, type MigrationResultSet, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely';
 import * as m0001 from './0001_accounts.js';
 import * as m0002 from './0002_files.js';
+import { isPostgres } from './portable.js';
 
 /** Frozen and listed statically: never edit a shipped migration, add a new one. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -9,9 +10,15 @@ const MIGRATIONS: Record<string, Migration> = {
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultSet> {
+  // On PostgreSQL the migrator must look for its bookkeeping tables in our schema only: another
+  // schema of the same database may hold Kysely tables of its own.
+  const schema = isPostgres(db)
+    ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+    : undefined;
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => MIGRATIONS },
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const result = await migrator.migrateToLatest();
   if (result.error) throw result.error;

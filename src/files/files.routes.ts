@@ -1,0 +1,216 @@
+import multipart from '@fastify/multipart';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { User } from '../accounts/model.js';
+import type { Core } from '../app.js';
+import { requireAdmin, requireUser } from '../http/auth.js';
+import { errors } from '../http/schemas.js';
+import { AppError } from '../shared/errors.js';
+import { sendFile } from './downloads.js';
+import {
+  FileIdParams,
+  FileListQuery,
+  FileRef,
+  fileJson,
+  QuotaBody,
+  RenameBody,
+  UsageReply,
+} from './files.schemas.js';
+import type { FileInfo } from './files.service.js';
+
+export const MULTIPART_LIMITS = { files: 20, fields: 20, fieldSize: 64 * 1024, parts: 60, headerPairs: 100 };
+
+/** Registers multipart parsing in a scope; our own meter enforces the byte limits exactly. */
+export async function acceptMultipart(app: FastifyInstance, maxUploadBytes: number) {
+  await app.register(multipart, { limits: { ...MULTIPART_LIMITS, fileSize: maxUploadBytes + 1 } });
+}
+
+/** Every file part of a multipart request, stored one after another. */
+export async function receiveMultipart(core: Core, request: FastifyRequest, owner: User, field?: string): Promise<FileInfo[]> {
+  if (!request.isMultipart()) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send multipart/form-data with a file field');
+  const stored: FileInfo[] = [];
+  let current: NodeJS.ReadableStream & { destroy(err?: Error): void } | undefined;
+  // A client that vanishes mid-part does not always end the part's stream: end it ourselves, so
+  // the upload fails and its temp file is removed.
+  const onClose = () => {
+    if (!request.raw.complete) current?.destroy(new AppError('UPLOAD_INCOMPLETE', 'The client went away mid-upload'));
+  };
+  request.raw.once('close', onClose);
+  try {
+    for await (const part of request.files()) {
+      if (field !== undefined && part.fieldname !== field) {
+        part.file.resume();
+        continue;
+      }
+      current = part.file;
+      if (request.raw.destroyed && !request.raw.complete) onClose();
+      stored.push(await core.files.upload(owner, part.file, part.filename || 'file'));
+      current = undefined;
+    }
+  } catch (err) {
+    // The rest of the body is not worth reading: answer and close the connection.
+    request.raw.unpipe();
+    throw mapMultipartError(err);
+  } finally {
+    request.raw.off('close', onClose);
+  }
+  if (stored.length === 0) throw new AppError('VALIDATION_FAILED', 'No file in the request');
+  return stored;
+}
+
+function mapMultipartError(err: unknown): unknown {
+  const code = (err as { code?: string }).code;
+  if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') {
+    return new AppError('VALIDATION_FAILED', `Too many parts (at most ${MULTIPART_LIMITS.files} files)`);
+  }
+  if (code === 'FST_REQ_FILE_TOO_LARGE') return new AppError('FILE_TOO_LARGE', 'File is larger than the upload limit');
+  const msg = String((err as Error).message ?? '');
+  if (
+    /unexpected end|Malformed|boundary|aborted|premature close|terminated early/i.test(msg) ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'ECONNRESET'
+  ) {
+    return new AppError('UPLOAD_INCOMPLETE', 'The multipart body ended early or is malformed');
+  }
+  return err;
+}
+
+/** A raw body upload (`File-Name` header, optional `File-Size`), as seed 002's client sends. */
+export async function receiveRaw(core: Core, request: FastifyRequest, owner: User): Promise<FileInfo> {
+  const rawName = request.headers['file-name'];
+  if (typeof rawName !== 'string' || rawName === '') throw new AppError('VALIDATION_FAILED', 'The File-Name header is required');
+  let name: string;
+  try {
+    name = decodeURIComponent(rawName);
+  } catch {
+    name = rawName;
+  }
+  const sizeHeader = request.headers['file-size'];
+  let declared: number | undefined;
+  if (sizeHeader !== undefined) {
+    if (typeof sizeHeader !== 'string' || !/^\d{1,16}$/.test(sizeHeader)) {
+      throw new AppError('VALIDATION_FAILED', 'File-Size must be a whole number of bytes');
+    }
+    declared = Number(sizeHeader);
+  }
+  return core.files.upload(owner, request.raw, name, declared);
+}
+
+export function closeAfterUploadError(reply: FastifyReply) {
+  reply.header('connection', 'close');
+}
+
+/** Native /api/files routes. */
+export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }) {
+  await acceptMultipart(app, core.config.maxUploadBytes);
+  // Raw uploads stream from request.raw: the parser leaves the body unread.
+  app.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null));
+  app.addHook('onError', async (_request, reply) => closeAfterUploadError(reply));
+
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['files'];
+  const FilesReply = Type.Object({ files: Type.Array(FileRef) });
+
+  r.post('/files', {
+    schema: {
+      tags,
+      summary: 'Upload one or more files (multipart/form-data, any file field name)',
+      consumes: ['multipart/form-data'],
+      response: { 201: FilesReply, ...errors(400, 401, 413, 415, 507) },
+    },
+  }, async (request, reply) => {
+    const owner = requireUser(request).user;
+    const stored = await receiveMultipart(core, request, owner);
+    return reply.code(201).send({ files: stored.map(fileJson) });
+  });
+
+  r.post('/files/raw', {
+    schema: {
+      tags,
+      summary: 'Upload the request body as one file (headers File-Name, optional File-Size)',
+      consumes: ['application/octet-stream'],
+      response: { 201: Type.Object({ file: FileRef }), ...errors(400, 401, 413, 415, 507) },
+    },
+  }, async (request, reply) => {
+    const owner = requireUser(request).user;
+    return reply.code(201).send({ file: fileJson(await receiveRaw(core, request, owner)) });
+  });
+
+  r.get('/files', {
+    schema: {
+      tags,
+      summary: 'List files (yours; admins: everyone\'s), paged, by category, sorted',
+      querystring: FileListQuery,
+      response: { 200: Type.Object({ files: Type.Array(FileRef), total: Type.Integer() }), ...errors(400, 401) },
+    },
+  }, async (request) => {
+    const viewer = requireUser(request).user;
+    const { files, total } = await core.files.list(viewer, request.query);
+    return { files: files.map(fileJson), total };
+  });
+
+  r.get('/files/usage', {
+    schema: { tags, summary: 'Your storage use and quota', response: { 200: UsageReply, ...errors(401) } },
+  }, async (request) => core.files.usage(requireUser(request).user));
+
+  r.get('/files/:id', {
+    schema: { tags, summary: 'One file\'s metadata', params: FileIdParams, response: { 200: Type.Object({ file: FileRef }), ...errors(401, 404) } },
+  }, async (request) => ({ file: fileJson(await core.files.getVisible(requireUser(request).user, request.params.id)) }));
+
+  r.get('/files/:id/content', {
+    schema: {
+      tags,
+      summary: 'Download (Range, ETag; inline only for raster images, audio/video and PDF)',
+      params: FileIdParams,
+      response: {
+        200: Type.String({ format: 'binary', description: 'The file' }),
+        206: Type.String({ format: 'binary', description: 'The requested range' }),
+        ...errors(401, 404, 416),
+      },
+    },
+  }, async (request, reply) => {
+    const file = await core.files.getVisible(requireUser(request).user, request.params.id);
+    return sendFile(core.files, request, reply, file);
+  });
+
+  r.patch('/files/:id', {
+    schema: {
+      tags,
+      summary: 'Rename (the original name only; the stored name never changes)',
+      params: FileIdParams,
+      body: RenameBody,
+      response: { 200: Type.Object({ file: FileRef }), ...errors(400, 401, 404, 415) },
+    },
+  }, async (request) => ({
+    file: fileJson(await core.files.rename(requireUser(request).user, request.params.id, request.body.name)),
+  }));
+
+  r.delete('/files/:id', {
+    schema: {
+      tags,
+      summary: 'Delete a file (by id, or by stored name as seed 004 does)',
+      params: FileIdParams,
+      response: { 200: Type.Object({ ok: Type.Literal(true), detail: Type.String() }), ...errors(401, 404) },
+    },
+  }, async (request) => {
+    const viewer = requireUser(request).user;
+    const id = request.params.id;
+    const file = id.startsWith('fil_') ? await core.files.getVisible(viewer, id) : await core.files.findVisibleByName(viewer, id);
+    await core.files.remove(viewer, file.id);
+    return { ok: true as const, detail: `File ${file.storedName} deleted successfully` };
+  });
+
+  r.put('/users/:id/quota', {
+    schema: {
+      tags,
+      summary: 'Admin: set a user\'s storage quota (null = server default)',
+      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647 }) }),
+      body: QuotaBody,
+      response: { 200: Type.Object({ ok: Type.Literal(true) }), ...errors(400, 401, 403, 404, 415) },
+    },
+  }, async (request) => {
+    await core.files.setQuota(requireAdmin(request).user, request.params.id, request.body.quotaBytes);
+    return { ok: true as const };
+  });
+}
