@@ -168,6 +168,11 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     return target;
   }
 
+  async function findById(id: number): Promise<User | undefined> {
+    const row = await users.findUserById(db, id);
+    return row ? toUser(row) : undefined;
+  }
+
   async function countAdmins(): Promise<number> {
     return users.countUsers(db, 'admin');
   }
@@ -182,5 +187,6 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     setRole,
     resetPassword,
     countAdmins,
+    findById,
   };
 }

@@ -3,6 +3,9 @@ import type { User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { requestContext } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
+import { sendFile } from '../files/downloads.js';
+import { receiveMultipart } from '../files/files.routes.js';
+import type { FileInfo } from '../files/files.service.js';
 import { AppError } from '../shared/errors.js';
 import { formFields, jsonObject, rawBody, stringField } from './body.js';
 
@@ -20,7 +23,9 @@ const DETAIL: Partial<Record<string, string>> = {
   EMAIL_TAKEN: 'Email already registered',
   UNAUTHENTICATED: 'Not authenticated',
   INVALID_TOKEN: 'Could not validate credentials',
-  NOT_FOUND: 'User not found',
+  NOT_FOUND: 'Not found',
+  FILE_TOO_LARGE: 'File too large',
+  QUOTA_EXCEEDED: 'Storage quota exceeded',
   FORBIDDEN: 'Not enough permissions',
 };
 
@@ -62,6 +67,54 @@ function requireBearer(request: FastifyRequest) {
 }
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+function seedRoute(app: FastifyInstance, method: 'GET' | 'POST', url: string | string[], handler: Handler) {
+  for (const u of Array.isArray(url) ? url : [url]) {
+    app.route({
+      method,
+      url: u,
+      schema: { hide: true },
+      handler: async (request, reply) => {
+        try {
+          return await handler(request, reply);
+        } catch (err) {
+          return fail(request, reply, err);
+        }
+      },
+    });
+  }
+}
+
+/** Seed 004's upload routes and its `/uploads/` files — never a public folder. Needs multipart. */
+export function adclusterFileRoutes(app: FastifyInstance, core: Core) {
+  const uploaded = (f: FileInfo) => ({
+    filename: f.storedName,
+    original_filename: f.name,
+    detail: 'File uploaded successfully',
+    size: f.size,
+    path: `/uploads/${f.category}/${f.storedName}`,
+    content_type: f.mime,
+    id: f.id,
+  });
+  seedRoute(app, 'POST', '/api/upload', async (request) => {
+    const [file] = await receiveMultipart(core, request, requireBearer(request).user, 'file');
+    return uploaded(file as FileInfo);
+  });
+  seedRoute(app, 'POST', '/api/upload/multiple', async (request) => {
+    const files = await receiveMultipart(core, request, requireBearer(request).user, 'files');
+    return { files: files.map(uploaded), detail: `${files.length} files uploaded successfully` };
+  });
+  seedRoute(app, 'GET', '/uploads/:category/:name', async (request, reply) => {
+    const viewer = requireBearer(request).user;
+    const { category, name } = request.params as { category: string; name: string };
+    if (category !== 'images' && category !== 'documents' && category !== 'files') {
+      throw new AppError('NOT_FOUND', 'File not found');
+    }
+    const file = await core.files.findVisibleByName(viewer, name, category);
+    if (file.storedName !== name) throw new AppError('NOT_FOUND', 'File not found');
+    return sendFile(core.files, request, reply, file);
+  });
+}
 
 export function adclusterRoutes(app: FastifyInstance, core: Core) {
   const route = (method: 'GET' | 'POST', url: string | string[], handler: Handler) => {

@@ -10,12 +10,16 @@ export function acceptRawBodies(app: FastifyInstance, limit: number) {
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limit }, (_req, body, done) => done(null, body));
 }
 
-/** The request body as bytes, reading it ourselves for GET and HEAD (Fastify skips those). */
+/**
+ * The request body as bytes. Fastify leaves GET and HEAD bodies unread (seed 000 sends JSON on
+ * both), and scopes that stream uploads leave every body unread: those are read here, bounded.
+ */
 export async function rawBody(request: FastifyRequest, limit: number): Promise<Buffer> {
   if (Buffer.isBuffer(request.body)) return request.body;
-  if (request.method !== 'GET' && request.method !== 'HEAD') return Buffer.alloc(0);
+  if (request.raw.readableEnded) return Buffer.alloc(0);
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (!Number.isFinite(declared) || declared <= 0) return Buffer.alloc(0);
+  const chunked = request.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (!Number.isFinite(declared) || declared <= 0)) return Buffer.alloc(0);
   if (declared > limit) throw new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
   const chunks: Buffer[] = [];
   let size = 0;

@@ -1,8 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clearSessionCookie, setSessionCookie } from '../accounts/accounts.routes.js';
 import type { Core } from '../app.js';
-import { forgetConnectionLogin, requestContext } from '../http/auth.js';
-import { mapError } from '../http/errors.js';
+import { sendFile } from '../files/downloads.js';
+import { receiveMultipart, receiveRaw } from '../files/files.routes.js';
+import { forgetConnectionLogin, principalOrConnection, requestContext } from '../http/auth.js';
+import { mapError, sendNativeError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
 import { formFields, rawBody, wantsHtml } from './body.js';
 
@@ -63,5 +65,48 @@ export function createFileManager(core: Core) {
     return reply.code(200).type('text/plain; charset=utf-8').send('Logged out');
   }
 
-  return { register, login, logout };
+  /** Upload, download and listing need a login: browsers go to the login page, others get 401. */
+  async function owner(request: FastifyRequest, reply: FastifyReply) {
+    const p = await principalOrConnection(core, request);
+    if (p) return p.user;
+    if (wantsHtml(request)) {
+      await reply.redirect('/login', 303);
+      return undefined;
+    }
+    await sendNativeError(request, reply, new AppError('UNAUTHENTICATED', 'Log in first'));
+    return undefined;
+  }
+
+  /** POST /upload: multipart field `file`, or the raw body with `File-Name` (and `File-Size`). */
+  async function upload(request: FastifyRequest, reply: FastifyReply) {
+    const user = await owner(request, reply);
+    if (!user) return reply;
+    const stored = request.isMultipart()
+      ? await receiveMultipart(core, request, user, 'file')
+      : [await receiveRaw(core, request, user)];
+    if (wantsHtml(request)) return reply.redirect('/index', 303);
+    return reply.code(200).send({
+      message: 'File uploaded successfully',
+      filename: stored[0]?.name,
+      files: stored.map((f) => ({ id: f.id, name: f.name, size: f.size, sha256: f.sha256 })),
+    });
+  }
+
+  /** GET /download/<filename>: by the name it was uploaded under (or its stored name). */
+  async function download(request: FastifyRequest, reply: FastifyReply) {
+    const user = await owner(request, reply);
+    if (!user) return reply;
+    const name = (request.params as { filename: string }).filename;
+    return sendFile(core.files, request, reply, await core.files.findVisibleByName(user, name));
+  }
+
+  /** GET /files: {"files": [names…]}, newest first. */
+  async function list(request: FastifyRequest, reply: FastifyReply) {
+    const user = await owner(request, reply);
+    if (!user) return reply;
+    const { files } = await core.files.list(user, { limit: 500 });
+    return reply.send({ files: files.map((f) => f.name) });
+  }
+
+  return { register, login, logout, upload, download, list };
 }

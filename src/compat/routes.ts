@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import { homePage, setupFormHandler } from '../http/web.js';
-import { adclusterRoutes } from './adcluster.js';
+import { acceptMultipart, closeAfterUploadError } from '../files/files.routes.js';
+import { adclusterFileRoutes, adclusterRoutes } from './adcluster.js';
 import { acceptRawBodies, formFields, isFormBody, rawBody, wantsHtml } from './body.js';
 import { createFileManager } from './filemanager.js';
 import { createNetclassHttp } from './netclass-http.js';
@@ -43,4 +44,22 @@ export async function compatRoutes(app: FastifyInstance, { core }: { core: Core 
   );
 
   adclusterRoutes(app, core);
+}
+
+/** Seed routes that take uploads: multipart parsing, raw bodies streamed, errors in each seed's form. */
+export async function compatFileRoutes(app: FastifyInstance, { core }: { core: Core }) {
+  // Only multipart is parsed; every other body stays unread for the handler to stream or read.
+  app.removeAllContentTypeParsers();
+  await acceptMultipart(app, core.config.maxUploadBytes);
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  app.addHook('onError', async (_request, reply) => closeAfterUploadError(reply));
+  const s000 = createSocketProgram(core);
+  const s002 = createFileManager(core);
+  const hide = { schema: { hide: true } };
+  app.get('/images', hide, s000.image);
+  app.post('/images', hide, s000.image);
+  app.post('/upload', hide, s002.upload);
+  app.get('/download/:filename', hide, s002.download);
+  app.get('/files', hide, s002.list);
+  adclusterFileRoutes(app, core);
 }

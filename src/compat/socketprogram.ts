@@ -3,6 +3,7 @@ import { setSessionCookie } from '../accounts/accounts.routes.js';
 import type { Core } from '../app.js';
 import { presentedAccessKey, principalOrConnection, rememberConnectionLogin, requestContext } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
+import type { FileInfo } from '../files/files.service.js';
 import { AppError } from '../shared/errors.js';
 import { jsonObject, rawBody, stringField } from './body.js';
 
@@ -118,5 +119,42 @@ export function createSocketProgram(core: Core) {
     }
   }
 
-  return { register, login, privilege, checkImagesKey };
+  /**
+   * GET/POST /images {"url": name}: a valid key required; `url` names an image its user may see
+   * (original or stored name), looked up in the database — never a filesystem path.
+   */
+  async function image(request: FastifyRequest, reply: FastifyReply) {
+    try {
+      const body = jsonObject(await rawBody(request, BODY_LIMIT));
+      const url = stringField(body, 'url', 1024);
+      const key = presentedAccessKey(request);
+      const found = key ? await core.elevation.checkKey(key) : undefined;
+      const owner = found ? await core.users.findById(found.userId) : undefined;
+      if (!owner || owner.disabled) return text(reply, 401, 'Invalid Key');
+      let file: FileInfo | undefined;
+      try {
+        file = url === undefined ? undefined : await core.files.findVisibleByName(owner, url.replace(/^\/+/, ''), 'images');
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code !== 'NOT_FOUND') throw err;
+      }
+      if (!file) return notFoundInTwoChunks(reply);
+      const { fh, size } = await core.files.open(file);
+      reply.header('content-length', String(size));
+      return reply.code(200).type(file.mime).send(fh.createReadStream());
+    } catch (err) {
+      return fail(request, reply, err, {});
+    }
+  }
+
+  return { register, login, privilege, checkImagesKey, image };
+}
+
+/** The seed client reads a 404 in two reads: headers and body go out as separate writes. */
+function notFoundInTwoChunks(reply: FastifyReply) {
+  const body = 'Image not found';
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
+  res.flushHeaders();
+  setTimeout(() => res.end(body), 5);
 }

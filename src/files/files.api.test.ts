@@ -4,22 +4,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
+import { PNG, uploadMultipart } from '../../test/helpers/files.js';
 import { RawConnection } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
-/** A 1×1 PNG. */
-export const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
-  'base64',
-);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-export async function uploadMultipart(base: string, token: string, files: { name: string; data: Buffer; field?: string }[]) {
-  const form = new FormData();
-  for (const f of files) form.append(f.field ?? 'file', new Blob([f.data]), f.name);
-  const res = await fetch(`${base}/api/files`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  return { status: res.status, body: (await res.json()) as any, headers: res.headers };
-}
 
 async function download(base: string, token: string, id: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${base}/api/files/${id}/content`, { headers: { authorization: `Bearer ${token}`, ...headers } });

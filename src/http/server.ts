@@ -5,7 +5,7 @@ import { accountsRoutes } from '../accounts/accounts.routes.js';
 import { UserSchema } from '../accounts/accounts.schemas.js';
 import { usersRoutes } from '../accounts/users.routes.js';
 import type { Core } from '../app.js';
-import { compatRoutes } from '../compat/routes.js';
+import { compatFileRoutes, compatRoutes } from '../compat/routes.js';
 import { filesRoutes } from '../files/files.routes.js';
 import { FileSchema } from '../files/files.schemas.js';
 import { healthRoutes } from '../ops/health.routes.js';
@@ -78,5 +78,6 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
   );
   await app.register(webRoutes, { core });
   await app.register(compatRoutes, { core });
+  await app.register(compatFileRoutes, { core });
   return app;
 }
