@@ -10,7 +10,9 @@ import type { Config } from './config.js';
 import { connectDatabase, type Database } from './db/connect.js';
 import { migrateToLatest } from './db/migrations/index.js';
 import { createFilesService, type FilesService } from './files/files.service.js';
+import { createSharesService, type SharesService } from './files/shares.service.js';
 import { createStorage, type Storage } from './files/storage.js';
+import { createThumbnailsService, type ThumbnailsService } from './files/thumbnails.service.js';
 import { createHealthService } from './ops/health.service.js';
 import { type Clock, systemClock } from './shared/clock.js';
 
@@ -29,6 +31,8 @@ export interface Core {
   health: ReturnType<typeof createHealthService>;
   storage: Storage;
   files: FilesService;
+  shares: SharesService;
+  thumbnails: ThumbnailsService;
   close(): Promise<void>;
 }
 
@@ -60,6 +64,8 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const storage = createStorage(config.dataDir);
   await storage.init();
   const files = createFilesService({ database, storage, config, clock });
+  const shares = createSharesService({ database, filesService: files, clock });
+  const thumbnails = createThumbnailsService({ storage, files });
   return {
     config,
     database,
@@ -71,6 +77,8 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     health,
     storage,
     files,
+    shares,
+    thumbnails,
     close: () => database.close(),
   };
 }

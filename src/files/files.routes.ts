@@ -18,6 +18,7 @@ import {
   UsageReply,
 } from './files.schemas.js';
 import type { FileInfo } from './files.service.js';
+import { THUMBNAIL_SIZES } from './thumbnails.service.js';
 
 export const MULTIPART_LIMITS = { files: 20, fields: 20, fieldSize: 64 * 1024, parts: 60, headerPairs: 100 };
 
@@ -172,6 +173,28 @@ export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }
   }, async (request, reply) => {
     const file = await core.files.getVisible(requireUser(request).user, request.params.id);
     return sendFile(core.files, request, reply, file);
+  });
+
+  r.get('/files/:id/thumbnail', {
+    schema: {
+      tags,
+      summary: 'A WebP thumbnail of a raster image (made on first request, then cached)',
+      params: FileIdParams,
+      querystring: Type.Object(
+        { size: Type.Optional(Type.Union(THUMBNAIL_SIZES.map((s) => Type.Literal(s)))) },
+        { additionalProperties: false },
+      ),
+      response: { 200: Type.String({ format: 'binary' }), ...errors(400, 401, 404, 422) },
+    },
+  }, async (request, reply) => {
+    const file = await core.files.getVisible(requireUser(request).user, request.params.id);
+    const thumb = await core.thumbnails.thumbnail(file, request.query.size ?? 256);
+    const { createReadStream } = await import('node:fs');
+    return reply
+      .type('image/webp')
+      .header('cache-control', 'private, max-age=86400')
+      .header('x-content-type-options', 'nosniff')
+      .send(createReadStream(thumb) as unknown as string);
   });
 
   r.patch('/files/:id', {

@@ -8,6 +8,7 @@ import type { Core } from '../app.js';
 import { compatFileRoutes, compatRoutes } from '../compat/routes.js';
 import { filesRoutes } from '../files/files.routes.js';
 import { FileSchema } from '../files/files.schemas.js';
+import { publicShareRoutes, sharesRoutes } from '../files/shares.routes.js';
 import { healthRoutes } from '../ops/health.routes.js';
 import { installAuth } from './auth.js';
 import { installNativeErrors } from './errors.js';
@@ -73,10 +74,12 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
       await api.register(usersRoutes, { core });
       await api.register(healthRoutes, { core });
       await api.register(filesRoutes, { core });
+      await api.register(sharesRoutes, { core });
     },
     { prefix: '/api' },
   );
   await app.register(webRoutes, { core });
+  await app.register(publicShareRoutes, { core });
   await app.register(compatRoutes, { core });
   await app.register(compatFileRoutes, { core });
   return app;

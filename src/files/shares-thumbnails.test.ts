@@ -1,0 +1,128 @@
+import { deflateSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, registerAndLogin } from '../../test/helpers/api.js';
+import { testDatabases } from '../../test/helpers/databases.js';
+import { PNG, uploadMultipart } from '../../test/helpers/files.js';
+import { startTestServer, type TestServer } from '../../test/helpers/server.js';
+
+function crc32(buf: Buffer): number {
+  let c = ~0;
+  for (const byte of buf) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+function chunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([len, body, crc]);
+}
+/** A tiny file that claims to be a 60000×60000 PNG: decoding it would need ~14 GB. */
+function pixelFlood(): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(60000, 0);
+  ihdr.writeUInt32BE(60000, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 6;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(1024))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+describe.each(await testDatabases())('share links and thumbnails on %s', (db) => {
+  let server: TestServer;
+  let base: string;
+  let owner: Awaited<ReturnType<typeof registerAndLogin>>;
+  let other: Awaited<ReturnType<typeof registerAndLogin>>;
+
+  beforeAll(async () => {
+    server = await startTestServer(db);
+    base = server.url;
+    owner = await registerAndLogin(base, 'sharer');
+    other = await registerAndLogin(base, 'outsider');
+  });
+  afterAll(() => server.close());
+
+  it('a share link downloads without login until its download limit; revoked and forged links are 404', async () => {
+    const up = await uploadMultipart(base, owner.accessToken, [{ name: 'plan.pdf', data: Buffer.from('%PDF-1.4 plan') }]);
+    const id = up.body.files[0].id;
+    const created = await api(base, 'POST', `/api/files/${id}/shares`, { token: owner.accessToken, json: { maxDownloads: 2 } });
+    expect(created.status).toBe(201);
+    expect(created.body.url).toBe(`/s/${created.body.token}`);
+    const link = created.body.url as string;
+    const first = await api(base, 'GET', link);
+    expect(first.status).toBe(200);
+    expect(first.text).toBe('%PDF-1.4 plan');
+    expect(first.headers.get('content-disposition')).toContain('plan.pdf');
+    expect((await api(base, 'GET', link)).status).toBe(200);
+    const third = await api(base, 'GET', link);
+    expect(third.status).toBe(404);
+    expect(third.body.error.code).toBe('NOT_FOUND');
+
+    const listed = await api(base, 'GET', `/api/files/${id}/shares`, { token: owner.accessToken });
+    expect(listed.body.shares[0]).toMatchObject({ downloads: 2, maxDownloads: 2, active: false });
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.token);
+    expect((await api(base, 'GET', `/api/files/${id}/shares`, { token: other.accessToken })).status).toBe(404);
+    expect((await api(base, 'POST', `/api/files/${id}/shares`, { token: other.accessToken, json: {} })).status).toBe(404);
+
+    const second = await api(base, 'POST', `/api/files/${id}/shares`, { token: owner.accessToken, json: {} });
+    expect((await api(base, 'GET', second.body.url)).status).toBe(200);
+    expect((await api(base, 'DELETE', `/api/shares/${second.body.share.id}`, { token: other.accessToken })).status).toBe(404);
+    expect((await api(base, 'DELETE', `/api/shares/${second.body.share.id}`, { token: owner.accessToken })).status).toBe(200);
+    expect((await api(base, 'GET', second.body.url)).status).toBe(404);
+    for (const forged of ['/s/forged', '/s/%00', `/s/${'A'.repeat(90)}`]) expect((await api(base, 'GET', forged)).status).toBe(404);
+    // Past Fastify's parameter length limit the answer is 414, still a clear client error.
+    expect((await api(base, 'GET', `/s/${'A'.repeat(500)}`)).status).toBe(414);
+    expect((await api(base, 'POST', `/api/files/${id}/shares`, { token: owner.accessToken, json: { expiresInSeconds: 5 } })).status).toBe(400);
+  });
+
+  it('expired links are refused', async () => {
+    const up = await uploadMultipart(base, owner.accessToken, [{ name: 'old.txt', data: Buffer.from('old') }]);
+    const created = await api(base, 'POST', `/api/files/${up.body.files[0].id}/shares`, {
+      token: owner.accessToken,
+      json: { expiresInSeconds: 60 },
+    });
+    const realNow = Date.now;
+    const clock = server.core.clock as { now: () => number };
+    const original = clock.now;
+    clock.now = () => realNow() + 61_000;
+    try {
+      expect((await api(base, 'GET', created.body.url)).status).toBe(404);
+    } finally {
+      clock.now = original;
+    }
+    expect((await api(base, 'GET', created.body.url)).status).toBe(200);
+  });
+
+  it('thumbnails: WebP for raster images, cached; SVG/HTML and pixel floods refused with 422', async () => {
+    const up = await uploadMultipart(base, owner.accessToken, [
+      { name: 'dot.png', data: PNG },
+      { name: 'vector.svg', data: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>') },
+      { name: 'flood.png', data: pixelFlood() },
+    ]);
+    const [png, svg, flood] = up.body.files;
+    expect(flood.category).toBe('images');
+    const thumb = await fetch(`${base}/api/files/${png.id}/thumbnail?size=64`, { headers: { authorization: `Bearer ${owner.accessToken}` } });
+    expect(thumb.status).toBe(200);
+    expect(thumb.headers.get('content-type')).toBe('image/webp');
+    const bytes = Buffer.from(await thumb.arrayBuffer());
+    expect(bytes.subarray(0, 4).toString()).toBe('RIFF');
+    expect(bytes.subarray(8, 12).toString()).toBe('WEBP');
+    const again = await fetch(`${base}/api/files/${png.id}/thumbnail?size=64`, { headers: { authorization: `Bearer ${owner.accessToken}` } });
+    expect(Buffer.from(await again.arrayBuffer()).equals(bytes)).toBe(true);
+    expect((await api(base, 'GET', `/api/files/${svg.id}/thumbnail`, { token: owner.accessToken })).status).toBe(422);
+    const fl = await api(base, 'GET', `/api/files/${flood.id}/thumbnail`, { token: owner.accessToken });
+    expect(fl.status).toBe(422);
+    expect(fl.body.error.code).toBe('UNSUPPORTED_IMAGE');
+    expect((await api(base, 'GET', `/api/files/${png.id}/thumbnail?size=77`, { token: owner.accessToken })).status).toBe(400);
+    expect((await api(base, 'GET', `/api/files/${png.id}/thumbnail`, { token: other.accessToken })).status).toBe(404);
+    expect((await api(base, 'GET', '/health')).status).toBe(200);
+  });
+});

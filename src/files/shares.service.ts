@@ -1,0 +1,97 @@
+import type { User } from '../accounts/model.js';
+import type { Database } from '../db/connect.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import { hashToken, randomId, randomToken } from '../shared/ids.js';
+import * as files from './files.repository.js';
+import { type FileInfo, type FilesService, toFileInfo } from './files.service.js';
+import * as shares from './shares.repository.js';
+
+export const MAX_SHARE_SECONDS = 365 * 86400;
+
+export interface ShareInfo {
+  id: string;
+  fileId: string;
+  createdAt: number;
+  expiresAt: number;
+  maxDownloads: number | null;
+  downloads: number;
+  revoked: boolean;
+  active: boolean;
+}
+
+export type SharesService = ReturnType<typeof createSharesService>;
+
+/** Share links: anyone holding the token downloads the file until the link expires, is used up or revoked. */
+export function createSharesService({ database, filesService, clock }: { database: Database; filesService: FilesService; clock: Clock }) {
+  const db = database.db;
+  const gone = () => new AppError('NOT_FOUND', 'This link does not exist, has expired or was revoked');
+
+  function info(row: shares.ShareRow, now: number): ShareInfo {
+    const usedUp = row.max_downloads !== null && row.downloads >= row.max_downloads;
+    return {
+      id: row.id,
+      fileId: row.file_id,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      maxDownloads: row.max_downloads,
+      downloads: row.downloads,
+      revoked: row.revoked_at !== null,
+      active: row.revoked_at === null && row.expires_at > now && !usedUp,
+    };
+  }
+
+  async function create(viewer: User, fileId: string, opts: { expiresInSeconds?: number; maxDownloads?: number | null }) {
+    const file = await filesService.getVisible(viewer, fileId);
+    const seconds = opts.expiresInSeconds ?? 7 * 86400;
+    if (seconds < 60 || seconds > MAX_SHARE_SECONDS) {
+      throw new AppError('VALIDATION_FAILED', `expiresInSeconds must be between 60 and ${MAX_SHARE_SECONDS}`);
+    }
+    const token = randomToken(24);
+    const now = clock.now();
+    const row: shares.ShareRow = {
+      id: randomId('shr'),
+      file_id: file.id,
+      owner_id: viewer.id,
+      token_hash: hashToken(token),
+      created_at: now,
+      expires_at: now + seconds * 1000,
+      max_downloads: opts.maxDownloads ?? null,
+      downloads: 0,
+      revoked_at: null,
+    };
+    await shares.insertShare(db, row);
+    return { share: info(row, now), token };
+  }
+
+  async function list(viewer: User, fileId: string): Promise<ShareInfo[]> {
+    const file = await filesService.getVisible(viewer, fileId);
+    const now = clock.now();
+    return (await shares.listSharesOfFile(db, file.id)).map((r) => info(r, now));
+  }
+
+  async function revoke(viewer: User, shareId: string): Promise<void> {
+    const row = shareId.length <= 64 ? await shares.findShareById(db, shareId) : undefined;
+    if (!row) throw new AppError('NOT_FOUND', 'No such link');
+    await filesService.getVisible(viewer, row.file_id).catch(() => {
+      throw new AppError('NOT_FOUND', 'No such link');
+    });
+    await shares.revokeShare(db, row.id, clock.now());
+  }
+
+  /** The file behind a token; `count` spends one download (full downloads, not HEAD or later ranges). */
+  async function open(token: string, count: boolean): Promise<FileInfo> {
+    if (token.length === 0 || token.length > 100) throw gone();
+    const now = clock.now();
+    const row = await shares.findLiveShare(db, hashToken(token), now);
+    if (!row) throw gone();
+    if (count ? !(await shares.countShareDownload(db, row.id, now)) : row.max_downloads !== null && row.downloads >= row.max_downloads) {
+      throw gone();
+    }
+    const file = await files.findFileById(db, row.file_id);
+    if (!file) throw gone();
+    return toFileInfo(file);
+  }
+
+  return { create, list, revoke, open };
+}
