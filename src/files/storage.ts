@@ -84,6 +84,35 @@ export function createStorage(dataDir: string) {
     }
   }
 
+  /**
+   * Takes over a complete file written elsewhere on the same filesystem (a finished tus upload):
+   * reads it once to hash and measure, fsyncs it, and hands it on as if it had been received.
+   */
+  async function adopt(filePath: string, opts: ReceiveOptions): Promise<Received> {
+    const hash = createHash('sha256');
+    const headParts: Buffer[] = [];
+    let headSize = 0;
+    let size = 0;
+    const fh = await open(filePath, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      for await (const chunk of fh.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false })) {
+        const buf = chunk as Buffer;
+        size += buf.length;
+        if (size > opts.limit) throw opts.tooLarge();
+        hash.update(buf);
+        if (headSize < HEAD_BYTES) {
+          const part = buf.subarray(0, HEAD_BYTES - headSize);
+          headParts.push(part);
+          headSize += part.length;
+        }
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return { tempPath: filePath, size, sha256: hash.digest('hex'), head: Buffer.concat(headParts) };
+  }
+
   function pathOf(category: Category, storedName: string): string {
     const p = path.resolve(root, category, storedName);
     if (!CATEGORIES.includes(category) || path.dirname(p) !== path.join(root, category)) {
@@ -131,5 +160,5 @@ export function createStorage(dataDir: string) {
     });
   }
 
-  return { root, tempDir, init, receive, commit, discard, openForRead, remove, pathOf };
+  return { root, tempDir, init, receive, adopt, commit, discard, openForRead, remove, pathOf };
 }

@@ -9,6 +9,7 @@ import { compatFileRoutes, compatRoutes } from '../compat/routes.js';
 import { filesRoutes } from '../files/files.routes.js';
 import { FileSchema } from '../files/files.schemas.js';
 import { publicShareRoutes, sharesRoutes } from '../files/shares.routes.js';
+import { tusRoutes } from '../files/tus.routes.js';
 import { healthRoutes } from '../ops/health.routes.js';
 import { installAuth } from './auth.js';
 import { installNativeErrors } from './errors.js';
@@ -80,6 +81,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
   );
   await app.register(webRoutes, { core });
   await app.register(publicShareRoutes, { core });
+  await app.register(tusRoutes, { core });
   await app.register(compatRoutes, { core });
   await app.register(compatFileRoutes, { core });
   return app;

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
+import { FileStore } from '@tus/file-store';
+import { Server as TusServer } from '@tus/server';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { User } from '../accounts/model.js';
+import type { Core } from '../app.js';
+import { requireUser } from '../http/auth.js';
+import { AppError } from '../shared/errors.js';
+import { fileJson } from './files.schemas.js';
+
+export const TUS_PATH = '/api/files/tus';
+/** Unfinished uploads are kept this long after their last change, then swept. */
+const TUS_EXPIRY_MS = 24 * 3600_000;
+
+interface TusError {
+  status_code: number;
+  body: string;
+}
+
+const tusError = (err: AppError): TusError => ({
+  status_code: err.status,
+  body: JSON.stringify({ error: { code: err.code, message: err.message } }),
+});
+
+/**
+ * tus 1.0 resumable uploads at /api/files/tus (@tus/server + @tus/file-store). Partial uploads live
+ * under uploads/.tus and survive restarts; a finished upload goes through the same finalisation
+ * as every other upload (hash, category, quota, row) and the answer carries the stored file.
+ */
+export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) {
+  const directory = path.join(core.storage.root, '.tus');
+  // The tus hooks see a web Request wrapping Node's request: the caller is found through it.
+  const callers = new WeakMap<IncomingMessage, User>();
+  const callerOf = (req: Request): User => {
+    const node = (req as Request & { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+    const user = node ? callers.get(node) : undefined;
+    if (!user) throw tusError(new AppError('UNAUTHENTICATED', 'Log in first'));
+    return user;
+  };
+  const datastore = new FileStore({ directory, expirationPeriodInMilliseconds: TUS_EXPIRY_MS });
+
+  const tus = new TusServer({
+    path: TUS_PATH,
+    datastore,
+    relativeLocation: true,
+    respectForwardedHeaders: core.config.trustProxy,
+    maxSize: core.config.maxUploadBytes,
+    namingFunction: () => randomBytes(16).toString('hex'),
+    onIncomingRequest: async (req, uploadId) => {
+      const user = callerOf(req);
+      if (req.method === 'POST' || uploadId === '') return;
+      const upload = await datastore.getUpload(uploadId).catch(() => undefined);
+      // Another user's upload id is indistinguishable from a missing one.
+      if (upload && upload.metadata?.plazaOwner !== String(user.id)) {
+        throw tusError(new AppError('NOT_FOUND', 'No such upload'));
+      }
+    },
+    onUploadCreate: async (req, upload) => {
+      const user = callerOf(req);
+      const name = upload.metadata?.filename ?? upload.metadata?.name;
+      if (!name) throw tusError(new AppError('VALIDATION_FAILED', 'Upload-Metadata must carry a filename'));
+      if (upload.size === undefined) {
+        throw tusError(new AppError('VALIDATION_FAILED', 'Upload-Length is required (deferred length is not supported)'));
+      }
+      try {
+        await core.files.uploadLimit(user, upload.size);
+      } catch (err) {
+        if (err instanceof AppError) throw tusError(err);
+        throw err;
+      }
+      return { metadata: { ...upload.metadata, plazaOwner: String(user.id) } };
+    },
+    onUploadFinish: async (req, upload) => {
+      const user = callerOf(req);
+      const source = path.join(directory, upload.id);
+      try {
+        const received = await core.storage.adopt(source, {
+          limit: core.config.maxUploadBytes,
+          tooLarge: () => new AppError('FILE_TOO_LARGE', 'File is larger than the upload limit'),
+        });
+        const file = await core.files.finalize(user, received, upload.metadata?.filename ?? upload.metadata?.name ?? 'file');
+        return {
+          status_code: 200,
+          headers: { 'content-type': 'application/json; charset=utf-8' },
+          body: JSON.stringify({ file: fileJson(file) }),
+        };
+      } catch (err) {
+        if (err instanceof AppError) throw tusError(err);
+        throw err;
+      } finally {
+        await rm(source, { force: true });
+        await rm(`${source}.json`, { force: true });
+      }
+    },
+  });
+
+  app.addContentTypeParser('application/offset+octet-stream', (_req, _payload, done) => done(null));
+  const handle = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+    callers.set(request.raw, requireUser(request).user);
+    reply.hijack();
+    await tus.handle(request.raw, reply.raw);
+  };
+  const hide = { schema: { hide: true } };
+  for (const url of [TUS_PATH, `${TUS_PATH}/*`]) {
+    app.route({ method: ['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS'], url, ...hide, handler: handle });
+  }
+  const sweeper = setInterval(() => {
+    tus.cleanUpExpiredUploads().catch(() => {});
+  }, 3600_000);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
+}

@@ -1,0 +1,112 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, registerAndLogin } from '../../test/helpers/api.js';
+import { testDatabases } from '../../test/helpers/databases.js';
+import { startTestServer, type TestServer } from '../../test/helpers/server.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+async function tus(base: string, method: string, url: string, token: string | undefined, headers: Record<string, string> = {}, body?: Buffer) {
+  const res = await fetch(url.startsWith('http') ? url : base + url, {
+    method,
+    headers: { 'tus-resumable': '1.0.0', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body,
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text };
+}
+
+describe.each(await testDatabases())('tus resumable uploads on %s', (db) => {
+  let server: TestServer;
+  let base: string;
+  let user: Awaited<ReturnType<typeof registerAndLogin>>;
+
+  beforeAll(async () => {
+    server = await startTestServer(db, { PLAZA_MAX_UPLOAD_BYTES: String(4 * 1024 * 1024), PLAZA_USER_QUOTA_BYTES: String(6 * 1024 * 1024) });
+    base = server.url;
+    user = await registerAndLogin(base, 'tusser');
+  });
+  afterAll(() => server.close());
+
+  it('creates, resumes after an offset check, refuses a wrong offset, and finishes into a listed file', async () => {
+    const data = randomBytes(300_000);
+    const created = await tus(base, 'POST', '/api/files/tus', user.accessToken, {
+      'upload-length': String(data.length),
+      'upload-metadata': `filename ${b64('movie.bin')}`,
+    });
+    expect(created.status).toBe(201);
+    const location = created.headers.get('location') ?? '';
+    expect(location).toMatch(/^\/api\/files\/tus\/[0-9a-f]{32}$/);
+    const patch = (offset: number, chunk: Buffer) =>
+      tus(base, 'PATCH', location, user.accessToken, { 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, chunk);
+    const first = await patch(0, data.subarray(0, 100_000));
+    expect(first.status).toBe(204);
+    expect(first.headers.get('upload-offset')).toBe('100000');
+    const head = await tus(base, 'HEAD', location, user.accessToken);
+    expect(head.headers.get('upload-offset')).toBe('100000');
+    expect((await patch(50_000, data.subarray(50_000, 60_000))).status).toBe(409);
+    const done = await patch(100_000, data.subarray(100_000));
+    expect(done.status).toBe(200);
+    const file = JSON.parse(done.text).file;
+    expect(file).toMatchObject({ name: 'movie.bin', size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+    const list = await api(base, 'GET', '/api/files', { token: user.accessToken });
+    expect(list.body.files.some((f: { id: string }) => f.id === file.id)).toBe(true);
+    const dl = await fetch(`${base}/api/files/${file.id}/content`, { headers: { authorization: `Bearer ${user.accessToken}` } });
+    expect(Buffer.from(await dl.arrayBuffer()).equals(data)).toBe(true);
+  });
+
+  it("needs a login, hides other users' uploads, and enforces size, quota and metadata", async () => {
+    const other = await registerAndLogin(base, 'tus-other');
+    const created = await tus(base, 'POST', '/api/files/tus', user.accessToken, {
+      'upload-length': '10',
+      'upload-metadata': `filename ${b64('x.txt')}`,
+    });
+    const location = created.headers.get('location') ?? '';
+    expect((await tus(base, 'HEAD', location, undefined)).status).toBe(401);
+    expect((await tus(base, 'HEAD', location, other.accessToken)).status).toBe(404);
+    const stolen = await tus(base, 'PATCH', location, other.accessToken, { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, Buffer.from('0123456789'));
+    expect(stolen.status).toBe(404);
+    expect((await tus(base, 'POST', '/api/files/tus', undefined, { 'upload-length': '10' })).status).toBe(401);
+    const big = await tus(base, 'POST', '/api/files/tus', user.accessToken, { 'upload-length': String(5 * 1024 * 1024), 'upload-metadata': `filename ${b64('big.bin')}` });
+    expect(big.status).toBe(413);
+    const noName = await tus(base, 'POST', '/api/files/tus', user.accessToken, { 'upload-length': '10' });
+    expect(noName.status).toBe(400);
+    const over = await tus(base, 'POST', '/api/files/tus', other.accessToken, { 'upload-length': String(4 * 1024 * 1024), 'upload-metadata': `filename ${b64('a.bin')}` });
+    expect(over.status).toBe(201);
+    const too = await tus(base, 'POST', '/api/files/tus', user.accessToken, { 'upload-length': 'abc', 'upload-metadata': `filename ${b64('a.bin')}` });
+    expect(too.status).toBe(400);
+    expect((await api(base, 'GET', '/health')).status).toBe(200);
+  });
+});
+
+describe('tus resumes after a server restart', () => {
+  it('continues from the stored offset and ends with the right SHA-256', async () => {
+    const first = await startTestServer('sqlite');
+    const user = await registerAndLogin(first.url, 'restarter');
+    const data = randomBytes(200_000);
+    const created = await tus(first.url, 'POST', '/api/files/tus', user.accessToken, {
+      'upload-length': String(data.length),
+      'upload-metadata': `filename ${b64('resume.bin')}`,
+    });
+    const location = created.headers.get('location') ?? '';
+    await tus(first.url, 'PATCH', location, user.accessToken, { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, data.subarray(0, 120_000));
+    await first.app.close();
+    await first.core.close();
+
+    const second = await startTestServer('sqlite', { PLAZA_DATA_DIR: first.dataDir });
+    try {
+      // Tokens survive the restart: sessions are in the database, the secret on disk.
+      const head = await tus(second.url, 'HEAD', location, user.accessToken);
+      expect(head.headers.get('upload-offset')).toBe('120000');
+      const done = await tus(second.url, 'PATCH', location, user.accessToken, { 'upload-offset': '120000', 'content-type': 'application/offset+octet-stream' }, data.subarray(120_000));
+      expect(done.status).toBe(200);
+      expect(JSON.parse(done.text).file.sha256).toBe(createHash('sha256').update(data).digest('hex'));
+      expect(readdirSync(path.join(first.dataDir, 'uploads', '.tus')).length).toBe(0);
+    } finally {
+      await second.close();
+      rmSync(first.dataDir, { recursive: true, force: true });
+    }
+  });
+});
