@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api } from './helpers/api.js';
+import { MAIN, serveProcess as serve } from './helpers/process.js';
 
-const MAIN = path.resolve('dist/plaza.mjs');
 const dirs: string[] = [];
 
 function tempDir() {
@@ -25,38 +25,6 @@ function plaza(args: string[], env: Record<string, string>, input?: string) {
     cwd: env.PLAZA_DATA_DIR ?? tmpdir(),
     timeout: 20_000,
   });
-}
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  stdout: () => string;
-  exited: Promise<number | null>;
-}
-
-async function serve(env: Record<string, string>): Promise<Served> {
-  const child = spawn(process.execPath, [MAIN, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', PLAZA_PORT: '0', ...env },
-    cwd: path.dirname(env.PLAZA_DATA_DIR ?? tmpdir()),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  let out = '';
-  child.stderr?.on('data', (d) => {
-    err += d;
-  });
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 15_000;
-  while (!/running at (\S+)/.test(err)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${err}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  const url = /running at (\S+)/.exec(err)?.[1] ?? '';
-  return { child, url, stderr: () => err, stdout: () => out, exited };
 }
 
 describe('plaza command', () => {
