@@ -99,7 +99,7 @@ describe.each(await testDatabases())('files API on %s', (db) => {
     const empty = await send({ 'file-name': 'empty.txt' }, '');
     expect(empty.status).toBe(201);
     expect(empty.body.file.sha256).toBe(sha(Buffer.alloc(0)));
-    for (const size of ['-1', 'abc', '1.5', '']) {
+    for (const size of ['-1', 'abc', '1.5', '', '0']) {
       const r = await send({ 'file-name': 'x.txt', 'file-size': size }, 'abc');
       expect(r.status, size).toBe(400);
     }
@@ -113,7 +113,17 @@ describe.each(await testDatabases())('files API on %s', (db) => {
   });
 
   it('names are never paths: traversal, absolute, NUL and encoded tricks stay metadata', async () => {
-    const names = ['../../evil.txt', '..\\..\\evil2.txt', '/etc/passwd', '%2e%2e%2fenc.txt', 'nul\u0000byte.txt', '....//x.txt'];
+    const names = [
+      '../../evil.txt',
+      '..\\..\\evil2.txt',
+      '/etc/passwd',
+      '%2e%2e%2fenc.txt',
+      '%252e%252e%252fdouble.txt',
+      '%c0%ae%c0%ae/overlong.txt',
+      '\u2024\u2024\uff0flookalike.txt',
+      'nul\u0000byte.txt',
+      '....//x.txt',
+    ];
     for (const name of names) {
       const r = await api(base, 'POST', '/api/files/raw', {
         token: alice.accessToken,

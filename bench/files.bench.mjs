@@ -1,0 +1,182 @@
+// Files benchmarks (issue "Files", SPEC §11), against a bare stream-to-disk / stream-from-disk
+// server measured in the same run:
+//   1. upload of a SIZE file (default 1 GiB): multipart and tus vs bare — target ≤ 1.25×
+//   2. download of it vs bare — target ≤ 1.25×
+//   3. server RSS growth during the upload — target ≤ 64 MiB
+//   4. 20 concurrent 50 MiB uploads, each SHA-256 checked
+// Usage: npm run bench:files   [SIZE_MB=1024 ROUNDS=3]
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { Readable } from 'node:stream';
+import { json, median, startProcess, tempDir } from './lib.mjs';
+
+const SIZE = Number(process.env.SIZE_MB ?? 1024) * 1024 * 1024;
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const MAIN = new URL('../dist/plaza.mjs', import.meta.url).pathname;
+const BLOCK = Buffer.alloc(1024 * 1024);
+for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = (i * 2654435761) >>> 24;
+
+/** A stream of `size` bytes (a repeated pseudo-random block): no memory growth on the client either. */
+function body(size, prefix = Buffer.alloc(0), suffix = Buffer.alloc(0)) {
+  let sent = 0;
+  let stage = 0;
+  return new Readable({
+    read() {
+      if (stage === 0) {
+        stage = 1;
+        if (prefix.length) return this.push(prefix);
+      }
+      if (sent < size) {
+        const n = Math.min(BLOCK.length, size - sent);
+        sent += n;
+        return this.push(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n));
+      }
+      if (stage === 1) {
+        stage = 2;
+        if (suffix.length) return this.push(suffix);
+      }
+      this.push(null);
+    },
+  });
+}
+
+function expectedSha(size) {
+  const h = createHash('sha256');
+  for (let sent = 0; sent < size; sent += BLOCK.length) h.update(BLOCK.subarray(0, Math.min(BLOCK.length, size - sent)));
+  return h.digest('hex');
+}
+
+function request(url, { method = 'POST', headers = {}, stream, length }) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: { ...headers, ...(length !== undefined ? { 'content-length': length } : {}) } }, (res) => {
+      const chunks = [];
+      let bytes = 0;
+      res.on('data', (c) => {
+        bytes += c.length;
+        if (chunks.length < 64) chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, bytes, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (stream) stream.pipe(req);
+    else req.end();
+  });
+}
+
+const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+
+async function timed(fn) {
+  const t0 = performance.now();
+  const r = await fn();
+  return { ms: performance.now() - t0, r };
+}
+
+const dir = tempDir();
+const bare = await startProcess([new URL('./bare-disk.mjs', import.meta.url).pathname, dir], {}, /bare-disk listening on (\d+)/);
+const bareUrl = `http://127.0.0.1:${bare.match[1]}`;
+const dataDir = tempDir();
+const plaza = await startProcess([MAIN, 'serve'], {
+  PLAZA_DATA_DIR: dataDir,
+  PLAZA_PORT: '0',
+  PLAZA_LOG_LEVEL: 'warn',
+  PLAZA_MAX_UPLOAD_BYTES: String(SIZE + 1024),
+  PLAZA_USER_QUOTA_BYTES: String(1024 ** 4),
+  PLAZA_ADMIN_USERNAME: 'bench',
+  PLAZA_ADMIN_PASSWORD: 'bench-password-1',
+}, /running at (\S+)/);
+const base = plaza.match[1];
+const login = await json(`${base}/api/auth/login`, 'POST', { identifier: 'bench', password: 'bench-password-1' });
+const auth = { authorization: `Bearer ${login.accessToken}` };
+const sha = expectedSha(SIZE);
+
+const rows = { bareUp: [], multipart: [], tus: [], bareDown: [], down: [] };
+let rssGrowth = 0;
+let lastBareFile;
+let lastId;
+for (let round = 0; round < ROUNDS; round++) {
+  const b = await timed(() => request(bareUrl, { stream: body(SIZE), length: SIZE }));
+  rows.bareUp.push(b.ms);
+  lastBareFile = b.r.text;
+
+  const boundary = 'plazabench';
+  const pre = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const post = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const rss0 = rssOf(plaza.child.pid);
+  let peak = rss0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf(plaza.child.pid));
+  }, 50);
+  const m = await timed(() =>
+    request(`${base}/api/files`, {
+      headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      stream: body(SIZE, pre, post),
+      length: pre.length + SIZE + post.length,
+    }),
+  );
+  clearInterval(sampler);
+  rssGrowth = Math.max(rssGrowth, peak - rss0);
+  const mFile = JSON.parse(m.r.text).files?.[0];
+  if (m.r.status !== 201 || mFile.sha256 !== sha) throw new Error(`multipart upload failed: ${m.r.status} ${m.r.text.slice(0, 200)}`);
+  rows.multipart.push(m.ms);
+  lastId = mFile.id;
+
+  const t = await timed(async () => {
+    const created = await request(`${base}/api/files/tus`, {
+      headers: { ...auth, 'tus-resumable': '1.0.0', 'upload-length': String(SIZE), 'upload-metadata': `filename ${Buffer.from('big-tus.bin').toString('base64')}` },
+    });
+    return request(`${base}${created.headers.location}`, {
+      method: 'PATCH',
+      headers: { ...auth, 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+      stream: body(SIZE),
+      length: SIZE,
+    });
+  });
+  const tFile = JSON.parse(t.r.text).file;
+  if (tFile?.sha256 !== sha) throw new Error(`tus upload failed: ${t.r.status} ${t.r.text.slice(0, 200)}`);
+  rows.tus.push(t.ms);
+  await request(`${base}/api/files/${tFile.id}`, { method: 'DELETE', headers: auth });
+
+  rows.bareDown.push((await timed(() => request(`${bareUrl}/${encodeURIComponent(lastBareFile)}`, { method: 'GET' }))).ms);
+  const d = await timed(() => request(`${base}/api/files/${lastId}/content`, { method: 'GET', headers: auth }));
+  if (d.r.bytes !== SIZE) throw new Error(`download returned ${d.r.bytes} bytes`);
+  rows.down.push(d.ms);
+  await request(`${base}/api/files/${lastId}`, { method: 'DELETE', headers: auth });
+  rmSync(lastBareFile, { force: true });
+}
+
+// 20 concurrent 50 MiB uploads, each checked.
+const PART = 50 * 1024 * 1024;
+const partSha = expectedSha(PART);
+const many = await timed(() =>
+  Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      request(`${base}/api/files/raw`, {
+        headers: { ...auth, 'content-type': 'application/octet-stream', 'file-name': `part-${i}.bin`, 'file-size': String(PART) },
+        stream: body(PART),
+        length: PART,
+      }),
+    ),
+  ),
+);
+const okCount = many.r.filter((r) => r.status === 201 && JSON.parse(r.text).file.sha256 === partSha).length;
+
+await plaza.stop();
+await bare.stop();
+rmSync(dataDir, { recursive: true, force: true });
+rmSync(dir, { recursive: true, force: true });
+
+const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const mb = SIZE / 1024 / 1024;
+const ratio = (a, b) => median(a) / median(b);
+const line = (label, xs, ceiling) =>
+  `  ${label.padEnd(26)} ${s(median(xs)).padStart(8)}  (${(mb / (median(xs) / 1000)).toFixed(0)} MiB/s)${ceiling ? `   ${ratio(xs, ceiling).toFixed(2)}× bare   ${ratio(xs, ceiling) <= 1.25 ? 'PASS' : 'FAIL'}` : ''}`;
+console.log(`\nFiles benchmark: ${mb} MiB, medians of ${ROUNDS} rounds`);
+console.log(line('bare stream-to-disk', rows.bareUp));
+console.log(line('multipart upload', rows.multipart, rows.bareUp));
+console.log(line('tus upload (one PATCH)', rows.tus, rows.bareUp));
+console.log(line('bare stream-from-disk', rows.bareDown));
+console.log(line('download', rows.down, rows.bareDown));
+console.log(`  server RSS growth in upload ${(rssGrowth / 1024 / 1024).toFixed(1)} MiB   (target ≤ 64)  ${rssGrowth <= 64 * 1024 * 1024 ? 'PASS' : 'FAIL'}`);
+console.log(`  20 × 50 MiB concurrent      ${s(many.ms)}   ${okCount}/20 with the right SHA-256  ${okCount === 20 ? 'PASS' : 'FAIL'}`);
