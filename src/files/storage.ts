@@ -113,6 +113,18 @@ export function createStorage(dataDir: string) {
     return { tempPath: filePath, size, sha256: hash.digest('hex'), head: Buffer.concat(headParts) };
   }
 
+  /** Takes over a file whose digest was computed while it was written; only fsyncs it. */
+  async function adoptHashed(filePath: string, digest: { size: number; sha256: string; head: Buffer }): Promise<Received> {
+    const fh = await open(filePath, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      if ((await fh.stat()).size !== digest.size) throw new AppError('UPLOAD_INCOMPLETE', 'Upload size does not match');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return { tempPath: filePath, ...digest };
+  }
+
   function pathOf(category: Category, storedName: string): string {
     const p = path.resolve(root, category, storedName);
     if (!CATEGORIES.includes(category) || path.dirname(p) !== path.join(root, category)) {
@@ -160,5 +172,5 @@ export function createStorage(dataDir: string) {
     });
   }
 
-  return { root, tempDir, init, receive, adopt, commit, discard, openForRead, remove, pathOf };
+  return { root, tempDir, init, receive, adopt, adoptHashed, commit, discard, openForRead, remove, pathOf };
 }

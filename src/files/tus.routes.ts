@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
+import { type Readable, Transform } from 'node:stream';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -12,6 +13,65 @@ import { AppError } from '../shared/errors.js';
 import { fileJson } from './files.schemas.js';
 
 export const TUS_PATH = '/api/files/tus';
+
+interface Running {
+  hash: Hash;
+  offset: number;
+  head: Buffer[];
+  headSize: number;
+}
+
+/**
+ * A FileStore that hashes each PATCH as it is written, so a finished upload needs no second pass
+ * over its bytes. The running hash lives in memory: after a restart, or if a PATCH fails part-way,
+ * the upload is hashed in place at the end instead.
+ */
+class HashingFileStore extends FileStore {
+  private readonly running = new Map<string, Running>();
+
+  override async write(readable: IncomingMessage | Readable, id: string, offset: number): Promise<number> {
+    let state = this.running.get(id);
+    if (offset === 0) {
+      state = { hash: createHash('sha256'), offset: 0, head: [], headSize: 0 };
+      this.running.set(id, state);
+    }
+    if (!state || state.offset !== offset) {
+      this.running.delete(id);
+      return super.write(readable, id, offset);
+    }
+    const s = state;
+    let seen = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        s.hash.update(chunk);
+        seen += chunk.length;
+        if (s.headSize < 4100) {
+          const part = chunk.subarray(0, 4100 - s.headSize);
+          s.head.push(part);
+          s.headSize += part.length;
+        }
+        done(null, chunk);
+      },
+    });
+    try {
+      const written = await super.write(readable.pipe(meter), id, offset);
+      if (written !== offset + seen) this.running.delete(id);
+      else s.offset = written;
+      return written;
+    } catch (err) {
+      this.running.delete(id);
+      throw err;
+    }
+  }
+
+  /** The digest of a completely and cleanly hashed upload, once. */
+  takeDigest(id: string, size: number): { size: number; sha256: string; head: Buffer } | undefined {
+    const s = this.running.get(id);
+    this.running.delete(id);
+    if (!s || s.offset !== size) return undefined;
+    return { size, sha256: s.hash.digest('hex'), head: Buffer.concat(s.head) };
+  }
+}
 /** Unfinished uploads are kept this long after their last change, then swept. */
 const TUS_EXPIRY_MS = 24 * 3600_000;
 
@@ -40,7 +100,7 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
     if (!user) throw tusError(new AppError('UNAUTHENTICATED', 'Log in first'));
     return user;
   };
-  const datastore = new FileStore({ directory, expirationPeriodInMilliseconds: TUS_EXPIRY_MS });
+  const datastore = new HashingFileStore({ directory, expirationPeriodInMilliseconds: TUS_EXPIRY_MS });
 
   const tus = new TusServer({
     path: TUS_PATH,
@@ -77,10 +137,12 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
       const user = callerOf(req);
       const source = path.join(directory, upload.id);
       try {
-        const received = await core.storage.adopt(source, {
+        const limit = {
           limit: core.config.maxUploadBytes,
           tooLarge: () => new AppError('FILE_TOO_LARGE', 'File is larger than the upload limit'),
-        });
+        };
+        const hashed = datastore.takeDigest(upload.id, upload.size ?? -1);
+        const received = hashed ? await core.storage.adoptHashed(source, hashed) : await core.storage.adopt(source, limit);
         const file = await core.files.finalize(user, received, upload.metadata?.filename ?? upload.metadata?.name ?? 'file');
         return {
           status_code: 200,
