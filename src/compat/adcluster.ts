@@ -117,22 +117,7 @@ export function adclusterFileRoutes(app: FastifyInstance, core: Core) {
 }
 
 export function adclusterRoutes(app: FastifyInstance, core: Core) {
-  const route = (method: 'GET' | 'POST', url: string | string[], handler: Handler) => {
-    for (const u of Array.isArray(url) ? url : [url]) {
-      app.route({
-        method,
-        url: u,
-        schema: { hide: true },
-        handler: async (request, reply) => {
-          try {
-            return await handler(request, reply);
-          } catch (err) {
-            return fail(request, reply, err);
-          }
-        },
-      });
-    }
-  };
+  const route = (method: 'GET' | 'POST', url: string | string[], handler: Handler) => seedRoute(app, method, url, handler);
 
   route('GET', '/health', async (_request, reply) => {
     const c = await core.health.check();

@@ -67,13 +67,7 @@ export function createSocketProgram(core: Core) {
       // SPEC §5.1: every failed login is 401 LOGIN_FAILED (too many attempts stays 429).
       const m = mapError(err);
       if (m.status < 500 && m.code !== 'RATE_LIMITED') return text(reply, 401, 'LOGIN_FAILED');
-      return fail(request, reply, err, {
-        INVALID_CREDENTIALS: 'LOGIN_FAILED',
-        ACCOUNT_DISABLED: 'LOGIN_FAILED',
-        VALIDATION_FAILED: 'LOGIN_FAILED',
-        INVALID_JSON: 'LOGIN_FAILED',
-        RATE_LIMITED: 'LOGIN_FAILED: Too many attempts',
-      });
+      return fail(request, reply, err, { RATE_LIMITED: 'LOGIN_FAILED: Too many attempts' });
     }
   }
 

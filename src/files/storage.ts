@@ -10,6 +10,29 @@ import type { Category } from './categories.js';
 
 /** Bytes kept from the start of every upload for magic-byte sniffing. */
 const HEAD_BYTES = 4100;
+
+/** SHA-256, size and first bytes of a stream of chunks: what every upload form must produce. */
+export function createDigest() {
+  const hash = createHash('sha256');
+  const head: Buffer[] = [];
+  let headSize = 0;
+  let size = 0;
+  return {
+    get size() {
+      return size;
+    },
+    update(chunk: Buffer) {
+      size += chunk.length;
+      hash.update(chunk);
+      if (headSize < HEAD_BYTES) {
+        const part = chunk.subarray(0, HEAD_BYTES - headSize);
+        head.push(part);
+        headSize += part.length;
+      }
+    },
+    result: () => ({ size, sha256: hash.digest('hex'), head: Buffer.concat(head) }),
+  };
+}
 const CATEGORIES: Category[] = ['images', 'documents', 'files'];
 
 export interface Received {
@@ -48,20 +71,11 @@ export function createStorage(dataDir: string) {
   /** Streams `source` into a new temp file, hashing and counting; fsyncs before returning. */
   async function receive(source: Readable, opts: ReceiveOptions): Promise<Received> {
     const tempPath = path.join(tempDir, `${randomBytes(16).toString('hex')}.part`);
-    const hash = createHash('sha256');
-    const headParts: Buffer[] = [];
-    let headSize = 0;
-    let size = 0;
+    const digest = createDigest();
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        if (size > opts.limit) return done(opts.tooLarge());
-        hash.update(chunk);
-        if (headSize < HEAD_BYTES) {
-          const part = chunk.subarray(0, HEAD_BYTES - headSize);
-          headParts.push(part);
-          headSize += part.length;
-        }
+        if (digest.size + chunk.length > opts.limit) return done(opts.tooLarge());
+        digest.update(chunk);
         done(null, chunk);
       },
     });
@@ -75,7 +89,7 @@ export function createStorage(dataDir: string) {
       } finally {
         await fh.close();
       }
-      return { tempPath, size, sha256: hash.digest('hex'), head: Buffer.concat(headParts) };
+      return { tempPath, ...digest.result() };
     } catch (err) {
       // The file may still be opening when the pipeline fails: unlink only once it is closed.
       if (!out.closed) await once(out, 'close').catch(() => {});
@@ -89,28 +103,18 @@ export function createStorage(dataDir: string) {
    * reads it once to hash and measure, fsyncs it, and hands it on as if it had been received.
    */
   async function adopt(filePath: string, opts: ReceiveOptions): Promise<Received> {
-    const hash = createHash('sha256');
-    const headParts: Buffer[] = [];
-    let headSize = 0;
-    let size = 0;
+    const digest = createDigest();
     const fh = await open(filePath, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       for await (const chunk of fh.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false })) {
-        const buf = chunk as Buffer;
-        size += buf.length;
-        if (size > opts.limit) throw opts.tooLarge();
-        hash.update(buf);
-        if (headSize < HEAD_BYTES) {
-          const part = buf.subarray(0, HEAD_BYTES - headSize);
-          headParts.push(part);
-          headSize += part.length;
-        }
+        if (digest.size + (chunk as Buffer).length > opts.limit) throw opts.tooLarge();
+        digest.update(chunk as Buffer);
       }
       await fh.sync();
     } finally {
       await fh.close();
     }
-    return { tempPath: filePath, size, sha256: hash.digest('hex'), head: Buffer.concat(headParts) };
+    return { tempPath: filePath, ...digest.result() };
   }
 
   /** Takes over a file whose digest was computed while it was written; only fsyncs it. */

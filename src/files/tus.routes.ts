@@ -1,4 +1,4 @@
-import { createHash, type Hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
@@ -11,14 +11,13 @@ import type { Core } from '../app.js';
 import { requireUser } from '../http/auth.js';
 import { AppError } from '../shared/errors.js';
 import { fileJson } from './files.schemas.js';
+import { createDigest } from './storage.js';
 
 export const TUS_PATH = '/api/files/tus';
 
 interface Running {
-  hash: Hash;
+  digest: ReturnType<typeof createDigest>;
   offset: number;
-  head: Buffer[];
-  headSize: number;
 }
 
 /**
@@ -32,7 +31,7 @@ class HashingFileStore extends FileStore {
   override async write(readable: IncomingMessage | Readable, id: string, offset: number): Promise<number> {
     let state = this.running.get(id);
     if (offset === 0) {
-      state = { hash: createHash('sha256'), offset: 0, head: [], headSize: 0 };
+      state = { digest: createDigest(), offset: 0 };
       this.running.set(id, state);
     }
     if (!state || state.offset !== offset) {
@@ -40,22 +39,15 @@ class HashingFileStore extends FileStore {
       return super.write(readable, id, offset);
     }
     const s = state;
-    let seen = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
-        s.hash.update(chunk);
-        seen += chunk.length;
-        if (s.headSize < 4100) {
-          const part = chunk.subarray(0, 4100 - s.headSize);
-          s.head.push(part);
-          s.headSize += part.length;
-        }
+        s.digest.update(chunk);
         done(null, chunk);
       },
     });
     try {
       const written = await super.write(readable.pipe(meter), id, offset);
-      if (written !== offset + seen) this.running.delete(id);
+      if (written !== s.digest.size) this.running.delete(id);
       else s.offset = written;
       return written;
     } catch (err) {
@@ -69,7 +61,7 @@ class HashingFileStore extends FileStore {
     const s = this.running.get(id);
     this.running.delete(id);
     if (!s || s.offset !== size) return undefined;
-    return { size, sha256: s.hash.digest('hex'), head: Buffer.concat(s.head) };
+    return s.digest.result();
   }
 }
 /** Unfinished uploads are kept this long after their last change, then swept. */
