@@ -41,6 +41,8 @@ export interface CoreOptions {
   clock?: Clock;
   /** Apply migrations before returning (serve does; CLI verbs that only read may skip). */
   migrate?: boolean;
+  /** Remove leftovers of interrupted uploads: only the serving process may (others could race it). */
+  cleanTemp?: boolean;
 }
 
 export async function buildCore(config: Readonly<Config>, options: CoreOptions): Promise<Core> {
@@ -62,7 +64,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const setup = createSetupService({ database, accounts, users, clock });
   const health = createHealthService({ database, clock });
   const storage = createStorage(config.dataDir);
-  await storage.init();
+  await storage.init(options.cleanTemp === true);
   const files = createFilesService({ database, storage, config, clock });
   const shares = createSharesService({ database, filesService: files, clock });
   const thumbnails = createThumbnailsService({ storage, files });

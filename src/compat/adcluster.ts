@@ -110,8 +110,8 @@ export function adclusterFileRoutes(app: FastifyInstance, core: Core) {
     if (category !== 'images' && category !== 'documents' && category !== 'files') {
       throw new AppError('NOT_FOUND', 'File not found');
     }
-    const file = await core.files.findVisibleByName(viewer, name, category);
-    if (file.storedName !== name) throw new AppError('NOT_FOUND', 'File not found');
+    const file = await core.files.findVisibleByStoredName(viewer, name);
+    if (file.category !== category) throw new AppError('NOT_FOUND', 'File not found');
     return sendFile(core.files, request, reply, file);
   });
 }

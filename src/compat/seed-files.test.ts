@@ -46,6 +46,13 @@ describe.each(await testDatabases())('seed file routes on %s', (db) => {
       expect(nf.statusLine, url).toBe('HTTP/1.1 404 Not Found');
       expect(nf.body.toString()).toBe('Image not found');
     }
+    // SVG is an image to the seed client, but it never runs in Plaza's origin.
+    await uploadMultipart(base, owner.accessToken, [{ name: 'logo.svg', data: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>1</script></svg>') }]);
+    const svg = await c.request(seed000Request('GET', '/images', { url: 'logo.svg' }, cookie));
+    expect(svg.status).toBe(200);
+    expect(svg.headers['content-disposition']).toMatch(/^attachment/);
+    expect(svg.headers['content-security-policy']).toContain('sandbox');
+    expect(svg.headers['x-content-type-options']).toBe('nosniff');
     expect(c.closed).toBe(false);
     c.close();
   });

@@ -3,6 +3,8 @@ import { setSessionCookie } from '../accounts/accounts.routes.js';
 import type { Core } from '../app.js';
 import { presentedAccessKey, principalOrConnection, rememberConnectionLogin, requestContext } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
+import contentDisposition from 'content-disposition';
+import { isInlineSafe } from '../files/downloads.js';
 import type { FileInfo } from '../files/files.service.js';
 import { AppError } from '../shared/errors.js';
 import { jsonObject, rawBody, stringField } from './body.js';
@@ -131,10 +133,16 @@ export function createSocketProgram(core: Core) {
       } catch (err) {
         if (!(err instanceof AppError) || err.code !== 'NOT_FOUND') throw err;
       }
-      if (!file) return notFoundInTwoChunks(reply);
-      const { fh, size } = await core.files.open(file);
-      reply.header('content-length', String(size));
-      return reply.code(200).type(file.mime).send(fh.createReadStream());
+      const opened = file ? await core.files.open(file).catch(() => undefined) : undefined;
+      if (!file || !opened) return notFoundInTwoChunks(reply);
+      reply.header('content-length', String(opened.size));
+      reply.header('x-content-type-options', 'nosniff');
+      if (!isInlineSafe(file.mime)) {
+        // SVG is an image to seed 000's client but never rendered in Plaza's origin.
+        reply.header('content-disposition', contentDisposition(file.name));
+        reply.header('content-security-policy', "default-src 'none'; sandbox");
+      }
+      return reply.code(200).type(file.mime).send(opened.fh.createReadStream());
     } catch (err) {
       return fail(request, reply, err, {});
     }

@@ -32,7 +32,18 @@ export function parseRange(header: string | undefined, size: number): { start: n
  * original name (RFC 5987), and anything not inline-safe is an attachment with nosniff and a
  * sandboxing CSP, so an uploaded page can never run in Plaza's origin.
  */
-export async function sendFile(files: FilesService, request: FastifyRequest, reply: FastifyReply, file: FileInfo) {
+export interface SendOptions {
+  /** Called once the response will carry byte 0 of the file (a full download); may refuse by throwing. */
+  beforeServingStart?: () => Promise<void>;
+}
+
+export async function sendFile(
+  files: FilesService,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  file: FileInfo,
+  options: SendOptions = {},
+) {
   const etag = `"${file.sha256}"`;
   const inline = isInlineSafe(file.mime);
   reply.header('etag', etag);
@@ -60,6 +71,14 @@ export async function sendFile(files: FilesService, request: FastifyRequest, rep
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? size - 1;
+  if (start === 0 && request.method !== 'HEAD' && options.beforeServingStart) {
+    try {
+      await options.beforeServingStart();
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
   if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
   reply.header('content-length', String(size === 0 ? 0 : end - start + 1));
   if (request.method === 'HEAD' || size === 0) {

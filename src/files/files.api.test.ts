@@ -274,6 +274,18 @@ describe.each(await testDatabases())('files API on %s', (db) => {
     expect(r.body.toString()).not.toContain('root:');
   });
 
+  it('a raw upload labelled as JSON is refused rather than stored empty; a failed multi-file upload keeps nothing', async () => {
+    const r = await api(base, 'POST', '/api/files/raw', { token: alice.accessToken, headers: { 'file-name': 'x.json' }, json: { a: 1 } });
+    expect(r.status).toBe(415);
+    const u = await registerAndLogin(base, 'atomic-files');
+    const mixed = await uploadMultipart(base, u.accessToken, [
+      { name: 'one.txt', data: Buffer.from('small') },
+      { name: 'two.bin', data: Buffer.alloc(300 * 1024, 2) },
+    ]);
+    expect(mixed.status).toBe(413);
+    expect((await api(base, 'GET', '/api/files', { token: u.accessToken })).body.total).toBe(0);
+  });
+
   it('wrong content types and no file are clear 4xx', async () => {
     const json = await api(base, 'POST', '/api/files', { token: alice.accessToken, json: { file: 'x' } });
     expect(json.status).toBe(415);

@@ -21,6 +21,10 @@ export function findFileById(db: Db, id: string): Promise<FileRow | undefined> {
   return db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+export function findFileByStoredName(db: Db, storedName: string): Promise<FileRow | undefined> {
+  return db.selectFrom('files').selectAll().where('stored_name', '=', storedName).executeTakeFirst();
+}
+
 /** Files named `name` (original or stored name), newest first; `ownerId` undefined = everyone's. */
 export function findFilesByName(db: Db, name: string, ownerId?: number, category?: FileRow['category']) {
   let q = db

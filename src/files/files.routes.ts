@@ -50,6 +50,8 @@ export async function receiveMultipart(core: Core, request: FastifyRequest, owne
       current = undefined;
     }
   } catch (err) {
+    // All or nothing: files stored earlier in this request go too.
+    await Promise.all(stored.map((f) => core.files.remove(owner, f.id).catch(() => {})));
     // The rest of the body is not worth reading: answer and close the connection.
     request.raw.unpipe();
     throw mapMultipartError(err);
@@ -79,6 +81,9 @@ function mapMultipartError(err: unknown): unknown {
 
 /** A raw body upload (`File-Name` header, optional `File-Size`), as seed 002's client sends. */
 export async function receiveRaw(core: Core, request: FastifyRequest, owner: User): Promise<FileInfo> {
+  if (request.body !== undefined && request.body !== null) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the file as application/octet-stream');
+  }
   const rawName = request.headers['file-name'];
   if (typeof rawName !== 'string' || rawName === '') throw new AppError('VALIDATION_FAILED', 'The File-Name header is required');
   let name: string;
@@ -219,7 +224,7 @@ export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }
   }, async (request) => {
     const viewer = requireUser(request).user;
     const id = request.params.id;
-    const file = id.startsWith('fil_') ? await core.files.getVisible(viewer, id) : await core.files.findVisibleByName(viewer, id);
+    const file = id.startsWith('fil_') ? await core.files.getVisible(viewer, id) : await core.files.findVisibleByStoredName(viewer, id);
     await core.files.remove(viewer, file.id);
     return { ok: true as const, detail: `File ${file.storedName} deleted successfully` };
   });

@@ -7,7 +7,7 @@ import { AppError } from '../shared/errors.js';
 import { randomId } from '../shared/ids.js';
 import { type Category, classify, extensionOf } from './categories.js';
 import * as files from './files.repository.js';
-import { cleanOriginalName } from './names.js';
+import { cleanOriginalName, isStoredName } from './names.js';
 import type { Received, Storage } from './storage.js';
 
 export interface FileInfo {
@@ -155,6 +155,14 @@ export function createFilesService({ database, storage, config, clock }: FilesDe
     return toFileInfo(row);
   }
 
+  /** A file by its stored name (seed 004 addresses files that way): unique, never an original name. */
+  async function findVisibleByStoredName(viewer: User, storedName: string): Promise<FileInfo> {
+    if (!isStoredName(storedName)) throw notFound();
+    const row = await files.findFileByStoredName(db, storedName);
+    if (!row || !canSee(viewer, row)) throw notFound();
+    return toFileInfo(row);
+  }
+
   async function list(viewer: User, opts: ListOptions = {}): Promise<{ files: FileInfo[]; total: number }> {
     const { rows, total } = await files.listFiles(db, {
       ...(viewer.role === 'admin' ? {} : { ownerId: viewer.id }),
@@ -189,5 +197,18 @@ export function createFilesService({ database, storage, config, clock }: FilesDe
     return storage.openForRead(file.category, file.storedName);
   }
 
-  return { usage, uploadLimit, finalize, upload, getVisible, findVisibleByName, list, rename, remove, setQuota, open };
+  return {
+    usage,
+    uploadLimit,
+    finalize,
+    upload,
+    getVisible,
+    findVisibleByName,
+    findVisibleByStoredName,
+    list,
+    rename,
+    remove,
+    setQuota,
+    open,
+  };
 }

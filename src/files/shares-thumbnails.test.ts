@@ -83,6 +83,23 @@ describe.each(await testDatabases())('share links and thumbnails on %s', (db) =>
     expect((await api(base, 'POST', `/api/files/${id}/shares`, { token: owner.accessToken, json: { expiresInSeconds: 5 } })).status).toBe(400);
   });
 
+  it('ranges, multi-ranges and revalidation cannot download past the limit', async () => {
+    const up = await uploadMultipart(base, owner.accessToken, [{ name: 'once.txt', data: Buffer.from('0123456789') }]);
+    const created = await api(base, 'POST', `/api/files/${up.body.files[0].id}/shares`, { token: owner.accessToken, json: { maxDownloads: 1 } });
+    const link = created.body.url as string;
+    const etag = `"${up.body.files[0].sha256}"`;
+    expect((await api(base, 'GET', link, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    const tail = await api(base, 'GET', link, { headers: { range: 'bytes=5-' } });
+    expect(tail.status).toBe(206);
+    const full = await api(base, 'GET', link, { headers: { range: 'bytes=-100000' } });
+    expect(full.status).toBe(206);
+    expect(full.text).toBe('0123456789');
+    for (const range of ['bytes=-100000', 'bytes=1-2,0-', 'bytes=0-']) {
+      expect((await api(base, 'GET', link, { headers: { range } })).status, range).toBe(404);
+    }
+    expect((await api(base, 'GET', link)).status).toBe(404);
+  });
+
   it('expired links are refused', async () => {
     const up = await uploadMultipart(base, owner.accessToken, [{ name: 'old.txt', data: Buffer.from('old') }]);
     const created = await api(base, 'POST', `/api/files/${up.body.files[0].id}/shares`, {

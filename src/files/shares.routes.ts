@@ -64,10 +64,13 @@ export async function sharesRoutes(app: FastifyInstance, { core }: { core: Core 
 /** GET /s/<token>: the public download behind a share link (no login). */
 export async function publicShareRoutes(app: FastifyInstance, { core }: { core: Core }) {
   app.get<{ Params: { token: string } }>('/s/:token', { schema: { hide: true } }, async (request, reply) => {
-    // Only a full download (or a range from the start) spends one of the link's downloads.
-    const range = request.headers.range;
-    const counts = request.method === 'GET' && (range === undefined || /^bytes=0-/.test(range));
-    const file = await core.shares.open(request.params.token, counts);
-    return sendFile(core.files, request, reply, file);
+    // A response that carries the file's first byte spends one download; later ranges, HEAD and
+    // 304 do not (a resumed download is one download).
+    const file = await core.shares.open(request.params.token, false);
+    return sendFile(core.files, request, reply, file, {
+      beforeServingStart: async () => {
+        await core.shares.open(request.params.token, true);
+      },
+    });
   });
 }

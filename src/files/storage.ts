@@ -59,10 +59,11 @@ export function createStorage(dataDir: string) {
   const root = path.join(dataDir, 'uploads');
   const tempDir = path.join(root, '.tmp');
 
-  async function init(): Promise<void> {
+  async function init(cleanTemp: boolean): Promise<void> {
     for (const dir of [tempDir, ...CATEGORIES.map((c) => path.join(root, c))]) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     }
+    if (!cleanTemp) return;
     // Leftovers of uploads interrupted by a crash: never listed, removed at start.
     const left: Dirent[] = await readdir(tempDir, { withFileTypes: true });
     await Promise.all(left.map((d) => rm(path.join(tempDir, d.name), { force: true, recursive: true })));

@@ -46,6 +46,8 @@ class HashingFileStore extends FileStore {
       },
     });
     try {
+      // pipe() would not pass the source's errors on, leaving the write (and its descriptor) open.
+      readable.once('error', (err) => meter.destroy(err));
       const written = await super.write(readable.pipe(meter), id, offset);
       if (written !== s.digest.size) this.running.delete(id);
       else s.offset = written;
@@ -104,11 +106,11 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
     onIncomingRequest: async (req, uploadId) => {
       const user = callerOf(req);
       if (req.method === 'POST' || uploadId === '') return;
+      const missing = tusError(new AppError('NOT_FOUND', 'No such upload'));
+      // Only ids this server names (32 hex) reach the store; another user's upload looks missing.
+      if (!/^[0-9a-f]{32}$/.test(uploadId)) throw missing;
       const upload = await datastore.getUpload(uploadId).catch(() => undefined);
-      // Another user's upload id is indistinguishable from a missing one.
-      if (upload && upload.metadata?.plazaOwner !== String(user.id)) {
-        throw tusError(new AppError('NOT_FOUND', 'No such upload'));
-      }
+      if (!upload || upload.metadata?.plazaOwner !== String(user.id)) throw missing;
     },
     onUploadCreate: async (req, upload) => {
       const user = callerOf(req);

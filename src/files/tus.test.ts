@@ -77,6 +77,17 @@ describe.each(await testDatabases())('tus resumable uploads on %s', (db) => {
     expect(over.status).toBe(201);
     const too = await tus(base, 'POST', '/api/files/tus', user.accessToken, { 'upload-length': 'abc', 'upload-metadata': `filename ${b64('a.bin')}` });
     expect(too.status).toBe(400);
+    // Names the store would treat as its own files (metadata, traversal) are simply missing.
+    const id = location.split('/').pop();
+    for (const bad of [`${id}.json`, '..%2F..%2Fsecret', 'zz']) {
+      const r = await tus(base, 'DELETE', `/api/files/tus/${bad}`, other.accessToken);
+      expect(r.status, bad).toBe(404);
+    }
+    expect((await tus(base, 'HEAD', location, user.accessToken)).status).toBe(200);
+    // A PATCH with more bytes than the upload has left is refused, and the upload stays usable.
+    const extra = await tus(base, 'PATCH', location, user.accessToken, { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, Buffer.alloc(50, 1));
+    expect(extra.status).toBeGreaterThanOrEqual(400);
+    expect(extra.status).toBeLessThan(500);
     expect((await api(base, 'GET', '/health')).status).toBe(200);
   });
 });

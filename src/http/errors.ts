@@ -37,6 +37,10 @@ export function mapError(err: unknown): MappedError {
   if (err instanceof SyntaxError && (fe as { statusCode?: number }).statusCode === 400) {
     return { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' };
   }
+  const errno = (err as { code?: unknown })?.code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    return { status: 507, code: 'STORAGE_FULL', message: 'The server is out of storage space; try again later' };
+  }
   if (isInvalidDatabaseInput(err)) {
     return { status: 400, code: 'BAD_REQUEST', message: 'A value in the request is not acceptable' };
   }

@@ -49,6 +49,8 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     requestIdHeader: false,
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
+    // A connection silent this long is closed: a stalled upload must not hold its temp file forever.
+    connectionTimeout: 120_000,
     schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
     return503OnClosing: true,
   });

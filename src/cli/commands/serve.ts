@@ -22,7 +22,7 @@ export async function startServer(
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { secret, created } = loadOrCreateSecret(config.dataDir, config.secret);
   if (created) log(`Generated a new server secret in ${config.dataDir}/secret (mode 0600).`);
-  const core = await buildCore(config, { secret });
+  const core = await buildCore(config, { secret, cleanTemp: true });
   let app: FastifyInstance | undefined;
   try {
     const first = await core.setup.ensureFirstAdmin(config.admin);
