@@ -306,6 +306,34 @@ describe.each(await testDatabases())('accounts API on %s', (db) => {
     expect(self.body.error.code).toBe('LAST_ADMIN');
   });
 
+  it('two admins demoting each other at once leave one admin', async () => {
+    for (const name of ['duo-a', 'duo-b']) {
+      await api(base, 'POST', '/api/users', { token: adminToken, json: { username: name, password: PASSWORD, role: 'admin' } });
+    }
+    const all = await api(base, 'GET', '/api/users?limit=500', { token: adminToken });
+    // Leave exactly duo-a and duo-b as the active admins.
+    for (const u of all.body.users) {
+      if (u.role === 'admin' && !u.username.startsWith('duo-')) {
+        const a = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'duo-a', password: PASSWORD } });
+        await api(base, 'PATCH', `/api/users/${u.id}`, { token: a.body.accessToken, json: { role: 'user' } });
+      }
+    }
+    const a = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'duo-a', password: PASSWORD } });
+    const b = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'duo-b', password: PASSWORD } });
+    const [ra, rb] = await Promise.all([
+      api(base, 'PATCH', `/api/users/${b.body.user.id}`, { token: a.body.accessToken, json: { role: 'user' } }),
+      api(base, 'PATCH', `/api/users/${a.body.user.id}`, { token: b.body.accessToken, json: { role: 'user' } }),
+    ]);
+    // The loser is refused either as already demoted (403) or as the last admin (409).
+    const statuses = [ra.status, rb.status].sort();
+    expect(statuses[0]).toBe(200);
+    expect([403, 409]).toContain(statuses[1]);
+    const after = await api(base, 'GET', '/api/users?limit=500', { token: ra.status === 200 ? a.body.accessToken : b.body.accessToken });
+    expect(after.body.users.filter((u: { role: string; disabled: boolean }) => u.role === 'admin' && !u.disabled)).toHaveLength(1);
+    // Give the suite its admin back.
+    adminToken = (ra.status === 200 ? a : b).body.accessToken;
+  });
+
   it('elevation: a 1-hour key, 409 while valid, presented three ways', async () => {
     const u = await registerAndLogin(base, 'elevator');
     const e1 = await api(base, 'POST', '/api/auth/elevate', { token: u.accessToken });

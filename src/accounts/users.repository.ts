@@ -47,3 +47,8 @@ export async function countUsers(db: Db, role?: 'admin' | 'user', activeOnly = f
   const r = await q.executeTakeFirstOrThrow();
   return Number(r.n);
 }
+
+/** Locks the active admins' rows (PostgreSQL) so concurrent demotions cannot remove the last one. */
+export async function lockActiveAdmins(db: Db): Promise<void> {
+  await db.selectFrom('users').select('id').where('role', '=', 'admin').where('disabled', '=', 0).forUpdate().execute();
+}

@@ -109,23 +109,34 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     return { user: toUser(row), revokedSessions };
   }
 
-  async function assertNotLastAdmin(target: User) {
-    if (target.role === 'admin' && !target.disabled && (await users.countUsers(db, 'admin', true)) <= 1) {
-      throw new AppError('LAST_ADMIN', 'This is the last active admin; promote another admin first');
-    }
+  /**
+   * Runs `write` in a transaction that first checks `target` is not the last active admin (when
+   * `guard`); admin rows are locked on PostgreSQL so two demotions cannot both pass the check.
+   */
+  async function withAdminGuard<T>(target: User, guard: boolean, write: (trx: typeof db) => Promise<T>): Promise<T> {
+    return db.transaction().execute(async (trx) => {
+      if (guard && target.role === 'admin' && !target.disabled) {
+        if (database.dialect === 'postgres') await users.lockActiveAdmins(trx);
+        if ((await users.countUsers(trx, 'admin', true)) <= 1) {
+          throw new AppError('LAST_ADMIN', 'This is the last active admin; promote another admin first');
+        }
+      }
+      return write(trx);
+    });
   }
 
   async function adminUpdate(viewer: User, id: number, patch: AdminPatch): Promise<User> {
     if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can change other users');
     const target = await getVisible(viewer, id);
     const now = clock.now();
-    if ((patch.role === 'user' || patch.disabled === true) && target.role === 'admin') await assertNotLastAdmin(target);
     if (patch.role !== undefined || patch.disabled !== undefined) {
-      await users.updateUser(db, id, {
-        ...(patch.role !== undefined ? { role: patch.role } : {}),
-        ...(patch.disabled !== undefined ? { disabled: patch.disabled ? 1 : 0 } : {}),
-        updated_at: now,
-      });
+      await withAdminGuard(target, patch.role === 'user' || patch.disabled === true, (trx) =>
+        users.updateUser(trx, id, {
+          ...(patch.role !== undefined ? { role: patch.role } : {}),
+          ...(patch.disabled !== undefined ? { disabled: patch.disabled ? 1 : 0 } : {}),
+          updated_at: now,
+        }),
+      );
     }
     if (patch.disabled === true) {
       await sessions.revokeUserSessions(db, id, now);
@@ -139,8 +150,7 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
   async function remove(viewer: User, id: number): Promise<void> {
     if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can delete users');
     const target = await getVisible(viewer, id);
-    await assertNotLastAdmin(target);
-    await users.deleteUser(db, id);
+    await withAdminGuard(target, true, (trx) => users.deleteUser(trx, id));
     changed(id);
   }
 
@@ -148,8 +158,9 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
   async function setRole(username: string, role: Role): Promise<User> {
     const target = await findByUsername(username);
     if (!target) throw notFound();
-    if (role === 'user') await assertNotLastAdmin(target);
-    const row = await users.updateUser(db, target.id, { role, updated_at: clock.now() });
+    const row = await withAdminGuard(target, role === 'user', (trx) =>
+      users.updateUser(trx, target.id, { role, updated_at: clock.now() }),
+    );
     changed(target.id);
     if (!row) throw notFound();
     return toUser(row);
