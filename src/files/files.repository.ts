@@ -83,3 +83,10 @@ export async function setQuotaOverride(db: Db, userId: number, bytes: number | n
 export async function lockUser(db: Db, userId: number): Promise<void> {
   await db.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
 }
+
+/** Which of these stored names have a row. */
+export async function existingStoredNames(db: Db, names: string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const rows = await db.selectFrom('files').select('stored_name').where('stored_name', 'in', names).execute();
+  return new Set(rows.map((r) => r.stored_name));
+}

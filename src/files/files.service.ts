@@ -193,6 +193,26 @@ export function createFilesService({ database, storage, config, clock }: FilesDe
     if (!(await files.setQuotaOverride(db, userId, bytes))) throw new AppError('NOT_FOUND', 'No such user');
   }
 
+  /**
+   * Removes bytes no row points at: left by a crash between rename and insert, or between a row's
+   * deletion and its unlink. Only files older than `minAgeMs` are considered, so an upload being
+   * finalised right now is never touched.
+   */
+  async function sweepOrphans(minAgeMs = 3600_000): Promise<number> {
+    const candidates = await storage.listOlderThan(clock.now() - minAgeMs);
+    let removed = 0;
+    for (let i = 0; i < candidates.length; i += 500) {
+      const batch = candidates.slice(i, i + 500);
+      const known = await files.existingStoredNames(db, batch.map((c) => c.storedName));
+      for (const c of batch) {
+        if (known.has(c.storedName)) continue;
+        await storage.remove(c.category, c.storedName);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   function open(file: FileInfo) {
     return storage.openForRead(file.category, file.storedName);
   }
@@ -210,5 +230,6 @@ export function createFilesService({ database, storage, config, clock }: FilesDe
     remove,
     setQuota,
     open,
+    sweepOrphans,
   };
 }

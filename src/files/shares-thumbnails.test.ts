@@ -143,3 +143,37 @@ describe.each(await testDatabases())('share links and thumbnails on %s', (db) =>
     expect((await api(base, 'GET', '/health')).status).toBe(200);
   });
 });
+
+describe('housekeeping', () => {
+  it('deleting a file removes its thumbnails; the orphan sweep removes only old bytes without a row', async () => {
+    const { readdirSync, utimesSync, writeFileSync, existsSync } = await import('node:fs');
+    const path = await import('node:path');
+    const server = await startTestServer('sqlite');
+    try {
+      const u = await registerAndLogin(server.url, 'keeper');
+      const up = await uploadMultipart(server.url, u.accessToken, [{ name: 'dot.png', data: PNG }]);
+      const f = up.body.files[0];
+      await fetch(`${server.url}/api/files/${f.id}/thumbnail?size=64`, { headers: { authorization: `Bearer ${u.accessToken}` } });
+      const thumbs = path.join(server.dataDir, 'uploads', '.thumbs');
+      expect(readdirSync(thumbs).some((n) => n.startsWith(f.filename))).toBe(true);
+      await api(server.url, 'DELETE', `/api/files/${f.id}`, { token: u.accessToken });
+      expect(readdirSync(thumbs).some((n) => n.startsWith(f.filename))).toBe(false);
+
+      const kept = await uploadMultipart(server.url, u.accessToken, [{ name: 'kept.txt', data: Buffer.from('kept') }]);
+      const docs = path.join(server.dataDir, 'uploads', 'documents');
+      const old = path.join(docs, 'AAAAAAAAAAAAAAAAAAAAAA.txt');
+      const fresh = path.join(docs, 'BBBBBBBBBBBBBBBBBBBBBB.txt');
+      writeFileSync(old, 'orphan');
+      writeFileSync(fresh, 'being finalised');
+      const hourAgo = (Date.now() - 2 * 3600_000) / 1000;
+      utimesSync(old, hourAgo, hourAgo);
+      utimesSync(path.join(docs, kept.body.files[0].filename), hourAgo, hourAgo);
+      expect(await server.core.files.sweepOrphans()).toBe(1);
+      expect(existsSync(old)).toBe(false);
+      expect(existsSync(fresh)).toBe(true);
+      expect(existsSync(path.join(docs, kept.body.files[0].filename))).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+});

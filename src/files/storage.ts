@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, createWriteStream, type Dirent } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -175,7 +175,25 @@ export function createStorage(dataDir: string) {
     await unlink(pathOf(category, storedName)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
+    // Its cached thumbnails go with it.
+    const thumbs = path.join(root, '.thumbs');
+    const names = await readdir(thumbs).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.startsWith(`${storedName}-`)).map((n) => unlink(path.join(thumbs, n)).catch(() => {})));
   }
 
-  return { root, tempDir, init, receive, adopt, adoptHashed, commit, discard, openForRead, remove, pathOf };
+  /** Stored files older than `before` (ms), per category: candidates for the orphan sweep. */
+  async function listOlderThan(before: number): Promise<{ category: Category; storedName: string }[]> {
+    const out: { category: Category; storedName: string }[] = [];
+    for (const category of CATEGORIES) {
+      const dir = path.join(root, category);
+      for (const d of await readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[])) {
+        if (!d.isFile()) continue;
+        const st = await stat(path.join(dir, d.name)).catch(() => undefined);
+        if (st && st.mtimeMs < before) out.push({ category, storedName: d.name });
+      }
+    }
+    return out;
+  }
+
+  return { root, tempDir, init, receive, adopt, adoptHashed, commit, discard, openForRead, remove, listOlderThan, pathOf };
 }

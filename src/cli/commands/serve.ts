@@ -41,9 +41,13 @@ export async function startServer(
       log(`    ${setupUrl}`);
       log('or run:  npm run plaza -- admin create --username <name>');
     }
-    const sweeper = setInterval(() => {
+    const housekeeping = () => {
       core.accounts.purgeEnded().catch(() => {});
-    }, 3600_000);
+      core.files.sweepOrphans().catch(() => {});
+    };
+    const firstSweep = setTimeout(housekeeping, 60_000);
+    firstSweep.unref();
+    const sweeper = setInterval(housekeeping, 3600_000);
     sweeper.unref();
     const server = app;
     return {
@@ -52,6 +56,7 @@ export async function startServer(
       url,
       ...(setupUrl ? { setupUrl } : {}),
       async close() {
+        clearTimeout(firstSweep);
         clearInterval(sweeper);
         await server.close();
         await core.close();
