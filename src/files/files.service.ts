@@ -77,8 +77,9 @@ export function createFilesService({ database, storage, config, clock }: FilesDe
     new AppError('FILE_TOO_LARGE', `File is larger than the upload limit of ${config.maxUploadBytes} bytes`);
 
   /** The most an upload by `user` may hold now, and the error for going past it. */
-  async function uploadLimit(user: User, declaredSize?: number) {
-    const room = Math.max(0, (await quotaOf(user.id)) - (await files.usageOf(db, user.id)));
+  /** `reservedBytes`: space promised to the user's unfinished resumable uploads. */
+  async function uploadLimit(user: User, declaredSize?: number, reservedBytes = 0) {
+    const room = Math.max(0, (await quotaOf(user.id)) - (await files.usageOf(db, user.id)) - reservedBytes);
     if (declaredSize !== undefined) {
       if (declaredSize > config.maxUploadBytes) throw tooLarge();
       if (declaredSize > room) throw quotaError();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
@@ -96,6 +96,22 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
   };
   const datastore = new HashingFileStore({ directory, expirationPeriodInMilliseconds: TUS_EXPIRY_MS });
 
+  /** Announced bytes of a user's unfinished tus uploads, from the store's metadata files. */
+  const reservedBy = async (userId: number): Promise<number> => {
+    let total = 0;
+    for (const name of await readdir(directory).catch(() => [] as string[])) {
+      if (!name.endsWith('.json')) continue;
+      try {
+        const meta = JSON.parse(await readFile(path.join(directory, name), 'utf8')) as {
+          size?: number;
+          metadata?: Record<string, string | null>;
+        };
+        if (meta.metadata?.plazaOwner === String(userId)) total += meta.size ?? 0;
+      } catch {}
+    }
+    return total;
+  };
+
   const tus = new TusServer({
     path: TUS_PATH,
     datastore,
@@ -120,7 +136,9 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
         throw tusError(new AppError('VALIDATION_FAILED', 'Upload-Length is required (deferred length is not supported)'));
       }
       try {
-        await core.files.uploadLimit(user, upload.size);
+        // Unfinished uploads hold their announced size against the quota, so many parallel
+        // creations cannot promise more space than the user has.
+        await core.files.uploadLimit(user, upload.size, await reservedBy(user.id));
       } catch (err) {
         if (err instanceof AppError) throw tusError(err);
         throw err;

@@ -75,6 +75,9 @@ describe.each(await testDatabases())('tus resumable uploads on %s', (db) => {
     expect(noName.status).toBe(400);
     const over = await tus(base, 'POST', '/api/files/tus', other.accessToken, { 'upload-length': String(4 * 1024 * 1024), 'upload-metadata': `filename ${b64('a.bin')}` });
     expect(over.status).toBe(201);
+    // The unfinished 4 MiB holds its space: a second 4 MiB would pass the 6 MiB quota.
+    const second = await tus(base, 'POST', '/api/files/tus', other.accessToken, { 'upload-length': String(4 * 1024 * 1024), 'upload-metadata': `filename ${b64('b.bin')}` });
+    expect(second.status).toBe(507);
     const too = await tus(base, 'POST', '/api/files/tus', user.accessToken, { 'upload-length': 'abc', 'upload-metadata': `filename ${b64('a.bin')}` });
     expect(too.status).toBe(400);
     // Names the store would treat as its own files (metadata, traversal) are simply missing.
