@@ -56,7 +56,3 @@ export class AppError extends Error {
     return ERROR_STATUS[this.code];
   }
 }
-
-export function isAppError(value: unknown): value is AppError {
-  return value instanceof AppError;
-}
