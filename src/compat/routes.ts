@@ -52,7 +52,7 @@ export async function compatFileRoutes(app: FastifyInstance, { core }: { core: C
   app.removeAllContentTypeParsers();
   await acceptMultipart(app, core.config.maxUploadBytes);
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
-  app.addHook('onError', async (_request, reply) => closeAfterUploadError(reply));
+  app.addHook('onError', async (request, reply) => closeAfterUploadError(request, reply));
   const s000 = createSocketProgram(core);
   const s002 = createFileManager(core);
   const hide = { schema: { hide: true } };

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -103,8 +104,9 @@ export async function receiveRaw(core: Core, request: FastifyRequest, owner: Use
   return core.files.upload(owner, request.raw, name, declared);
 }
 
-export function closeAfterUploadError(reply: FastifyReply) {
-  reply.header('connection', 'close');
+/** After a failed upload the rest of its body is not worth reading: close instead of draining it. */
+export function closeAfterUploadError(request: FastifyRequest, reply: FastifyReply) {
+  if (request.method === 'POST' || request.method === 'PATCH') reply.header('connection', 'close');
 }
 
 /** Native /api/files routes. */
@@ -112,7 +114,7 @@ export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }
   await acceptMultipart(app, core.config.maxUploadBytes);
   // Raw uploads stream from request.raw: the parser leaves the body unread.
   app.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null));
-  app.addHook('onError', async (_request, reply) => closeAfterUploadError(reply));
+  app.addHook('onError', async (request, reply) => closeAfterUploadError(request, reply));
 
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['files'];
@@ -194,7 +196,6 @@ export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }
   }, async (request, reply) => {
     const file = await core.files.getVisible(requireUser(request).user, request.params.id);
     const thumb = await core.thumbnails.thumbnail(file, request.query.size ?? 256);
-    const { createReadStream } = await import('node:fs');
     return reply
       .type('image/webp')
       .header('cache-control', 'private, max-age=86400')

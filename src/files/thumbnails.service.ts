@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -32,7 +33,7 @@ export function createThumbnailsService({ storage, files }: { storage: Storage; 
         .rotate()
         .resize(size, size, { fit: 'inside', withoutEnlargement: true })
         .webp({ quality: 80 });
-      await pipeline(fh.createReadStream(), transform, (await import('node:fs')).createWriteStream(temp, { mode: 0o600 }));
+      await pipeline(fh.createReadStream(), transform, createWriteStream(temp, { mode: 0o600 }));
       await rename(temp, target);
       return target;
     } catch (err) {
