@@ -6,6 +6,8 @@ import { createSessionCache } from './accounts/session-cache.js';
 import { createSetupService } from './accounts/setup.service.js';
 import { createTokenSigner } from './accounts/tokens.js';
 import { createUsersService } from './accounts/users.service.js';
+import { type ChatBus, createLocalBus } from './chat/bus.js';
+import { type ChatService, createChatService } from './chat/chat.service.js';
 import type { Config } from './config.js';
 import { connectDatabase, type Database } from './db/connect.js';
 import { migrateToLatest } from './db/migrations/index.js';
@@ -33,6 +35,8 @@ export interface Core {
   files: FilesService;
   shares: SharesService;
   thumbnails: ThumbnailsService;
+  bus: ChatBus;
+  chat: ChatService;
   close(): Promise<void>;
 }
 
@@ -68,6 +72,9 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const files = createFilesService({ database, storage, config, clock });
   const shares = createSharesService({ database, filesService: files, clock });
   const thumbnails = createThumbnailsService({ storage, files });
+  const bus = createLocalBus();
+  const chat = createChatService({ database, config, users, files, clock, bus });
+  files.grantReads((fileId, userId) => chat.rooms.fileSharedWith(fileId, userId));
   return {
     config,
     database,
@@ -81,6 +88,12 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     files,
     shares,
     thumbnails,
-    close: () => database.close(),
+    bus,
+    chat,
+    async close() {
+      chat.close();
+      await bus.close();
+      await database.close();
+    },
   };
 }

@@ -46,6 +46,20 @@ export interface Config {
     elevatePerAccount: RateRule;
     elevatePerIp: RateRule;
   };
+  chat: {
+    /** Seed 004's unauthenticated `/ws/{client_id}` guests; off by default. */
+    guests: boolean;
+    /** How long a dropped connection's user stays "disconnected" before going offline. */
+    presenceGraceSeconds: number;
+    /** Frames a single connection may send per 10 s before being refused with a rate-limit error. */
+    framesPer10s: number;
+    /** Bytes a slow client may leave unread before it is dropped. */
+    maxBufferedBytes: number;
+  };
+  /** Seed 001's raw TCP front door (undefined = off). */
+  netclassPort?: number;
+  /** Seed 003's raw TCP chat front door (undefined = off). */
+  tcpchat?: { port: number; room: string; autoRegister: boolean };
 }
 
 export class ConfigError extends Error {
@@ -172,6 +186,15 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
 
   const secret = str('PLAZA_SECRET');
 
+  const optionalPort = (name: string): number | undefined =>
+    str(name) === undefined ? undefined : int(name, 0, 0, 65535);
+  const netclassPort = optionalPort('PLAZA_NETCLASS_PORT');
+  const tcpchatPort = optionalPort('PLAZA_TCPCHAT_PORT');
+  const tcpchatRoom = str('PLAZA_TCPCHAT_ROOM') ?? 'lobby';
+  if (!/^[\p{L}\p{N}_.-]{1,64}$/u.test(tcpchatRoom)) {
+    problems.push(`PLAZA_TCPCHAT_ROOM must be 1-64 letters, digits, "_", "." or "-" (got "${tcpchatRoom}")`);
+  }
+
   const config: Config = {
     host,
     port,
@@ -203,6 +226,16 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       elevatePerAccount: rate('PLAZA_RATE_ELEVATE_ACCOUNT', { points: 10, durationSeconds: 3600 }),
       elevatePerIp: rate('PLAZA_RATE_ELEVATE_IP', { points: 30, durationSeconds: 3600 }),
     },
+    chat: {
+      guests: bool('PLAZA_GUEST_CHAT', false),
+      presenceGraceSeconds: int('PLAZA_PRESENCE_GRACE_SECONDS', 30, 0, 3600),
+      framesPer10s: int('PLAZA_CHAT_FRAMES_PER_10S', 200, 1, 1_000_000),
+      maxBufferedBytes: int('PLAZA_CHAT_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 ** 3),
+    },
+    ...(netclassPort !== undefined ? { netclassPort } : {}),
+    ...(tcpchatPort !== undefined
+      ? { tcpchat: { port: tcpchatPort, room: tcpchatRoom, autoRegister: bool('PLAZA_TCPCHAT_AUTO_REGISTER', false) } }
+      : {}),
   };
   if (config.sessionIdleSeconds > config.sessionAbsoluteSeconds) {
     problems.push('PLAZA_SESSION_IDLE_TTL must not exceed PLAZA_SESSION_ABSOLUTE_TTL');

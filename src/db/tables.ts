@@ -51,6 +51,10 @@ export interface Tables {
   setup_tokens: SetupTokensTable;
   files: FilesTable;
   share_links: ShareLinksTable;
+  chat_rooms: ChatRoomsTable;
+  chat_members: ChatMembersTable;
+  chat_invites: ChatInvitesTable;
+  chat_messages: ChatMessagesTable;
 }
 
 export interface FilesTable {
@@ -76,4 +80,41 @@ export interface ShareLinksTable {
   max_downloads: number | null;
   downloads: number;
   revoked_at: number | null;
+}
+
+export interface ChatRoomsTable {
+  id: Generated<number>;
+  name: string;
+  kind: 'room' | 'dm';
+  visibility: 'public' | 'private';
+  created_by: number | null;
+  created_at: number;
+  last_seq: number;
+}
+
+export interface ChatMembersTable {
+  room_id: number;
+  user_id: number;
+  role: 'admin' | 'member';
+  joined_at: number;
+}
+
+export interface ChatInvitesTable {
+  room_id: number;
+  user_id: number;
+  invited_by: number | null;
+  created_at: number;
+}
+
+export interface ChatMessagesTable {
+  id: string;
+  room_id: number;
+  seq: number;
+  sender_id: number | null;
+  sender_name: string;
+  kind: 'text' | 'file' | 'system';
+  body: string;
+  file_id: string | null;
+  client_id: string | null;
+  created_at: number;
 }

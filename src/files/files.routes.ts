@@ -178,7 +178,7 @@ export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }
       },
     },
   }, async (request, reply) => {
-    const file = await core.files.getVisible(requireUser(request).user, request.params.id);
+    const file = await core.files.getReadable(requireUser(request).user, request.params.id);
     return sendFile(core.files, request, reply, file);
   });
 
@@ -194,7 +194,7 @@ export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }
       response: { 200: Type.String({ format: 'binary' }), ...errors(400, 401, 404, 422) },
     },
   }, async (request, reply) => {
-    const file = await core.files.getVisible(requireUser(request).user, request.params.id);
+    const file = await core.files.getReadable(requireUser(request).user, request.params.id);
     const thumb = await core.thumbnails.thumbnail(file, request.query.size ?? 256);
     return reply
       .type('image/webp')

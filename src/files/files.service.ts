@@ -146,6 +146,21 @@ export function createFilesService({ database, storage, config, clock }: FilesDe
     return toFileInfo(row);
   }
 
+  /**
+   * Other features may grant reading (never renaming or deleting) a file: chat lets the members of
+   * a room read the files shared into it. Registered once at wiring time.
+   */
+  const readGrants: Array<(fileId: string, userId: number) => Promise<boolean>> = [];
+
+  /** A file the viewer may download: their own (or any, for admins), or one granted to them. */
+  async function getReadable(viewer: User, id: string): Promise<FileInfo> {
+    const row = id.length <= 64 ? await files.findFileById(db, id) : undefined;
+    if (!row) throw notFound();
+    if (canSee(viewer, row)) return toFileInfo(row);
+    for (const grant of readGrants) if (await grant(row.id, viewer.id)) return toFileInfo(row);
+    throw notFound();
+  }
+
   /** A file the viewer may see, by original or stored name (seed routes name files, not ids). */
   async function findVisibleByName(viewer: User, name: string, category?: Category): Promise<FileInfo> {
     if (name.length === 0 || name.length > 1024 || name.includes('\u0000')) throw notFound();
@@ -224,6 +239,8 @@ export function createFilesService({ database, storage, config, clock }: FilesDe
     finalize,
     upload,
     getVisible,
+    getReadable,
+    grantReads: (grant: (fileId: string, userId: number) => Promise<boolean>) => void readGrants.push(grant),
     findVisibleByName,
     findVisibleByStoredName,
     list,

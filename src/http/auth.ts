@@ -89,7 +89,7 @@ function ownOrigin(core: Core, request: FastifyRequest): string | undefined {
  * CSRF: a browser marks cross-site requests (Sec-Fetch-Site, Origin). An unsafe request that a
  * browser says came from another site is refused before any handler runs.
  */
-function isCrossSite(core: Core, request: FastifyRequest): boolean {
+export function isCrossSiteRequest(core: Core, request: FastifyRequest): boolean {
   const site = request.headers['sec-fetch-site'];
   if (site === 'cross-site' || site === 'same-site') return true;
   const origin = request.headers.origin;
@@ -101,7 +101,7 @@ export function installAuth(app: FastifyInstance, core: Core) {
   app.decorateRequest('principal', null);
   app.decorateRequest('authError', null);
   app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
-    if (UNSAFE.has(request.method) && isCrossSite(core, request)) {
+    if (UNSAFE.has(request.method) && isCrossSiteRequest(core, request)) {
       throw new AppError('CSRF_REJECTED', 'Cross-site request refused');
     }
     const auth = request.headers.authorization;

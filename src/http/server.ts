@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { accountsRoutes } from '../accounts/accounts.routes.js';
 import { UserSchema } from '../accounts/accounts.schemas.js';
 import { usersRoutes } from '../accounts/users.routes.js';
 import type { Core } from '../app.js';
+import { chatRoutes } from '../chat/chat.routes.js';
 import { compatFileRoutes, compatRoutes } from '../compat/routes.js';
 import { filesRoutes } from '../files/files.routes.js';
 import { FileSchema } from '../files/files.schemas.js';
@@ -18,7 +20,8 @@ import { ErrorBody } from './schemas.js';
 import { installValidation, lazySerializers } from './validation.js';
 import { webRoutes } from './web.js';
 
-const SENSITIVE_QUERY = /([?&](?:token|key|access_token|refresh_token|password)=)[^&]*/gi;
+export const CHAT_MAX_PAYLOAD = 64 * 1024;
+const SENSITIVE_QUERY = /([?&](?:token|ticket|key|access_token|refresh_token|password)=)[^&]*/gi;
 
 /** Request URL for logs, with credentials in the query string blanked out. */
 export function redactUrl(url: string): string {
@@ -61,6 +64,8 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
   });
 
   await app.register(cookie);
+  // Chat frames are small: a client cannot make the server buffer more than this per frame.
+  await app.register(websocket, { options: { maxPayload: CHAT_MAX_PAYLOAD } });
   installValidation(app);
   installNativeErrors(app);
   installAuth(app, core);
@@ -78,6 +83,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
       await api.register(healthRoutes, { core });
       await api.register(filesRoutes, { core });
       await api.register(sharesRoutes, { core });
+      await api.register(chatRoutes, { core });
     },
     { prefix: '/api' },
   );

@@ -1,12 +1,14 @@
 import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely';
 import * as m0001 from './0001_accounts.js';
 import * as m0002 from './0002_files.js';
+import * as m0003 from './0003_chat.js';
 import { isPostgres } from './portable.js';
 
 /** Frozen and listed statically: never edit a shipped migration, add a new one. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_accounts': m0001,
   '0002_files': m0002,
+  '0003_chat': m0003,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultSet> {

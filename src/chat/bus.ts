@@ -1,0 +1,41 @@
+import type { HubEvent } from './model.js';
+
+/**
+ * How chat events travel between the instances serving one team. Channels are per room
+ * (`room:<id>`) and per participant (`user:<key>`). Payloads are plain JSON so that a Redis
+ * implementation can carry them unchanged; this in-process bus hands them over directly.
+ */
+export interface ChatBus {
+  /** Resolves with the number of connections the event reached on this instance. */
+  publish(channel: string, event: HubEvent): Promise<number>;
+  /** `handler` returns how many connections it delivered to. Returns the unsubscribe function. */
+  subscribe(channel: string, handler: (event: HubEvent) => number): () => void;
+  close(): Promise<void>;
+}
+
+export const roomChannel = (roomId: number) => `room:${roomId}`;
+export const userChannel = (key: string) => `user:${key}`;
+
+export function createLocalBus(): ChatBus {
+  const handlers = new Map<string, Set<(event: HubEvent) => number>>();
+  return {
+    async publish(channel, event) {
+      let delivered = 0;
+      const set = handlers.get(channel);
+      if (set) for (const h of [...set]) delivered += h(event);
+      return delivered;
+    },
+    subscribe(channel, handler) {
+      let set = handlers.get(channel);
+      if (!set) handlers.set(channel, (set = new Set()));
+      set.add(handler);
+      return () => {
+        set.delete(handler);
+        if (set.size === 0 && handlers.get(channel) === set) handlers.delete(channel);
+      };
+    },
+    async close() {
+      handlers.clear();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import type { User } from '../accounts/model.js';
+import type { UsersService } from '../accounts/users.service.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/connect.js';
+import type { FilesService } from '../files/files.service.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import type { ChatBus } from './bus.js';
+import { createHub, type HubConnection, type Timers } from './hub.js';
+import { createMessagesService } from './messages.service.js';
+import { type Participant, type PresenceState, type RoomInfo, userKey } from './model.js';
+import { createRoomsService, toRoomInfo } from './rooms.service.js';
+
+export interface ChatDeps {
+  database: Database;
+  config: Readonly<Config>;
+  users: UsersService;
+  files: FilesService;
+  clock: Clock;
+  bus: ChatBus;
+  timers?: Timers;
+}
+
+export type ChatService = ReturnType<typeof createChatService>;
+
+/** Chat as the transports see it: rooms, messages, the hub, connections and server-side sends. */
+export function createChatService({ database, config, users, files, clock, bus, timers }: ChatDeps) {
+  const hub = createHub({ bus, graceMs: config.chat.presenceGraceSeconds * 1000, ...(timers ? { timers } : {}) });
+  const rooms = createRoomsService({ database, hub, clock });
+  const messages = createMessagesService({ database, hub, rooms, files, clock });
+
+  function participantOf(user: User): Participant {
+    return { key: userKey(user.id), userId: user.id, name: user.username };
+  }
+
+  /** A new connection follows every room its user belongs to; returns them. */
+  async function connect(conn: HubConnection): Promise<RoomInfo[]> {
+    hub.attach(conn);
+    try {
+      const list = await rooms.roomsOf(conn.participant);
+      for (const r of list) hub.subscribe(conn, r);
+      return list;
+    } catch (err) {
+      hub.detach(conn, true);
+      throw err;
+    }
+  }
+
+  /** `user` given as an id or a username. */
+  async function resolveUser(ref: number | string): Promise<User> {
+    const found = typeof ref === 'number' ? await users.findById(ref) : await users.findByUsername(ref);
+    if (!found || found.disabled) throw new AppError('NOT_FOUND', 'No such user');
+    return found;
+  }
+
+  /**
+   * Server-side send to a user's connections (seed 004's `send_to`, REST). Who may push to whom is
+   * the transport's decision; this answers how many connections got it and the user's presence.
+   */
+  async function sendToUser(actor: Participant, target: User, text: string) {
+    if (text.trim() === '' || text.length > 16_000) {
+      throw new AppError('VALIDATION_FAILED', 'The message must be 1-16000 characters');
+    }
+    const delivered = await hub.publishToUser(userKey(target.id), {
+      kind: 'direct',
+      from: { id: actor.userId, name: actor.name },
+      text,
+    });
+    const presence: PresenceState = hub.presenceOf(userKey(target.id));
+    return { delivered, presence };
+  }
+
+  /** Server-side send into a room: members speak as themselves; a site admin outside it posts a system message. */
+  async function sendToRoom(actor: User, roomId: number, text: string, clientId?: string) {
+    if (actor.role === 'admin' && !(await rooms.roleOf(roomId, actor.id))) {
+      const row = await rooms.findRow(roomId);
+      if (!row) throw new AppError('NOT_FOUND', 'No such room');
+      return messages.post(toRoomInfo(row), participantOf(actor), { body: text, kind: 'system', clientId });
+    }
+    return messages.send(actor, roomId, { body: text, clientId });
+  }
+
+  return {
+    hub,
+    rooms,
+    messages,
+    connect,
+    disconnect: (conn: HubConnection, clean: boolean) => hub.detach(conn, clean),
+    participantOf,
+    resolveUser,
+    sendToUser,
+    sendToRoom,
+    close: () => hub.close(),
+  };
+}

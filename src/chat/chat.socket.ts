@@ -1,0 +1,254 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Principal } from '../accounts/model.js';
+import type { Core } from '../app.js';
+import { mapError } from '../http/errors.js';
+import { AppError } from '../shared/errors.js';
+import { randomId } from '../shared/ids.js';
+import type { HubConnection } from './hub.js';
+import type { ChatMessage, HubEvent, RoomInfo } from './model.js';
+import {
+  type ClientFrame,
+  errorFrame,
+  eventFrame,
+  helloFrame,
+  parseClientFrame,
+  replyFrame,
+} from './protocol.js';
+
+/**
+ * The native WebSocket transport: one socket per connection, frames handled strictly in order,
+ * replies and events rendered by protocol.ts. A client that falls too far behind is dropped
+ * rather than buffered without limit.
+ */
+
+export const CLOSE_SLOW_CONSUMER = 1008;
+export const CLOSE_SESSION_ENDED = 4001;
+const REPLAY_HIGH_WATER = 1024 * 1024;
+
+export interface LiveSocket {
+  conn: HubConnection;
+  socket: WebSocket;
+  principal: Principal;
+  alive: boolean;
+}
+
+interface Window {
+  start: number;
+  count: number;
+}
+
+function send(socket: WebSocket, data: string) {
+  if (socket.readyState === socket.OPEN) socket.send(data);
+}
+
+/** Waits (briefly, repeatedly) until the socket's send buffer is below the high-water mark. */
+async function drained(socket: WebSocket): Promise<void> {
+  while (socket.readyState === socket.OPEN && socket.bufferedAmount > REPLAY_HIGH_WATER) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  if (socket.readyState !== socket.OPEN) throw new AppError('BAD_REQUEST', 'Connection closed during replay');
+}
+
+export function serveNativeSocket(
+  core: Core,
+  socket: WebSocket,
+  principal: Principal,
+  log: FastifyBaseLogger,
+  live: Set<LiveSocket>,
+): void {
+  const { chat } = core;
+  const { maxBufferedBytes, framesPer10s } = core.config.chat;
+  const user = principal.user;
+  let goodbye = false;
+  let dropped = false;
+
+  const conn: HubConnection = {
+    id: randomId('con'),
+    participant: chat.participantOf(user),
+    deliver(event: HubEvent) {
+      if (dropped || socket.readyState !== socket.OPEN) return;
+      if (socket.bufferedAmount > maxBufferedBytes) {
+        dropped = true;
+        socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume');
+        // A client that does not even read the close frame is cut off.
+        setTimeout(() => socket.terminate(), 5000).unref();
+        return;
+      }
+      socket.send(eventFrame(event));
+    },
+  };
+  const entry: LiveSocket = { conn, socket, principal, alive: true };
+  live.add(entry);
+
+  const window: Window = { start: Date.now(), count: 0 };
+  function rateLimited(): boolean {
+    const now = Date.now();
+    if (now - window.start >= 10_000) {
+      window.start = now;
+      window.count = 0;
+    }
+    window.count++;
+    return window.count > framesPer10s;
+  }
+
+  function replyError(err: unknown, ref?: string) {
+    const m = mapError(err);
+    if (m.status >= 500) log.error({ err }, 'chat frame failed');
+    send(socket, errorFrame(m.code, m.status >= 500 ? 'Something went wrong; try again' : m.message, ref));
+  }
+
+  async function roomForSend(frame: ClientFrame): Promise<number> {
+    if (frame.room !== undefined) return frame.room;
+    const other = await chat.resolveUser(frame.user as number | string);
+    return (await chat.rooms.openDm(user, other)).id;
+  }
+
+  function ackWhenCommitted(frame: ClientFrame, committed: Promise<{ message: ChatMessage; duplicate: boolean }>) {
+    committed.then(
+      ({ message, duplicate }) =>
+        send(
+          socket,
+          replyFrame('ack', frame.ref, {
+            id: message.id,
+            room: message.room,
+            seq: message.seq,
+            ...(message.clientId ? { clientId: message.clientId } : {}),
+            duplicate,
+          }),
+        ),
+      (err) => replyError(err, frame.ref),
+    );
+  }
+
+  async function handle(frame: ClientFrame): Promise<void> {
+    const ref = frame.ref;
+    switch (frame.type) {
+      case 'send': {
+        const roomId = await roomForSend(frame);
+        const input = { body: frame.body as string, clientId: frame.clientId };
+        ackWhenCommitted(frame, (await chat.messages.enqueue(user, roomId, input)).committed);
+        return;
+      }
+      case 'share': {
+        const roomId = await roomForSend(frame);
+        const queued = await chat.messages.enqueueShare(user, roomId, frame.fileId as string, frame.clientId);
+        ackWhenCommitted(frame, queued.committed);
+        return;
+      }
+      case 'history': {
+        const h = await chat.messages.history(user, frame.room as number, frame.before, frame.limit);
+        send(socket, replyFrame('history', ref, { room: h.room.id, messages: h.messages, hasMore: h.hasMore }));
+        return;
+      }
+      case 'resume': {
+        const results: Array<{ room: number; replayed: number; lastSeq: number }> = [];
+        for (const c of frame.rooms ?? []) {
+          try {
+            const r = await chat.messages.replay(user, conn, c.room, c.after, () => drained(socket));
+            results.push({ room: c.room, replayed: r.replayed, lastSeq: r.room.lastSeq });
+          } catch (err) {
+            replyError(err, ref);
+          }
+        }
+        send(socket, replyFrame('resumed', ref, { rooms: results }));
+        return;
+      }
+      case 'join': {
+        let room: RoomInfo;
+        if (frame.room !== undefined) room = await chat.rooms.join(user, frame.room);
+        else {
+          const found = await chat.rooms.findByName(frame.name as string);
+          if (!found) throw new AppError('NOT_FOUND', 'No such room');
+          room = await chat.rooms.join(user, found.id);
+        }
+        send(socket, replyFrame('joined', ref, { room }));
+        return;
+      }
+      case 'create': {
+        const room = await chat.rooms.create(user, frame.name as string, frame.visibility ?? 'public');
+        send(socket, replyFrame('created', ref, { room }));
+        return;
+      }
+      case 'leave':
+        await chat.rooms.leave(user, frame.room as number);
+        send(socket, replyFrame('left', ref, { room: frame.room }));
+        return;
+      case 'rooms':
+        send(socket, replyFrame('rooms', ref, { rooms: await chat.rooms.list(user) }));
+        return;
+      case 'members':
+        send(socket, replyFrame('members', ref, { room: frame.room, members: await chat.rooms.members(user, frame.room as number) }));
+        return;
+      case 'invite': {
+        const target = await chat.resolveUser(frame.user as number | string);
+        await chat.rooms.invite(user, frame.room as number, target);
+        send(socket, replyFrame('invited', ref, { room: frame.room, user: { id: target.id, name: target.username } }));
+        return;
+      }
+      case 'remove': {
+        const target = await chat.resolveUser(frame.user as number | string);
+        await chat.rooms.removeMember(user, frame.room as number, target.id);
+        send(socket, replyFrame('removed', ref, { room: frame.room, user: { id: target.id, name: target.username } }));
+        return;
+      }
+      case 'dm': {
+        const other = await chat.resolveUser(frame.user as number | string);
+        send(socket, replyFrame('dm', ref, { room: await chat.rooms.openDm(user, other) }));
+        return;
+      }
+      case 'ping':
+        send(socket, replyFrame('pong', ref, {}));
+        return;
+      case 'bye':
+        goodbye = true;
+        socket.close(1000, 'Goodbye');
+        return;
+    }
+  }
+
+  // Frames are handled one after another (a send's ack may still be waiting for its commit).
+  let chain: Promise<void> = Promise.resolve();
+  const ready = chat.connect(conn).then(
+    (rooms) => send(socket, helloFrame(conn.id, { id: user.id, name: user.username }, rooms)),
+    (err) => {
+      replyError(err);
+      socket.close(1011, 'Could not load your rooms');
+    },
+  );
+  chain = ready;
+
+  socket.on('message', (data, isBinary) => {
+    if (isBinary) {
+      send(socket, errorFrame('BAD_REQUEST', 'Frames are JSON text, not binary'));
+      return;
+    }
+    if (rateLimited()) {
+      send(socket, errorFrame('RATE_LIMITED', `At most ${framesPer10s} frames per 10 seconds; slow down`));
+      return;
+    }
+    const text = data.toString();
+    chain = chain.then(async () => {
+      let frame: ClientFrame;
+      try {
+        frame = parseClientFrame(text);
+      } catch (err) {
+        replyError(err);
+        return;
+      }
+      try {
+        await handle(frame);
+      } catch (err) {
+        replyError(err, frame.ref);
+      }
+    });
+  });
+  socket.on('pong', () => {
+    entry.alive = true;
+  });
+  socket.on('error', (err) => log.debug({ err }, 'chat socket error'));
+  socket.on('close', (code) => {
+    live.delete(entry);
+    void ready.then(() => chat.disconnect(conn, goodbye || code === 1000));
+  });
+}

@@ -1,0 +1,233 @@
+import type { User } from '../accounts/model.js';
+import type { Database } from '../db/connect.js';
+import type { FileInfo, FilesService } from '../files/files.service.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import { randomId } from '../shared/ids.js';
+import type { Hub, HubConnection } from './hub.js';
+import * as messages from './messages.repository.js';
+import type { ChatMessage, MessageKind, Participant, RoomInfo } from './model.js';
+import type { RoomsService } from './rooms.service.js';
+
+export const MAX_BODY_CHARS = 16_000;
+export const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+const HISTORY_MAX = 200;
+const REPLAY_PAGE = 1000;
+/** Sends waiting for the database are written together, one transaction per batch. */
+const BATCH_MAX = 512;
+
+export interface MessagesDeps {
+  database: Database;
+  hub: Hub;
+  rooms: RoomsService;
+  files: FilesService;
+  clock: Clock;
+}
+
+export interface SendInput {
+  body: string;
+  kind?: MessageKind;
+  clientId?: string | undefined;
+  file?: FileInfo;
+  /** Seed 004's two ways of speaking to one's groups; only affects how its clients render it. */
+  style?: 'group' | 'text';
+}
+
+export interface SendResult {
+  message: ChatMessage;
+  /** The client id was seen before: this is the stored message, not a new one. */
+  duplicate: boolean;
+  /** Connections the message reached on this instance. */
+  delivered: number;
+}
+
+export function toMessage(row: messages.MessageRow): ChatMessage {
+  const m: ChatMessage = {
+    id: row.id,
+    room: row.room_id,
+    seq: Number(row.seq),
+    sender: { id: row.sender_id, name: row.sender_name },
+    kind: row.kind,
+    body: row.body,
+    createdAt: row.created_at,
+  };
+  if (row.client_id !== null) m.clientId = row.client_id;
+  if (row.kind === 'file') {
+    const meta = JSON.parse(row.body) as { name: string; size: number; type: string };
+    m.body = meta.name;
+    m.file = { id: row.file_id ?? '', name: meta.name, size: meta.size, type: meta.type };
+  }
+  return m;
+}
+
+interface Pending {
+  row: messages.MessageRow;
+  style: SendInput['style'];
+  resolve(r: SendResult): void;
+  reject(err: unknown): void;
+}
+
+export type MessagesService = ReturnType<typeof createMessagesService>;
+
+export function createMessagesService({ database, hub, rooms, files, clock }: MessagesDeps) {
+  const { db } = database;
+  let queue: Pending[] = [];
+  let flushing = false;
+
+  /**
+   * Group commit: every send waiting when a flush starts shares one transaction (one fsync), and
+   * is acknowledged — and fanned out, in sequence order — only after that commit.
+   */
+  async function flush(): Promise<void> {
+    const batch = queue.slice(0, BATCH_MAX);
+    queue = queue.slice(batch.length);
+    try {
+      const stored = await db.transaction().execute(async (trx) => {
+        const out: Array<{ row: messages.MessageRow; duplicate: boolean }> = [];
+        for (const p of batch) {
+          const { row } = p;
+          if (row.client_id !== null && row.sender_id !== null) {
+            const existing = await messages.findByClientId(trx, row.sender_id, row.client_id);
+            if (existing) {
+              out.push({ row: existing, duplicate: true });
+              continue;
+            }
+          }
+          row.seq = await messages.advanceSeq(trx, row.room_id, 1);
+          await messages.insertMessage(trx, row);
+          out.push({ row, duplicate: false });
+        }
+        return out;
+      });
+      for (let i = 0; i < batch.length; i++) {
+        const s = stored[i] as { row: messages.MessageRow; duplicate: boolean };
+        const message = toMessage(s.row);
+        const style = batch[i]?.style;
+        const delivered = s.duplicate
+          ? 0
+          : await hub.publishToRoom(message.room, { kind: 'message', message, ...(style ? { style } : {}) });
+        batch[i]?.resolve({ message, duplicate: s.duplicate, delivered });
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+    if (queue.length > 0) setImmediate(() => void flush());
+    else flushing = false;
+  }
+
+  function persist(row: messages.MessageRow, style?: SendInput['style']): Promise<SendResult> {
+    return new Promise((resolve, reject) => {
+      queue.push({ row, style, resolve, reject });
+      if (!flushing) {
+        flushing = true;
+        // Let every frame that arrived in this turn of the event loop join the batch.
+        setImmediate(() => void flush());
+      }
+    });
+  }
+
+  function checkBody(body: string) {
+    if (body.trim() === '') throw new AppError('VALIDATION_FAILED', 'A message needs some text');
+    if (body.length > MAX_BODY_CHARS) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `Messages are at most ${MAX_BODY_CHARS} characters`);
+    }
+  }
+
+  function newRow(room: RoomInfo, sender: Participant, input: SendInput): messages.MessageRow {
+    if (input.clientId !== undefined && !CLIENT_ID.test(input.clientId)) {
+      throw new AppError('VALIDATION_FAILED', 'clientId must be 1-64 letters, digits or "_.:-"');
+    }
+    const file = input.file;
+    return {
+      id: randomId('msg'),
+      room_id: room.id,
+      seq: 0,
+      sender_id: sender.userId,
+      sender_name: sender.name,
+      kind: file ? 'file' : (input.kind ?? 'text'),
+      body: file ? JSON.stringify({ name: file.name, size: file.size, type: file.mime }) : input.body,
+      file_id: file?.id ?? null,
+      client_id: input.clientId ?? null,
+      created_at: clock.now(),
+    };
+  }
+
+  /**
+   * A member sends into a room (or DM). Resolves as soon as the message is queued — in the order
+   * of calls — with `committed`, which resolves once the message is stored and fanned out.
+   */
+  async function enqueue(user: User, roomId: number, input: SendInput): Promise<{ committed: Promise<SendResult> }> {
+    if (!input.file) checkBody(input.body);
+    const room = await rooms.requireMember(user, roomId);
+    return { committed: persist(newRow(room, { key: `u${user.id}`, userId: user.id, name: user.username }, input), input.style) };
+  }
+
+  async function send(user: User, roomId: number, input: SendInput): Promise<SendResult> {
+    return (await enqueue(user, roomId, input)).committed;
+  }
+
+  /** Shares one of the caller's files into a room: members can then download it. */
+  async function enqueueShare(user: User, roomId: number, fileId: string, clientId?: string) {
+    const file = await files.getVisible(user, fileId);
+    return enqueue(user, roomId, { body: file.name, file, clientId });
+  }
+
+  async function shareFile(user: User, roomId: number, fileId: string, clientId?: string): Promise<SendResult> {
+    return (await enqueueShare(user, roomId, fileId, clientId)).committed;
+  }
+
+  /** Posts without a membership check: the caller decided (guests in public rooms, admins' system messages). */
+  async function post(room: RoomInfo, sender: Participant, input: SendInput): Promise<SendResult> {
+    if (!input.file) checkBody(input.body);
+    return persist(newRow(room, sender, input), input.style);
+  }
+
+  /** A seed 004 guest (no account) speaks in a public room it follows. */
+  async function sendAsGuest(guest: Participant, room: RoomInfo, input: SendInput): Promise<SendResult> {
+    if (room.visibility !== 'public' || room.kind !== 'room') throw new AppError('NOT_MEMBER', 'Guests use public rooms only');
+    return post(room, guest, input);
+  }
+
+  /** Pages back through a room: messages before `before` (default: the newest), oldest first. */
+  async function history(user: User, roomId: number, before: number | undefined, limit = 50) {
+    const room = await rooms.requireMember(user, roomId);
+    const n = Math.min(Math.max(1, limit), HISTORY_MAX);
+    const rows = await messages.listBefore(db, room.id, before ?? Number.MAX_SAFE_INTEGER, n + 1);
+    const page = rows.slice(0, n).reverse();
+    return { room, messages: page.map(toMessage), hasMore: rows.length > n };
+  }
+
+  /**
+   * Sends a reconnecting connection every message after `after`, in order and exactly once, then
+   * lets live messages through. `pace` lets the transport wait for its socket to drain.
+   */
+  async function replay(user: User, conn: HubConnection, roomId: number, after: number, pace?: () => Promise<void>) {
+    const room = await rooms.requireMember(user, roomId);
+    if (!Number.isSafeInteger(after) || after < 0) throw new AppError('INVALID_CURSOR', 'after must be a whole number ≥ 0');
+    const row = await rooms.findRow(room.id);
+    const lastSeq = Number(row?.last_seq ?? 0);
+    if (after > lastSeq) {
+      throw new AppError('INVALID_CURSOR', `Room "${room.name}" has no message ${after} yet (last is ${lastSeq})`);
+    }
+    if (!hub.isSubscribed(conn, room.id)) hub.subscribe(conn, room);
+    if (!hub.beginReplay(conn, room.id, after)) throw new AppError('BAD_REQUEST', 'A replay of this room is already running');
+    let cursor = after;
+    let count = 0;
+    try {
+      for (;;) {
+        const page = await messages.listAfter(db, room.id, cursor, REPLAY_PAGE);
+        for (const r of page) hub.replayMessage(conn, toMessage(r));
+        count += page.length;
+        const last = page[page.length - 1];
+        if (!last || page.length < REPLAY_PAGE) break;
+        cursor = Number(last.seq);
+        if (pace) await pace();
+      }
+    } finally {
+      hub.endReplay(conn, room.id);
+    }
+    return { room: { ...room, lastSeq: Math.max(lastSeq, cursor) }, replayed: count };
+  }
+
+  return { enqueue, send, enqueueShare, shareFile, post, sendAsGuest, history, replay };
+}

@@ -1,0 +1,147 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { ChatMembersTable, ChatRoomsTable, Tables } from '../db/tables.js';
+
+export type RoomRow = Selectable<ChatRoomsTable>;
+export type MemberRole = ChatMembersTable['role'];
+type Db = Kysely<Tables>;
+
+export interface RoomWithCount extends RoomRow {
+  member_count: number;
+}
+
+export interface MemberRow {
+  user_id: number;
+  username: string;
+  role: MemberRole;
+  joined_at: number;
+}
+
+export async function insertRoom(db: Db, row: Omit<RoomRow, 'id' | 'last_seq'>): Promise<RoomRow> {
+  return db.insertInto('chat_rooms').values({ ...row, last_seq: 0 }).returningAll().executeTakeFirstOrThrow();
+}
+
+export function findRoomById(db: Db, id: number): Promise<RoomRow | undefined> {
+  return db.selectFrom('chat_rooms').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function findRoomByName(db: Db, name: string): Promise<RoomRow | undefined> {
+  return db.selectFrom('chat_rooms').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+function withCount(db: Db) {
+  return db
+    .selectFrom('chat_rooms as r')
+    .selectAll('r')
+    .select((eb) =>
+      eb
+        .selectFrom('chat_members as c')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .whereRef('c.room_id', '=', 'r.id')
+        .as('member_count'),
+    );
+}
+
+/** Public rooms plus the rooms `userId` belongs to (DMs included), by name. */
+export async function listRoomsFor(db: Db, userId: number, limit: number): Promise<RoomWithCount[]> {
+  const rows = await withCount(db)
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('r.kind', '=', 'room'), eb('r.visibility', '=', 'public')]),
+        eb('r.id', 'in', eb.selectFrom('chat_members').select('room_id').where('user_id', '=', userId)),
+      ]),
+    )
+    .orderBy('r.name')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ ...r, member_count: Number(r.member_count ?? 0) }));
+}
+
+/** Every non-DM room (seed 004's `/groups`), by name. */
+export async function listGroupRooms(db: Db, limit: number): Promise<RoomWithCount[]> {
+  const rows = await withCount(db).where('r.kind', '=', 'room').orderBy('r.name').limit(limit).execute();
+  return rows.map((r) => ({ ...r, member_count: Number(r.member_count ?? 0) }));
+}
+
+export function roomIdsOf(db: Db, userId: number): Promise<Array<{ room_id: number }>> {
+  return db.selectFrom('chat_members').select('room_id').where('user_id', '=', userId).execute();
+}
+
+export async function memberRole(db: Db, roomId: number, userId: number): Promise<MemberRole | undefined> {
+  const r = await db
+    .selectFrom('chat_members')
+    .select('role')
+    .where('room_id', '=', roomId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return r?.role;
+}
+
+/** Adds a membership; an existing one is kept as it is. */
+export async function insertMember(db: Db, roomId: number, userId: number, role: MemberRole, now: number) {
+  await db
+    .insertInto('chat_members')
+    .values({ room_id: roomId, user_id: userId, role, joined_at: now })
+    .onConflict((oc) => oc.columns(['room_id', 'user_id']).doNothing())
+    .execute();
+}
+
+export async function deleteMember(db: Db, roomId: number, userId: number): Promise<boolean> {
+  const r = await db
+    .deleteFrom('chat_members')
+    .where('room_id', '=', roomId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export function listMembers(db: Db, roomId: number, limit: number): Promise<MemberRow[]> {
+  return db
+    .selectFrom('chat_members as c')
+    .innerJoin('users as u', 'u.id', 'c.user_id')
+    .select(['c.user_id', 'u.username', 'c.role', 'c.joined_at'])
+    .where('c.room_id', '=', roomId)
+    .orderBy('u.username')
+    .limit(limit)
+    .execute();
+}
+
+export async function countAdmins(db: Db, roomId: number): Promise<number> {
+  const r = await db
+    .selectFrom('chat_members')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('room_id', '=', roomId)
+    .where('role', '=', 'admin')
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+export async function insertInvite(db: Db, roomId: number, userId: number, invitedBy: number, now: number) {
+  await db
+    .insertInto('chat_invites')
+    .values({ room_id: roomId, user_id: userId, invited_by: invitedBy, created_at: now })
+    .onConflict((oc) => oc.columns(['room_id', 'user_id']).doNothing())
+    .execute();
+}
+
+/** Spends an invitation; true when there was one. */
+export async function takeInvite(db: Db, roomId: number, userId: number): Promise<boolean> {
+  const r = await db
+    .deleteFrom('chat_invites')
+    .where('room_id', '=', roomId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+/** Whether `userId` may read `fileId` because it was shared into a room they belong to. */
+export async function fileSharedWith(db: Db, fileId: string, userId: number): Promise<boolean> {
+  const r = await db
+    .selectFrom('chat_messages as m')
+    .innerJoin('chat_members as c', 'c.room_id', 'm.room_id')
+    .select('m.id')
+    .where('m.file_id', '=', fileId)
+    .where('c.user_id', '=', userId)
+    .limit(1)
+    .executeTakeFirst();
+  return r !== undefined;
+}

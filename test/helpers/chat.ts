@@ -1,0 +1,113 @@
+import WebSocket from 'ws';
+
+/** A native chat client for tests: collects every frame and waits for the ones a test expects. */
+export class ChatClient {
+  readonly frames: any[] = [];
+  private waiters: Array<{ pred: (f: any) => boolean; resolve: (f: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  closed: { code: number; reason: string } | undefined;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      const frame = isBinary ? { binary: true } : JSON.parse(data.toString());
+      this.frames.push(frame);
+      for (const w of [...this.waiters]) {
+        if (w.pred(frame)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          clearTimeout(w.timer);
+          w.resolve(frame);
+        }
+      }
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      for (const w of this.waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(new Error(`socket closed (${code} ${reason}) while waiting`));
+      }
+    });
+    ws.on('error', () => {});
+  }
+
+  /** Opens a connection to /api/chat (or `path`) with a bearer token, cookie or ticket; resolves after `hello`. */
+  static async open(base: string, auth: { token?: string; cookie?: string; ticket?: string; origin?: string }, path = '/api/chat') {
+    const url = `${base.replace(/^http/, 'ws')}${path}${auth.ticket ? `?ticket=${auth.ticket}` : ''}`;
+    const headers: Record<string, string> = {};
+    if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+    if (auth.cookie) headers.cookie = auth.cookie;
+    const ws = new WebSocket(url, { headers, ...(auth.origin ? { origin: auth.origin } : {}) });
+    const client = new ChatClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+    client.hello = await client.next((f) => f.type === 'hello');
+    return client;
+  }
+
+  hello: any;
+
+  send(frame: unknown) {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The first frame (from now on, or already received and not yet taken) matching `pred`. */
+  next(pred: (f: any) => boolean, timeoutMs = 5000): Promise<any> {
+    for (let i = 0; i < this.frames.length; i++) {
+      if (pred(this.frames[i])) {
+        const f = this.frames[i];
+        this.frames.splice(i, 1);
+        return Promise.resolve(f);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.findIndex((w) => w.timer === timer), 1);
+        reject(new Error(`timed out waiting; frames so far: ${JSON.stringify(this.frames.slice(-5))}`));
+      }, timeoutMs);
+      this.waiters.push({
+        pred,
+        resolve: (f) => {
+          const i = this.frames.indexOf(f);
+          if (i >= 0) this.frames.splice(i, 1);
+          resolve(f);
+        },
+        reject,
+        timer,
+      });
+    });
+  }
+
+  /** Sends a frame with a fresh `ref` and waits for the reply (or error) carrying it. */
+  private refs = 0;
+  async request(frame: Record<string, unknown>): Promise<any> {
+    const ref = `r${++this.refs}`;
+    this.send({ ...frame, ref });
+    return this.next((f) => f.ref === ref);
+  }
+
+  /** Frames of `type` received so far (taken out of the buffer). */
+  take(type: string): any[] {
+    const out = this.frames.filter((f) => f.type === type);
+    for (const f of out) this.frames.splice(this.frames.indexOf(f), 1);
+    return out;
+  }
+
+  async close(code = 1000) {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    const done = new Promise((r) => this.ws.once('close', r));
+    this.ws.close(code);
+    await done;
+  }
+
+  async waitClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return this.closed;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('not closed')), timeoutMs);
+      this.ws.once('close', (code, reason) => {
+        clearTimeout(t);
+        resolve({ code, reason: reason.toString() });
+      });
+    });
+  }
+}
