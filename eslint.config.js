@@ -37,12 +37,12 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', noTransport] },
   },
   {
-    files: ['src/**/*.service.ts'],
+    files: ['src/**/*.service.ts', 'src/chat/hub.ts', 'src/chat/bus.ts', 'src/chat/model.ts', 'src/chat/protocol.ts'],
     ignores: ['**/*.test.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: [...noTransport.paths, ...noSql.paths], patterns: noTransport.patterns }] },
   },
   {
-    files: ['src/**/*.routes.ts', 'src/http/**', 'src/compat/**', 'src/cli/**'],
+    files: ['src/**/*.routes.ts', 'src/**/*.socket.ts', 'src/http/**', 'src/compat/**', 'src/cli/**'],
     ignores: ['**/*.test.ts'],
     rules: { 'no-restricted-imports': ['error', noSql] },
   },

@@ -204,7 +204,7 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
           created_at: clock.now(),
         });
       } catch (err) {
-        if (!uniqueViolation(err) !== undefined) throw err;
+        if (uniqueViolation(err) === undefined) throw err;
         row = await rooms.findRoomByName(db, name);
         if (!row) throw err;
       }

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { setSessionCookie } from '../accounts/accounts.routes.js';
-import type { User } from '../accounts/model.js';
+import type { CookieLogin } from '../accounts/accounts.service.js';
+import type { RequestContext, User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { principalOrConnection, rememberConnectionLogin, requestContext } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
@@ -10,7 +11,8 @@ import { jsonObject, rawBody, stringField } from './body.js';
 /**
  * Seed 001 (network project) semantics on `/` for non-browser requests: POST logs in, GET returns
  * user data by role, PUT creates a user, HEAD answers the server status. Bodies are JSON
- * ({"email","password"}) or the seed's own `user:<email>,<password>[,<extra>]` line.
+ * ({"email","password"}) or the seed's own `user:<email>,<password>[,<extra>]` line. The rules
+ * themselves (createNetclassSemantics) are transport-free: the raw TCP door (netclass.ts) uses them too.
  */
 
 const BODY_LIMIT = 64 * 1024;
@@ -62,26 +64,34 @@ async function seedCredentials(request: FastifyRequest, extras: RegExp): Promise
   return { identifier: identifier ?? '', password: password ?? '', extra: stringField(obj, 'mode', 20) };
 }
 
-function text(reply: FastifyReply, status: number, body: string) {
-  return reply.code(status).type('text/plain; charset=utf-8').send(body);
+/**
+ * What a seed 001 request gets, whatever carries it (HTTP on `/` or the raw TCP door): status, a
+ * plain-text body, and Retry-After for 429/503. `error` is set on 5xx for the log only.
+ */
+export interface SeedAnswer {
+  status: number;
+  text: string;
+  retryAfter?: number | undefined;
+  error?: unknown;
 }
 
-function fail(request: FastifyRequest, reply: FastifyReply, err: unknown) {
+/** Any failure in the seed's words: `<phrase>: <reason>`; 5xx never shows details. */
+export function describeFailure(err: unknown): SeedAnswer {
   const m = mapError(err);
-  if (m.status >= 500) request.log.error({ err }, 'seed 001 request failed');
-  if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
   const phrase =
     m.status === 401 ? 'Unauthorized' : m.status === 403 ? 'Forbidden' : m.status === 400 ? 'Bad Request' : m.code;
-  return text(reply, m.status, m.status >= 500 ? 'Server Error' : `${phrase}: ${m.message}`);
+  if (m.status >= 500) return { status: m.status, text: 'Server Error', retryAfter: m.retryAfter, error: err };
+  return { status: m.status, text: `${phrase}: ${m.message}`, retryAfter: m.retryAfter };
 }
 
 export function publicUserData(u: User) {
   return { id: u.id, username: u.username, email: u.email, role: u.role, disabled: u.disabled };
 }
 
-export function createNetclassHttp(core: Core) {
+/** Seed 001's rules on top of the account services, free of any transport. */
+export function createNetclassSemantics(core: Core) {
   /** Seed 001's rule (length ≤ 1 → 400) is a subset of Plaza's policy, which is applied too. */
-  async function createUser(creds: SeedCredentials, request: FastifyRequest, actor?: User) {
+  async function createUser(creds: SeedCredentials, ctx: RequestContext, actor?: User) {
     if (creds.identifier.length <= 1 || creds.password.length <= 1) {
       throw new AppError('VALIDATION_FAILED', 'email and password must be longer than 1 character');
     }
@@ -89,27 +99,69 @@ export function createNetclassHttp(core: Core) {
       ? { email: creds.identifier, password: creds.password }
       : { username: creds.identifier, password: creds.password };
     if (actor?.role === 'admin') return core.accounts.createUser(input);
-    return core.accounts.register(input, requestContext(request));
+    return core.accounts.register(input, ctx);
   }
 
-  async function post(request: FastifyRequest, reply: FastifyReply) {
+  /** POST: log in (the answer names the role), or register with the later client's `,signup`. */
+  async function post(creds: SeedCredentials, ctx: RequestContext): Promise<SeedAnswer & { login?: CookieLogin }> {
     try {
-      const creds = await seedCredentials(request, POST_EXTRAS);
       if (creds.extra === 'signup') {
-        await createUser(creds, request);
-        return text(reply, 201, 'Success create user');
+        await createUser(creds, ctx);
+        return { status: 201, text: 'Success create user' };
       }
       if (creds.identifier === '' || creds.password === '') throw new AppError('INVALID_CREDENTIALS', 'missing');
-      const user = await core.accounts.verifyCredentials(creds.identifier, creds.password, requestContext(request));
-      const session = await core.accounts.startCookieSession(user, requestContext(request));
-      setSessionCookie(core, reply, session);
-      rememberConnectionLogin(request, session.sessionId);
-      return text(reply, 200, `Success Login. you are ${user.role}`);
+      const user = await core.accounts.verifyCredentials(creds.identifier, creds.password, ctx);
+      const login = await core.accounts.startCookieSession(user, ctx);
+      return { status: 200, text: `Success Login. you are ${user.role}`, login };
     } catch (err) {
+      // The seed answers every failed login alike, a disabled account included.
       const m = mapError(err);
-      if (m.status === 401 || m.code === 'ACCOUNT_DISABLED') return text(reply, 401, 'Unauthorized');
-      return fail(request, reply, err);
+      if (m.status === 401 || m.code === 'ACCOUNT_DISABLED') return { status: 401, text: 'Unauthorized' };
+      return describeFailure(err);
     }
+  }
+
+  /** PUT: create a user (an admin's connection creates even when registration is closed). */
+  async function put(creds: SeedCredentials, ctx: RequestContext, actor?: User): Promise<SeedAnswer> {
+    try {
+      await createUser(creds, ctx, actor);
+      return { status: 201, text: 'Success create user' };
+    } catch (err) {
+      return describeFailure(err);
+    }
+  }
+
+  /** GET for a logged-in caller: admins see everyone, a user only themself. Never hashes. */
+  async function userData(viewer: User) {
+    const { users } = await core.users.listVisible(viewer, 500, 0);
+    return { message: WELCOME, role: viewer.role, users: users.map(publicUserData) };
+  }
+
+  return { post, put, userData };
+}
+
+function send(request: FastifyRequest, reply: FastifyReply, answer: SeedAnswer) {
+  if (answer.error !== undefined) request.log.error({ err: answer.error }, 'seed 001 request failed');
+  if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
+  return reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.text);
+}
+
+export function createNetclassHttp(core: Core) {
+  const seed = createNetclassSemantics(core);
+
+  async function post(request: FastifyRequest, reply: FastifyReply) {
+    let creds: SeedCredentials;
+    try {
+      creds = await seedCredentials(request, POST_EXTRAS);
+    } catch (err) {
+      return send(request, reply, describeFailure(err));
+    }
+    const answer = await seed.post(creds, requestContext(request));
+    if (answer.login) {
+      setSessionCookie(core, reply, answer.login);
+      rememberConnectionLogin(request, answer.login.sessionId);
+    }
+    return send(request, reply, answer);
   }
 
   async function get(request: FastifyRequest, reply: FastifyReply) {
@@ -118,22 +170,22 @@ export function createNetclassHttp(core: Core) {
       if (!principal) {
         return reply.code(403).send({ message: WELCOME, detail: 'Forbidden', docs: '/docs', health: '/health' });
       }
-      const { users } = await core.users.listVisible(principal.user, 500, 0);
-      return reply.code(200).send({ message: WELCOME, role: principal.user.role, users: users.map(publicUserData) });
+      return reply.code(200).send(await seed.userData(principal.user));
     } catch (err) {
-      return fail(request, reply, err);
+      return send(request, reply, describeFailure(err));
     }
   }
 
   async function put(request: FastifyRequest, reply: FastifyReply) {
+    let creds: SeedCredentials;
+    let actor: User | undefined;
     try {
-      const creds = await seedCredentials(request, PUT_EXTRAS);
-      const actor = (await principalOrConnection(core, request))?.user;
-      await createUser(creds, request, actor);
-      return text(reply, 201, 'Success create user');
+      creds = await seedCredentials(request, PUT_EXTRAS);
+      actor = (await principalOrConnection(core, request))?.user;
     } catch (err) {
-      return fail(request, reply, err);
+      return send(request, reply, describeFailure(err));
     }
+    return send(request, reply, await seed.put(creds, requestContext(request), actor));
   }
 
   async function head(_request: FastifyRequest, reply: FastifyReply) {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildCore, type Core } from '../../app.js';
+import { type NetclassDoor, startNetclassDoor } from '../../compat/netclass.js';
 import type { Config } from '../../config.js';
 import { buildServer } from '../../http/server.js';
 import { loadOrCreateSecret } from '../../ops/secret.js';
@@ -11,6 +12,8 @@ export interface RunningServer {
   url: string;
   /** Printed once at first start when no admin exists. */
   setupUrl?: string;
+  /** Seed 001's raw TCP front door, when PLAZA_NETCLASS_PORT is set (the bound port). */
+  netclassPort?: number;
   close(): Promise<void>;
 }
 
@@ -24,6 +27,7 @@ export async function startServer(
   if (created) log(`Generated a new server secret in ${config.dataDir}/secret (mode 0600).`);
   const core = await buildCore(config, { secret, cleanTemp: true });
   let app: FastifyInstance | undefined;
+  let netclass: NetclassDoor | undefined;
   try {
     const first = await core.setup.ensureFirstAdmin(config.admin);
     app = await buildServer(core);
@@ -41,6 +45,16 @@ export async function startServer(
       log(`    ${setupUrl}`);
       log('or run:  npm run plaza -- admin create --username <name>');
     }
+    if (config.netclassPort !== undefined) {
+      const http = app;
+      netclass = await startNetclassDoor(core, {
+        host: config.host,
+        port: config.netclassPort,
+        log: (obj, msg) => http.log.error(obj, msg),
+      });
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      log(`Seed 001 TCP front door on ${host}:${netclass.port}`);
+    }
     const housekeeping = () => {
       core.accounts.purgeEnded().catch(() => {});
       core.files.sweepOrphans().catch(() => {});
@@ -50,19 +64,23 @@ export async function startServer(
     const sweeper = setInterval(housekeeping, 3600_000);
     sweeper.unref();
     const server = app;
+    const door = netclass;
     return {
       app: server,
       core,
       url,
       ...(setupUrl ? { setupUrl } : {}),
+      ...(door ? { netclassPort: door.port } : {}),
       async close() {
         clearTimeout(firstSweep);
         clearInterval(sweeper);
+        await door?.close();
         await server.close();
         await core.close();
       },
     };
   } catch (err) {
+    await netclass?.close().catch(() => {});
     await app?.close().catch(() => {});
     await core.close();
     throw err;

@@ -1,0 +1,219 @@
+import { describe, expect, it } from 'vitest';
+import { createLocalBus } from './bus.js';
+import { createHub, type HubConnection, type Timers } from './hub.js';
+import type { ChatMessage, HubEvent } from './model.js';
+
+/** Timers driven by the test: `advance(ms)` fires what is due. */
+function manualTimers() {
+  let now = 0;
+  const pending = new Map<number, { at: number; fn: () => void }>();
+  let next = 1;
+  const timers: Timers = {
+    setTimeout(fn, ms) {
+      const id = next++;
+      pending.set(id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimeout(h) {
+      pending.delete(h as number);
+    },
+  };
+  return {
+    timers,
+    advance(ms: number) {
+      now += ms;
+      for (const [id, t] of [...pending]) {
+        if (t.at <= now) {
+          pending.delete(id);
+          t.fn();
+        }
+      }
+    },
+  };
+}
+
+function setup(graceMs = 1000) {
+  const clock = manualTimers();
+  const hub = createHub({ bus: createLocalBus(), graceMs, timers: clock.timers });
+  const got = new Map<string, HubEvent[]>();
+  let n = 0;
+  const conn = (user: string): HubConnection => {
+    const id = `c${++n}`;
+    got.set(id, []);
+    const c: HubConnection = {
+      id,
+      participant: { key: user, userId: Number(user.slice(1)) || null, name: user },
+      deliver: (e) => got.get(id)?.push(e),
+    };
+    hub.attach(c);
+    return c;
+  };
+  /** Presence events a connection received, as "event user count". */
+  const presence = (c: HubConnection) =>
+    (got.get(c.id) ?? []).flatMap((e) => (e.kind === 'presence' ? [`${e.event} ${e.user.name} ${e.count}`] : []));
+  const seqs = (c: HubConnection) =>
+    (got.get(c.id) ?? []).flatMap((e) => (e.kind === 'message' ? [e.message.seq] : []));
+  return { hub, conn, presence, seqs, advance: clock.advance, got };
+}
+
+const room = { id: 1, name: 'lobby' };
+function msg(seq: number, roomId = 1): ChatMessage {
+  return { id: `m${seq}`, room: roomId, seq, sender: { id: 1, name: 'u1' }, kind: 'text', body: `#${seq}`, createdAt: 0 };
+}
+
+describe('hub presence (seed 003 semantics)', () => {
+  // Each row: what happens, then the presence events the observer (u9, in the room throughout) sees.
+  const table: Array<{ name: string; run: (s: ReturnType<typeof setup>) => void; expected: string[] }> = [
+    {
+      name: 'joined with the count; a clean goodbye is "left" and the count drops',
+      run: ({ hub, conn }) => {
+        const a = conn('u1');
+        hub.subscribe(a, room);
+        hub.detach(a, true);
+      },
+      expected: ['joined u1 2', 'left u1 1'],
+    },
+    {
+      name: 'a dropped connection is "disconnected" with the count kept, then "offline" after the grace period',
+      run: ({ hub, conn, advance }) => {
+        const a = conn('u1');
+        hub.subscribe(a, room);
+        hub.detach(a, false);
+        advance(999);
+        advance(1);
+      },
+      expected: ['joined u1 2', 'disconnected u1 2', 'offline u1 1'],
+    },
+    {
+      name: 'coming back within the grace period is "rejoined", and the timer then changes nothing',
+      run: ({ hub, conn, advance }) => {
+        const a = conn('u1');
+        hub.subscribe(a, room);
+        hub.detach(a, false);
+        advance(500);
+        const b = conn('u1');
+        hub.subscribe(b, room);
+        advance(5000);
+      },
+      expected: ['joined u1 2', 'disconnected u1 2', 'rejoined u1 2'],
+    },
+    {
+      name: 'several connections of one user count once; only the last one leaving is announced',
+      run: ({ hub, conn }) => {
+        const a = conn('u1');
+        const b = conn('u1');
+        hub.subscribe(a, room);
+        hub.subscribe(b, room);
+        hub.detach(a, false);
+        hub.detach(b, true);
+      },
+      expected: ['joined u1 2', 'left u1 1'],
+    },
+    {
+      name: 'leaving the room while online is "left"',
+      run: ({ hub, conn }) => {
+        const a = conn('u1');
+        hub.subscribe(a, room);
+        hub.unsubscribe(a, room.id);
+      },
+      expected: ['joined u1 2', 'left u1 1'],
+    },
+  ];
+
+  for (const row of table) {
+    it(row.name, () => {
+      const s = setup();
+      const observer = s.conn('u9');
+      s.hub.subscribe(observer, room);
+      row.run(s);
+      expect(s.presence(observer)).toEqual(['joined u9 1', ...row.expected]);
+    });
+  }
+
+  it('tracks online / disconnected / offline per user', () => {
+    const s = setup();
+    const a = s.conn('u1');
+    expect(s.hub.presenceOf('u1')).toBe('online');
+    s.hub.detach(a, false);
+    expect(s.hub.presenceOf('u1')).toBe('disconnected');
+    s.advance(1000);
+    expect(s.hub.presenceOf('u1')).toBe('offline');
+    expect(s.hub.connectionCount()).toBe(0);
+  });
+
+  it('with no grace period a drop goes straight to offline', () => {
+    const s = setup(0);
+    const observer = s.conn('u9');
+    s.hub.subscribe(observer, room);
+    const a = s.conn('u1');
+    s.hub.subscribe(a, room);
+    s.hub.detach(a, false);
+    expect(s.presence(observer)).toEqual(['joined u9 1', 'joined u1 2', 'offline u1 1']);
+  });
+});
+
+describe('hub fan-out and replay', () => {
+  it('delivers room messages to subscribed connections only, each once', async () => {
+    const s = setup();
+    const a = s.conn('u1');
+    const b = s.conn('u2');
+    const other = s.conn('u3');
+    s.hub.subscribe(a, room);
+    s.hub.subscribe(b, room);
+    s.hub.subscribe(other, { id: 2, name: 'elsewhere' });
+    expect(await s.hub.publishToRoom(1, { kind: 'message', message: msg(1) })).toBe(2);
+    await s.hub.publishToRoom(1, { kind: 'message', message: msg(1) });
+    expect(s.seqs(a)).toEqual([1]);
+    expect(s.seqs(b)).toEqual([1]);
+    expect(s.seqs(other)).toEqual([]);
+  });
+
+  it('replay then live: in order, exactly once, live messages held until the replay ends', async () => {
+    const s = setup();
+    const a = s.conn('u1');
+    s.hub.subscribe(a, room);
+    expect(s.hub.beginReplay(a, 1, 2)).toBe(true);
+    s.hub.replayMessage(a, msg(3));
+    // A live message arrives in the middle of the replay: held back.
+    await s.hub.publishToRoom(1, { kind: 'message', message: msg(6) });
+    s.hub.replayMessage(a, msg(4));
+    s.hub.replayMessage(a, msg(5));
+    s.hub.replayMessage(a, msg(6));
+    s.hub.replayMessage(a, msg(2)); // at or before the cursor: ignored
+    s.hub.endReplay(a, 1);
+    await s.hub.publishToRoom(1, { kind: 'message', message: msg(7) });
+    expect(s.seqs(a)).toEqual([3, 4, 5, 6, 7]);
+  });
+
+  it('a replay after live delivery fills the gap without repeating what arrived live', async () => {
+    const s = setup();
+    const a = s.conn('u1');
+    s.hub.subscribe(a, room);
+    await s.hub.publishToRoom(1, { kind: 'message', message: msg(10) });
+    s.hub.beginReplay(a, 1, 7);
+    for (const seq of [8, 9, 10, 11]) s.hub.replayMessage(a, msg(seq));
+    s.hub.endReplay(a, 1);
+    expect(s.seqs(a)).toEqual([10, 8, 9]);
+  });
+
+  it('membership events subscribe and unsubscribe all of a user\u2019s connections', async () => {
+    const s = setup();
+    const a = s.conn('u1');
+    const b = s.conn('u1');
+    const info = { id: 5, name: 'new', kind: 'room' as const, visibility: 'public' as const, lastSeq: 0, createdAt: 0 };
+    await s.hub.publishToUser('u1', { kind: 'membership', event: 'added', room: info });
+    expect(s.hub.isSubscribed(a, 5) && s.hub.isSubscribed(b, 5)).toBe(true);
+    expect(await s.hub.publishToRoom(5, { kind: 'message', message: msg(1, 5) })).toBe(2);
+    await s.hub.publishToUser('u1', { kind: 'membership', event: 'removed', room: info });
+    expect(s.hub.isSubscribed(a, 5)).toBe(false);
+    expect(await s.hub.publishToRoom(5, { kind: 'message', message: msg(2, 5) })).toBe(0);
+  });
+
+  it('direct events reach every connection of the user and report the count', async () => {
+    const s = setup();
+    s.conn('u1');
+    s.conn('u1');
+    expect(await s.hub.publishToUser('u1', { kind: 'direct', from: { id: 2, name: 'u2' }, text: 'hi' })).toBe(2);
+    expect(await s.hub.publishToUser('u7', { kind: 'direct', from: { id: 2, name: 'u2' }, text: 'hi' })).toBe(0);
+  });
+});
