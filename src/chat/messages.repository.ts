@@ -15,17 +15,18 @@ export async function advanceSeq(db: Db, roomId: number, count: number): Promise
   return Number(r.last_seq);
 }
 
-export async function insertMessage(db: Db, row: MessageRow): Promise<void> {
-  await db.insertInto('chat_messages').values(row).execute();
+export async function insertMessages(db: Db, rows: MessageRow[]): Promise<void> {
+  if (rows.length > 0) await db.insertInto('chat_messages').values(rows).execute();
 }
 
-export function findByClientId(db: Db, senderId: number, clientId: string): Promise<MessageRow | undefined> {
+/** Stored messages with any of these client ids (each sender's ids are their own). */
+export function findByClientIds(db: Db, senderId: number, clientIds: string[]): Promise<MessageRow[]> {
   return db
     .selectFrom('chat_messages')
     .selectAll()
     .where('sender_id', '=', senderId)
-    .where('client_id', '=', clientId)
-    .executeTakeFirst();
+    .where('client_id', 'in', clientIds)
+    .execute();
 }
 
 /** Up to `limit` messages older than `beforeSeq`, newest first. */

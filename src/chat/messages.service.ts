@@ -75,6 +75,47 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
   let flushing = false;
 
   /**
+   * Stores a batch with a few statements whatever its size: one lookup of earlier client ids per
+   * sender, one sequence allocation per room, one multi-row insert.
+   */
+  async function storeBatch(trx: typeof db, rows: messages.MessageRow[]) {
+    const out: Array<{ row: messages.MessageRow; duplicate: boolean }> = rows.map((row) => ({ row, duplicate: false }));
+    const bySender = new Map<number, Map<string, number[]>>();
+    rows.forEach((row, i) => {
+      if (row.client_id === null || row.sender_id === null) return;
+      let ids = bySender.get(row.sender_id);
+      if (!ids) bySender.set(row.sender_id, (ids = new Map()));
+      ids.set(row.client_id, [...(ids.get(row.client_id) ?? []), i]);
+    });
+    for (const [senderId, ids] of bySender) {
+      for (const existing of await messages.findByClientIds(trx, senderId, [...ids.keys()])) {
+        for (const i of ids.get(existing.client_id as string) ?? []) out[i] = { row: existing, duplicate: true };
+        ids.delete(existing.client_id as string);
+      }
+      // The same client id twice in one batch: the first is stored, the others repeat it.
+      for (const indexes of ids.values()) {
+        const first = indexes[0] as number;
+        for (const i of indexes.slice(1)) out[i] = { row: rows[first] as messages.MessageRow, duplicate: true };
+      }
+    }
+    const fresh = out.filter((o) => !o.duplicate).map((o) => o.row);
+    const perRoom = new Map<number, messages.MessageRow[]>();
+    for (const row of fresh) {
+      let list = perRoom.get(row.room_id);
+      if (!list) perRoom.set(row.room_id, (list = []));
+      list.push(row);
+    }
+    for (const [roomId, list] of perRoom) {
+      const last = await messages.advanceSeq(trx, roomId, list.length);
+      list.forEach((row, i) => {
+        row.seq = last - list.length + 1 + i;
+      });
+    }
+    await messages.insertMessages(trx, fresh);
+    return out;
+  }
+
+  /**
    * Group commit: every send waiting when a flush starts shares one transaction (one fsync), and
    * is acknowledged — and fanned out, in sequence order — only after that commit.
    */
@@ -82,23 +123,7 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
     const batch = queue.slice(0, BATCH_MAX);
     queue = queue.slice(batch.length);
     try {
-      const stored = await db.transaction().execute(async (trx) => {
-        const out: Array<{ row: messages.MessageRow; duplicate: boolean }> = [];
-        for (const p of batch) {
-          const { row } = p;
-          if (row.client_id !== null && row.sender_id !== null) {
-            const existing = await messages.findByClientId(trx, row.sender_id, row.client_id);
-            if (existing) {
-              out.push({ row: existing, duplicate: true });
-              continue;
-            }
-          }
-          row.seq = await messages.advanceSeq(trx, row.room_id, 1);
-          await messages.insertMessage(trx, row);
-          out.push({ row, duplicate: false });
-        }
-        return out;
-      });
+      const stored = await db.transaction().execute((trx) => storeBatch(trx, batch.map((p) => p.row)));
       for (let i = 0; i < batch.length; i++) {
         const s = stored[i] as { row: messages.MessageRow; duplicate: boolean };
         const message = toMessage(s.row);
