@@ -16,13 +16,18 @@ export interface ChatBus {
 export const roomChannel = (roomId: number) => `room:${roomId}`;
 export const userChannel = (key: string) => `user:${key}`;
 
-export function createLocalBus(): ChatBus {
+/**
+ * The in-process bus. With `roundTrip`, every event is serialised and parsed on the way, as a
+ * network bus would: tests use it to prove nothing depends on sharing objects.
+ */
+export function createLocalBus(options: { roundTrip?: boolean } = {}): ChatBus {
   const handlers = new Map<string, Set<(event: HubEvent) => number>>();
   return {
     async publish(channel, event) {
       let delivered = 0;
       const set = handlers.get(channel);
-      if (set) for (const h of [...set]) delivered += h(event);
+      if (!set) return 0;
+      for (const h of [...set]) delivered += h(options.roundTrip ? (JSON.parse(JSON.stringify(event)) as HubEvent) : event);
       return delivered;
     },
     subscribe(channel, handler) {

@@ -34,7 +34,8 @@ function manualTimers() {
 
 function setup(graceMs = 1000) {
   const clock = manualTimers();
-  const hub = createHub({ bus: createLocalBus(), graceMs, timers: clock.timers });
+  // Events cross the bus as JSON, as they will between instances.
+  const hub = createHub({ bus: createLocalBus({ roundTrip: true }), graceMs, timers: clock.timers });
   const got = new Map<string, HubEvent[]>();
   let n = 0;
   const conn = (user: string): HubConnection => {
@@ -215,5 +216,26 @@ describe('hub fan-out and replay', () => {
     s.conn('u1');
     expect(await s.hub.publishToUser('u1', { kind: 'direct', from: { id: 2, name: 'u2' }, text: 'hi' })).toBe(2);
     expect(await s.hub.publishToUser('u7', { kind: 'direct', from: { id: 2, name: 'u2' }, text: 'hi' })).toBe(0);
+  });
+});
+
+describe('local bus contract', () => {
+  it('delivers per channel, counts deliveries, unsubscribes, and carries plain JSON', async () => {
+    const bus = createLocalBus({ roundTrip: true });
+    const seen: HubEvent[] = [];
+    const off = bus.subscribe('room:1', (e) => {
+      seen.push(e);
+      return 3;
+    });
+    bus.subscribe('room:2', () => 1);
+    const event: HubEvent = { kind: 'message', message: msg(1) };
+    expect(await bus.publish('room:1', event)).toBe(3);
+    expect(seen[0]).toEqual(event);
+    expect(seen[0]).not.toBe(event);
+    off();
+    expect(await bus.publish('room:1', event)).toBe(0);
+    expect(await bus.publish('room:9', event)).toBe(0);
+    await bus.close();
+    expect(await bus.publish('room:2', event)).toBe(0);
   });
 });
