@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants, createWriteStream, type Dirent } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -7,13 +7,14 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../shared/errors.js';
 import type { Category } from './categories.js';
+import { createStreamHash } from './hashing.js';
 
 /** Bytes kept from the start of every upload for magic-byte sniffing. */
 const HEAD_BYTES = 4100;
 
 /** SHA-256, size and first bytes of a stream of chunks: what every upload form must produce. */
 export function createDigest() {
-  const hash = createHash('sha256');
+  const hash = createStreamHash();
   const head: Buffer[] = [];
   let headSize = 0;
   let size = 0;
@@ -30,7 +31,8 @@ export function createDigest() {
         headSize += part.length;
       }
     },
-    result: () => ({ size, sha256: hash.digest('hex'), head: Buffer.concat(head) }),
+    result: async () => ({ size, sha256: await hash.digest(), head: Buffer.concat(head) }),
+    abort: () => hash.abort(),
   };
 }
 const CATEGORIES: Category[] = ['images', 'documents', 'files'];
@@ -90,8 +92,9 @@ export function createStorage(dataDir: string) {
       } finally {
         await fh.close();
       }
-      return { tempPath, ...digest.result() };
+      return { tempPath, ...(await digest.result()) };
     } catch (err) {
+      digest.abort();
       // The file may still be opening when the pipeline fails: unlink only once it is closed.
       if (!out.closed) await once(out, 'close').catch(() => {});
       await unlink(tempPath).catch(() => {});
@@ -112,10 +115,13 @@ export function createStorage(dataDir: string) {
         digest.update(chunk as Buffer);
       }
       await fh.sync();
+    } catch (err) {
+      digest.abort();
+      throw err;
     } finally {
       await fh.close();
     }
-    return { tempPath: filePath, ...digest.result() };
+    return { tempPath: filePath, ...(await digest.result()) };
   }
 
   /** Takes over a file whose digest was computed while it was written; only fsyncs it. */
