@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildCore, type Core } from '../../app.js';
 import { type NetclassDoor, startNetclassDoor } from '../../compat/netclass.js';
+import { startTcpChatDoor } from '../../compat/tcpchat.js';
 import type { Config } from '../../config.js';
 import { buildServer } from '../../http/server.js';
 import { loadOrCreateSecret } from '../../ops/secret.js';
@@ -14,6 +15,8 @@ export interface RunningServer {
   setupUrl?: string;
   /** Seed 001's raw TCP front door, when PLAZA_NETCLASS_PORT is set (the bound port). */
   netclassPort?: number;
+  /** Seed 003's raw TCP chat door, when PLAZA_TCPCHAT_PORT is set (the bound port). */
+  tcpchatPort?: number;
   close(): Promise<void>;
 }
 
@@ -28,6 +31,7 @@ export async function startServer(
   const core = await buildCore(config, { secret, cleanTemp: true });
   let app: FastifyInstance | undefined;
   let netclass: NetclassDoor | undefined;
+  let tcpchat: { port: number; close(): Promise<void> } | undefined;
   try {
     const first = await core.setup.ensureFirstAdmin(config.admin);
     app = await buildServer(core);
@@ -55,6 +59,18 @@ export async function startServer(
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       log(`Seed 001 TCP front door on ${host}:${netclass.port}`);
     }
+    if (config.tcpchat !== undefined) {
+      const http = app;
+      tcpchat = await startTcpChatDoor(core, {
+        host: config.host,
+        port: config.tcpchat.port,
+        room: config.tcpchat.room,
+        autoRegister: config.tcpchat.autoRegister,
+        log: (obj, msg) => http.log.error(obj, msg),
+      });
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      log(`Seed 003 TCP chat door on ${host}:${tcpchat.port} (room "${config.tcpchat.room}")`);
+    }
     const housekeeping = () => {
       core.accounts.purgeEnded().catch(() => {});
       core.files.sweepOrphans().catch(() => {});
@@ -65,22 +81,26 @@ export async function startServer(
     sweeper.unref();
     const server = app;
     const door = netclass;
+    const chatDoor = tcpchat;
     return {
       app: server,
       core,
       url,
       ...(setupUrl ? { setupUrl } : {}),
       ...(door ? { netclassPort: door.port } : {}),
+      ...(chatDoor ? { tcpchatPort: chatDoor.port } : {}),
       async close() {
         clearTimeout(firstSweep);
         clearInterval(sweeper);
         await door?.close();
+        await chatDoor?.close();
         await server.close();
         await core.close();
       },
     };
   } catch (err) {
     await netclass?.close().catch(() => {});
+    await tcpchat?.close().catch(() => {});
     await app?.close().catch(() => {});
     await core.close();
     throw err;
