@@ -7,6 +7,7 @@ import { UserSchema } from '../accounts/accounts.schemas.js';
 import { usersRoutes } from '../accounts/users.routes.js';
 import type { Core } from '../app.js';
 import { chatRoutes } from '../chat/chat.routes.js';
+import { adclusterSocketRoutes } from '../compat/adcluster.socket.js';
 import { compatFileRoutes, compatRoutes } from '../compat/routes.js';
 import { filesRoutes } from '../files/files.routes.js';
 import { FileSchema } from '../files/files.schemas.js';
@@ -87,6 +88,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     },
     { prefix: '/api' },
   );
+  await app.register(adclusterSocketRoutes, { core });
   await app.register(webRoutes, { core });
   await app.register(publicShareRoutes, { core });
   await app.register(tusRoutes, { core });
