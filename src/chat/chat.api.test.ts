@@ -231,4 +231,42 @@ describe.each(await testDatabases())('native chat over WebSocket (%s)', (db) => 
     const notMember = await api(base, 'POST', `/api/chat/rooms/${room}/messages`, { token: bob.accessToken, json: { body: 'x' } });
     expect(notMember.status).toBe(403);
   });
+
+  it('with cursors given at connect (?resume=), replayed messages come before anything live, strictly in order', async () => {
+    const a = await connect(ann.accessToken);
+    const b = await connect(bob.accessToken);
+    const room = (await a.request({ type: 'create', name: 'strict' })).room.id;
+    await b.request({ type: 'join', room });
+    for (let i = 1; i <= 5; i++) await a.request({ type: 'send', room, body: `old ${i}` });
+    await b.close();
+    for (let i = 6; i <= 150; i++) a.send({ type: 'send', room, body: `missed ${i}`, ref: `m${i}` });
+    // Live sends race the reconnect.
+    const url = `${base.replace(/^http/, 'ws')}/api/chat?resume=${room}:5`;
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${bob.accessToken}` } });
+    const c = new ChatClient(ws);
+    open.push(c);
+    for (let i = 151; i <= 170; i++) a.send({ type: 'send', room, body: `live ${i}`, ref: `m${i}` });
+    const resumed = await c.next((f) => f.type === 'resumed');
+    expect(resumed.rooms[0]).toMatchObject({ room });
+    await a.next((f) => f.ref === 'm170');
+    await new Promise((r) => setTimeout(r, 200));
+    const seqs = c.frames.filter((f) => f.type === 'message' && f.room === room).map((f) => f.seq);
+    expect(seqs).toEqual([...Array(165).keys()].map((i) => i + 6));
+    const bad = new WebSocket(`${base.replace(/^http/, 'ws')}/api/chat?resume=x:1`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
+    bad.on('error', () => {});
+    const status = await new Promise<number>((resolve) => bad.once('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(400);
+    bad.terminate();
+  });
+
+  it('lets a site admin manage private rooms they never joined', async () => {
+    const dan = await registerAndLogin(base, 'dan');
+    await server.core.users.setRole('dan', 'admin');
+    const a = await connect(ann.accessToken);
+    const c = await connect(dan.accessToken);
+    const room = (await a.request({ type: 'create', name: 'hidden', visibility: 'private' })).room.id;
+    expect(await c.request({ type: 'invite', room, user: 'bob' })).toMatchObject({ type: 'invited' });
+    expect(await c.request({ type: 'remove', room, user: 'ann' })).toMatchObject({ type: 'removed' });
+  });
 });

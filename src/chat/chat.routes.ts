@@ -11,6 +11,19 @@ import { CLOSE_SESSION_ENDED, type LiveSocket, serveNativeSocket } from './chat.
 import { userKey } from './model.js';
 
 const TICKET_TTL_MS = 30_000;
+const RESUME_PATTERN = '^[0-9]{1,15}:[0-9]{1,15}(,[0-9]{1,15}:[0-9]{1,15}){0,499}$';
+
+type SocketRequest = FastifyRequest & { chatPrincipal?: Principal };
+
+/** `?resume=3:41,7:12` → room 3 after 41, room 7 after 12 (validated by the route's schema). */
+function parseResume(value: string | undefined): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pair of value ? value.split(',') : []) {
+    const [room, after] = pair.split(':').map(Number);
+    out.set(room as number, after as number);
+  }
+  return out;
+}
 const HEARTBEAT_MS = 30_000;
 
 const Room = Type.Object({
@@ -96,14 +109,19 @@ export async function chatRoutes(app: FastifyInstance, { core }: { core: Core })
     schema: {
       tags,
       summary: 'The native chat WebSocket (see docs/chat-protocol.md)',
-      querystring: Type.Object({ ticket: Type.Optional(Type.String({ maxLength: 200 })) }),
+      querystring: Type.Object({
+        ticket: Type.Optional(Type.String({ maxLength: 200 })),
+        resume: Type.Optional(
+          Type.String({ maxLength: 12_000, pattern: RESUME_PATTERN, description: 'room:lastSeq pairs, comma-separated: replayed before anything live' }),
+        ),
+      }),
     },
     preValidation: async (request) => {
-      (request as FastifyRequest & { chatPrincipal?: Principal }).chatPrincipal = await socketPrincipal(request);
+      (request as SocketRequest).chatPrincipal = await socketPrincipal(request);
     },
   }, (socket, request) => {
-    const principal = (request as FastifyRequest & { chatPrincipal?: Principal }).chatPrincipal as Principal;
-    serveNativeSocket(core, socket, principal, request.log, live);
+    const principal = (request as SocketRequest).chatPrincipal as Principal;
+    serveNativeSocket(core, socket, principal, request.log, live, parseResume(request.query.resume));
   });
 
   r.post('/chat/ticket', {

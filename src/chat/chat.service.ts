@@ -34,12 +34,19 @@ export function createChatService({ database, config, users, files, clock, bus, 
     return { key: userKey(user.id), userId: user.id, name: user.username };
   }
 
-  /** A new connection follows every room its user belongs to; returns them. */
-  async function connect(conn: HubConnection): Promise<RoomInfo[]> {
+  /**
+   * A new connection follows every room its user belongs to; returns them. Rooms in `holdFrom`
+   * (room id → last sequence seen) start held for a replay, so nothing live overtakes it.
+   */
+  async function connect(conn: HubConnection, holdFrom?: ReadonlyMap<number, number>): Promise<RoomInfo[]> {
     hub.attach(conn);
     try {
       const list = await rooms.roomsOf(conn.participant);
-      for (const r of list) hub.subscribe(conn, r);
+      for (const r of list) {
+        hub.subscribe(conn, r);
+        const after = holdFrom?.get(r.id);
+        if (after !== undefined) hub.beginReplay(conn, r.id, after);
+      }
       return list;
     } catch (err) {
       hub.detach(conn, true);

@@ -24,7 +24,8 @@ import {
 
 export const CLOSE_SLOW_CONSUMER = 1008;
 export const CLOSE_SESSION_ENDED = 4001;
-const REPLAY_HIGH_WATER = 1024 * 1024;
+/** Frames received but not yet handled, per connection; more are refused (a client outrunning the server). */
+const MAX_PENDING_FRAMES = 256;
 
 export interface LiveSocket {
   conn: HubConnection;
@@ -38,13 +39,9 @@ interface Window {
   count: number;
 }
 
-function send(socket: WebSocket, data: string) {
-  if (socket.readyState === socket.OPEN) socket.send(data);
-}
-
-/** Waits (briefly, repeatedly) until the socket's send buffer is below the high-water mark. */
-async function drained(socket: WebSocket): Promise<void> {
-  while (socket.readyState === socket.OPEN && socket.bufferedAmount > REPLAY_HIGH_WATER) {
+/** Waits (briefly, repeatedly) until the socket's send buffer is below `highWater`. */
+async function drained(socket: WebSocket, highWater: number): Promise<void> {
+  while (socket.readyState === socket.OPEN && socket.bufferedAmount > highWater) {
     await new Promise((r) => setTimeout(r, 5));
   }
   if (socket.readyState !== socket.OPEN) throw new AppError('BAD_REQUEST', 'Connection closed during replay');
@@ -56,27 +53,35 @@ export function serveNativeSocket(
   principal: Principal,
   log: FastifyBaseLogger,
   live: Set<LiveSocket>,
+  resumeAtConnect: ReadonlyMap<number, number> = new Map(),
 ): void {
   const { chat } = core;
   const { maxBufferedBytes, framesPer10s } = core.config.chat;
+  const replayHighWater = Math.min(1024 * 1024, maxBufferedBytes / 4);
   const user = principal.user;
   let goodbye = false;
   let dropped = false;
+  let closed = false;
+  let pending = 0;
+
+  /** Every frame goes out here: a client this far behind is dropped rather than buffered for. */
+  function send(data: string) {
+    if (dropped || socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > maxBufferedBytes) {
+      dropped = true;
+      socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume');
+      // A client that does not even read the close frame is cut off.
+      setTimeout(() => socket.terminate(), 5000).unref();
+      return;
+    }
+    socket.send(data);
+  }
+  const pace = () => drained(socket, replayHighWater);
 
   const conn: HubConnection = {
     id: randomId('con'),
     participant: chat.participantOf(user),
-    deliver(event: HubEvent) {
-      if (dropped || socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount > maxBufferedBytes) {
-        dropped = true;
-        socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume');
-        // A client that does not even read the close frame is cut off.
-        setTimeout(() => socket.terminate(), 5000).unref();
-        return;
-      }
-      socket.send(eventFrame(event));
-    },
+    deliver: (event: HubEvent) => send(eventFrame(event)),
   };
   const entry: LiveSocket = { conn, socket, principal, alive: true };
   live.add(entry);
@@ -95,7 +100,7 @@ export function serveNativeSocket(
   function replyError(err: unknown, ref?: string) {
     const m = mapError(err);
     if (m.status >= 500) log.error({ err }, 'chat frame failed');
-    send(socket, errorFrame(m.code, m.status >= 500 ? 'Something went wrong; try again' : m.message, ref));
+    send(errorFrame(m.code, m.status >= 500 ? 'Something went wrong; try again' : m.message, ref));
   }
 
   async function roomForSend(frame: ClientFrame): Promise<number> {
@@ -108,7 +113,6 @@ export function serveNativeSocket(
     committed.then(
       ({ message, duplicate }) =>
         send(
-          socket,
           replyFrame('ack', frame.ref, {
             id: message.id,
             room: message.room,
@@ -138,20 +142,20 @@ export function serveNativeSocket(
       }
       case 'history': {
         const h = await chat.messages.history(user, frame.room as number, frame.before, frame.limit);
-        send(socket, replyFrame('history', ref, { room: h.room.id, messages: h.messages, hasMore: h.hasMore }));
+        send(replyFrame('history', ref, { room: h.room.id, messages: h.messages, hasMore: h.hasMore }));
         return;
       }
       case 'resume': {
         const results: Array<{ room: number; replayed: number; lastSeq: number }> = [];
         for (const c of frame.rooms ?? []) {
           try {
-            const r = await chat.messages.replay(user, conn, c.room, c.after, () => drained(socket));
+            const r = await chat.messages.replay(user, conn, c.room, c.after, { pace });
             results.push({ room: c.room, replayed: r.replayed, lastSeq: r.room.lastSeq });
           } catch (err) {
             replyError(err, ref);
           }
         }
-        send(socket, replyFrame('resumed', ref, { rooms: results }));
+        send(replyFrame('resumed', ref, { rooms: results }));
         return;
       }
       case 'join': {
@@ -162,43 +166,43 @@ export function serveNativeSocket(
           if (!found) throw new AppError('NOT_FOUND', 'No such room');
           room = await chat.rooms.join(user, found.id);
         }
-        send(socket, replyFrame('joined', ref, { room }));
+        send(replyFrame('joined', ref, { room }));
         return;
       }
       case 'create': {
         const room = await chat.rooms.create(user, frame.name as string, frame.visibility ?? 'public');
-        send(socket, replyFrame('created', ref, { room }));
+        send(replyFrame('created', ref, { room }));
         return;
       }
       case 'leave':
         await chat.rooms.leave(user, frame.room as number);
-        send(socket, replyFrame('left', ref, { room: frame.room }));
+        send(replyFrame('left', ref, { room: frame.room }));
         return;
       case 'rooms':
-        send(socket, replyFrame('rooms', ref, { rooms: await chat.rooms.list(user) }));
+        send(replyFrame('rooms', ref, { rooms: await chat.rooms.list(user) }));
         return;
       case 'members':
-        send(socket, replyFrame('members', ref, { room: frame.room, members: await chat.rooms.members(user, frame.room as number) }));
+        send(replyFrame('members', ref, { room: frame.room, members: await chat.rooms.members(user, frame.room as number) }));
         return;
       case 'invite': {
         const target = await chat.resolveUser(frame.user as number | string);
         await chat.rooms.invite(user, frame.room as number, target);
-        send(socket, replyFrame('invited', ref, { room: frame.room, user: { id: target.id, name: target.username } }));
+        send(replyFrame('invited', ref, { room: frame.room, user: { id: target.id, name: target.username } }));
         return;
       }
       case 'remove': {
         const target = await chat.resolveUser(frame.user as number | string);
         await chat.rooms.removeMember(user, frame.room as number, target.id);
-        send(socket, replyFrame('removed', ref, { room: frame.room, user: { id: target.id, name: target.username } }));
+        send(replyFrame('removed', ref, { room: frame.room, user: { id: target.id, name: target.username } }));
         return;
       }
       case 'dm': {
         const other = await chat.resolveUser(frame.user as number | string);
-        send(socket, replyFrame('dm', ref, { room: await chat.rooms.openDm(user, other) }));
+        send(replyFrame('dm', ref, { room: await chat.rooms.openDm(user, other) }));
         return;
       }
       case 'ping':
-        send(socket, replyFrame('pong', ref, {}));
+        send(replyFrame('pong', ref, {}));
         return;
       case 'bye':
         goodbye = true;
@@ -207,28 +211,54 @@ export function serveNativeSocket(
     }
   }
 
+  /** Cursors given at connect: those rooms were held from the first instant, so order is strict. */
+  async function replayAtConnect(rooms: RoomInfo[]) {
+    if (resumeAtConnect.size === 0) return;
+    const followed = new Set(rooms.map((r) => r.id));
+    const results: Array<{ room: number; replayed: number; lastSeq: number }> = [];
+    for (const [room, after] of resumeAtConnect) {
+      try {
+        const r = await chat.messages.replay(user, conn, room, after, { pace, begun: followed.has(room) });
+        results.push({ room, replayed: r.replayed, lastSeq: r.room.lastSeq });
+      } catch (err) {
+        replyError(err);
+      }
+    }
+    send(replyFrame('resumed', undefined, { rooms: results }));
+  }
+
   // Frames are handled one after another (a send's ack may still be waiting for its commit).
-  let chain: Promise<void> = Promise.resolve();
-  const ready = chat.connect(conn).then(
-    (rooms) => send(socket, helloFrame(conn.id, { id: user.id, name: user.username }, rooms)),
+  const ready = chat.connect(conn, resumeAtConnect).then(
+    async (rooms) => {
+      send(helloFrame(conn.id, { id: user.id, name: user.username }, rooms));
+      await replayAtConnect(rooms);
+    },
     (err) => {
       replyError(err);
       socket.close(1011, 'Could not load your rooms');
     },
   );
-  chain = ready;
+  let chain: Promise<void> = ready.catch(() => {});
 
   socket.on('message', (data, isBinary) => {
-    if (isBinary) {
-      send(socket, errorFrame('BAD_REQUEST', 'Frames are JSON text, not binary'));
-      return;
-    }
     if (rateLimited()) {
-      send(socket, errorFrame('RATE_LIMITED', `At most ${framesPer10s} frames per 10 seconds; slow down`));
+      send(errorFrame('RATE_LIMITED', `At most ${framesPer10s} frames per 10 seconds; slow down`));
       return;
     }
+    if (isBinary) {
+      send(errorFrame('BAD_REQUEST', 'Frames are JSON text, not binary'));
+      return;
+    }
+    if (pending >= MAX_PENDING_FRAMES) {
+      send(errorFrame('RATE_LIMITED', 'Too many frames waiting to be handled; wait for replies'));
+      return;
+    }
+    pending++;
     const text = data.toString();
     chain = chain.then(async () => {
+      pending--;
+      // A closed connection's queued frames are dropped: nobody would hear the answers.
+      if (closed) return;
       let frame: ClientFrame;
       try {
         frame = parseClientFrame(text);
@@ -248,6 +278,7 @@ export function serveNativeSocket(
   });
   socket.on('error', (err) => log.debug({ err }, 'chat socket error'));
   socket.on('close', (code) => {
+    closed = true;
     live.delete(entry);
     void ready.then(() => chat.disconnect(conn, goodbye || code === 1000));
   });

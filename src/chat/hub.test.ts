@@ -131,6 +131,23 @@ describe('hub presence (seed 003 semantics)', () => {
     });
   }
 
+  it('a room left while disconnected stops counting the user once they go away cleanly', () => {
+    const s = setup();
+    const observer = s.conn('u9');
+    s.hub.subscribe(observer, room);
+    const a = s.conn('u1');
+    s.hub.subscribe(a, room);
+    s.hub.detach(a, false);
+    // Back within the grace period, but the new connection does not follow the room, then says goodbye.
+    const b = s.conn('u1');
+    s.hub.detach(b, true);
+    expect(s.presence(observer)).toEqual(['joined u9 1', 'joined u1 2', 'disconnected u1 2', 'left u1 1']);
+    expect(s.hub.presentIn(1).map((p) => p.key)).toEqual(['u9']);
+    const c = s.conn('u1');
+    s.hub.subscribe(c, room);
+    expect(s.presence(observer).at(-1)).toBe('joined u1 2');
+  });
+
   it('tracks online / disconnected / offline per user', () => {
     const s = setup();
     const a = s.conn('u1');

@@ -292,9 +292,14 @@ export function createHub({ bus, graceMs, timers = systemTimers }: HubOptions) {
     if (!online) forgetUser(key);
   }
 
+  /** The participant has no connection left: rooms still counting them (from an earlier drop) let go. */
   function forgetUser(key: string) {
     const user = users.get(key);
     if (user?.graceTimer !== undefined) timers.clearTimeout(user.graceTimer);
+    for (const room of [...rooms.values()]) {
+      const p = room.presence.get(key);
+      if (p && p.conns.size === 0) removePresence(room, key, 'left');
+    }
     users.delete(key);
     userSubs.get(key)?.();
     userSubs.delete(key);

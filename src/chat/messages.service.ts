@@ -13,6 +13,8 @@ export const MAX_BODY_CHARS = 16_000;
 export const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 const HISTORY_MAX = 200;
 const REPLAY_PAGE = 1000;
+/** Replays ask the transport whether its socket has drained this often (messages may be 16 KB each). */
+const REPLAY_PACE_EVERY = 32;
 /** Sends waiting for the database are written together, one transaction per batch. */
 const BATCH_MAX = 512;
 
@@ -71,7 +73,7 @@ export type MessagesService = ReturnType<typeof createMessagesService>;
 
 export function createMessagesService({ database, hub, rooms, files, clock }: MessagesDeps) {
   const { db } = database;
-  let queue: Pending[] = [];
+  const queue: Pending[] = [];
   let flushing = false;
 
   /**
@@ -105,7 +107,8 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
       if (!list) perRoom.set(row.room_id, (list = []));
       list.push(row);
     }
-    for (const [roomId, list] of perRoom) {
+    // Rooms locked in one global order: two instances' batches can never deadlock on each other.
+    for (const [roomId, list] of [...perRoom].sort((x, y) => x[0] - y[0])) {
       const last = await messages.advanceSeq(trx, roomId, list.length);
       list.forEach((row, i) => {
         row.seq = last - list.length + 1 + i;
@@ -120,21 +123,44 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
    * is acknowledged — and fanned out, in sequence order — only after that commit.
    */
   async function flush(): Promise<void> {
-    const batch = queue.slice(0, BATCH_MAX);
-    queue = queue.slice(batch.length);
+    const batch = queue.splice(0, BATCH_MAX);
+    let stored: Array<{ row: messages.MessageRow; duplicate: boolean } | Error>;
     try {
-      const stored = await db.transaction().execute((trx) => storeBatch(trx, batch.map((p) => p.row)));
-      for (let i = 0; i < batch.length; i++) {
-        const s = stored[i] as { row: messages.MessageRow; duplicate: boolean };
-        const message = toMessage(s.row);
-        const style = batch[i]?.style;
-        const delivered = s.duplicate
-          ? 0
-          : await hub.publishToRoom(message.room, { kind: 'message', message, ...(style ? { style } : {}) });
-        batch[i]?.resolve({ message, duplicate: s.duplicate, delivered });
-      }
+      stored = await db.transaction().execute((trx) => storeBatch(trx, batch.map((p) => p.row)));
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      // One bad row (a file deleted meanwhile, a race on a client id) must not fail the others:
+      // store each on its own, so only the guilty send is refused.
+      stored = [];
+      for (const p of batch) {
+        if (batch.length === 1) {
+          stored.push(err as Error);
+          break;
+        }
+        try {
+          const [one] = await db.transaction().execute((trx) => storeBatch(trx, [p.row]));
+          stored.push(one as { row: messages.MessageRow; duplicate: boolean });
+        } catch (e) {
+          stored.push(e as Error);
+        }
+      }
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i] as Pending;
+      const s = stored[i] as { row: messages.MessageRow; duplicate: boolean } | Error;
+      if (s instanceof Error) {
+        p.reject(s);
+        continue;
+      }
+      const message = toMessage(s.row);
+      let delivered = 0;
+      if (!s.duplicate) {
+        try {
+          delivered = await hub.publishToRoom(message.room, { kind: 'message', message, ...(p.style ? { style: p.style } : {}) });
+        } catch {
+          // Stored is stored: the ack stands, and clients that missed the fan-out catch up by resuming.
+        }
+      }
+      p.resolve({ message, duplicate: s.duplicate, delivered });
     }
     if (queue.length > 0) setImmediate(() => void flush());
     else flushing = false;
@@ -194,6 +220,8 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
   /** Shares one of the caller's files into a room: members can then download it. */
   async function enqueueShare(user: User, roomId: number, fileId: string, clientId?: string) {
     const file = await files.getVisible(user, fileId);
+    // Admins may see every file, but share only their own like everyone else.
+    if (file.ownerId !== user.id) throw new AppError('NOT_FOUND', 'No such file');
     return enqueue(user, roomId, { body: file.name, file, clientId });
   }
 
@@ -226,32 +254,50 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
    * Sends a reconnecting connection every message after `after`, in order and exactly once, then
    * lets live messages through. `pace` lets the transport wait for its socket to drain.
    */
-  async function replay(user: User, conn: HubConnection, roomId: number, after: number, pace?: () => Promise<void>) {
-    const room = await rooms.requireMember(user, roomId);
-    if (!Number.isSafeInteger(after) || after < 0) throw new AppError('INVALID_CURSOR', 'after must be a whole number ≥ 0');
-    const row = await rooms.findRow(room.id);
-    const lastSeq = Number(row?.last_seq ?? 0);
-    if (after > lastSeq) {
-      throw new AppError('INVALID_CURSOR', `Room "${room.name}" has no message ${after} yet (last is ${lastSeq})`);
-    }
-    if (!hub.isSubscribed(conn, room.id)) hub.subscribe(conn, room);
-    if (!hub.beginReplay(conn, room.id, after)) throw new AppError('BAD_REQUEST', 'A replay of this room is already running');
-    let cursor = after;
-    let count = 0;
+  /**
+   * Sends a connection every message after `after`, in order and exactly once, then lets live
+   * messages through. Only rooms the connection follows (its user is a member of) can be replayed.
+   * `pace` lets the transport wait for its socket to drain; it is asked every few messages.
+   * With `begun`, the transport already started holding live messages (cursors given at connect).
+   */
+  async function replay(
+    user: User,
+    conn: HubConnection,
+    roomId: number,
+    after: number,
+    options: { pace?: () => Promise<void>; begun?: boolean } = {},
+  ) {
+    let begun = options.begun === true;
     try {
+      const room = await rooms.requireMember(user, roomId);
+      // A membership removed a moment ago may still be cached: the hub's subscription is current.
+      if (!hub.isSubscribed(conn, room.id)) throw new AppError('NOT_MEMBER', `Join room "${room.name}" first`);
+      const row = await rooms.findRow(room.id);
+      const lastSeq = Number(row?.last_seq ?? 0);
+      if (after > lastSeq) {
+        throw new AppError('INVALID_CURSOR', `Room "${room.name}" has no message ${after} yet (last is ${lastSeq})`);
+      }
+      if (!begun) {
+        if (!hub.beginReplay(conn, room.id, after)) throw new AppError('BAD_REQUEST', 'A replay of this room is already running');
+        begun = true;
+      }
+      let cursor = after;
+      let count = 0;
       for (;;) {
         const page = await messages.listAfter(db, room.id, cursor, REPLAY_PAGE);
-        for (const r of page) hub.replayMessage(conn, toMessage(r));
+        for (let i = 0; i < page.length; i++) {
+          if (i % REPLAY_PACE_EVERY === 0 && options.pace) await options.pace();
+          hub.replayMessage(conn, toMessage(page[i] as messages.MessageRow));
+        }
         count += page.length;
         const last = page[page.length - 1];
         if (!last || page.length < REPLAY_PAGE) break;
         cursor = Number(last.seq);
-        if (pace) await pace();
       }
+      return { room: { ...room, lastSeq: Math.max(lastSeq, cursor) }, replayed: count };
     } finally {
-      hub.endReplay(conn, room.id);
+      if (begun) hub.endReplay(conn, roomId);
     }
-    return { room: { ...room, lastSeq: Math.max(lastSeq, cursor) }, replayed: count };
   }
 
   return { enqueue, send, enqueueShare, shareFile, post, sendAsGuest, history, replay };
