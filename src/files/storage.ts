@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants, createWriteStream, type Dirent } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -7,14 +7,13 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../shared/errors.js';
 import type { Category } from './categories.js';
-import { createStreamHash } from './hashing.js';
 
 /** Bytes kept from the start of every upload for magic-byte sniffing. */
 const HEAD_BYTES = 4100;
 
 /** SHA-256, size and first bytes of a stream of chunks: what every upload form must produce. */
 export function createDigest() {
-  const hash = createStreamHash();
+  const hash = createHash('sha256');
   const head: Buffer[] = [];
   let headSize = 0;
   let size = 0;
@@ -31,8 +30,7 @@ export function createDigest() {
         headSize += part.length;
       }
     },
-    result: async () => ({ size, sha256: await hash.digest(), head: Buffer.concat(head) }),
-    abort: () => hash.abort(),
+    result: () => ({ size, sha256: hash.digest('hex'), head: Buffer.concat(head) }),
   };
 }
 const CATEGORIES: Category[] = ['images', 'documents', 'files'];
@@ -92,9 +90,8 @@ export function createStorage(dataDir: string) {
       } finally {
         await fh.close();
       }
-      return { tempPath, ...(await digest.result()) };
+      return { tempPath, ...digest.result() };
     } catch (err) {
-      digest.abort();
       // The file may still be opening when the pipeline fails: unlink only once it is closed.
       if (!out.closed) await once(out, 'close').catch(() => {});
       await unlink(tempPath).catch(() => {});
@@ -115,13 +112,10 @@ export function createStorage(dataDir: string) {
         digest.update(chunk as Buffer);
       }
       await fh.sync();
-    } catch (err) {
-      digest.abort();
-      throw err;
     } finally {
       await fh.close();
     }
-    return { tempPath: filePath, ...(await digest.result()) };
+    return { tempPath: filePath, ...digest.result() };
   }
 
   /** Takes over a file whose digest was computed while it was written; only fsyncs it. */

@@ -31,12 +31,11 @@ class HashingFileStore extends FileStore {
   override async write(readable: IncomingMessage | Readable, id: string, offset: number): Promise<number> {
     let state = this.running.get(id);
     if (offset === 0) {
-      state?.digest.abort();
       state = { digest: createDigest(), offset: 0 };
       this.running.set(id, state);
     }
     if (!state || state.offset !== offset) {
-      this.forget(id);
+      this.running.delete(id);
       return super.write(readable, id, offset);
     }
     const s = state;
@@ -50,28 +49,20 @@ class HashingFileStore extends FileStore {
       // pipe() would not pass the source's errors on, leaving the write (and its descriptor) open.
       readable.once('error', (err) => meter.destroy(err));
       const written = await super.write(readable.pipe(meter), id, offset);
-      if (written !== s.digest.size) this.forget(id);
+      if (written !== s.digest.size) this.running.delete(id);
       else s.offset = written;
       return written;
     } catch (err) {
-      this.forget(id);
+      this.running.delete(id);
       throw err;
     }
   }
 
-  private forget(id: string) {
-    this.running.get(id)?.digest.abort();
-    this.running.delete(id);
-  }
-
   /** The digest of a completely and cleanly hashed upload, once. */
-  async takeDigest(id: string, size: number): Promise<{ size: number; sha256: string; head: Buffer } | undefined> {
+  takeDigest(id: string, size: number): { size: number; sha256: string; head: Buffer } | undefined {
     const s = this.running.get(id);
-    if (!s || s.offset !== size) {
-      this.forget(id);
-      return undefined;
-    }
     this.running.delete(id);
+    if (!s || s.offset !== size) return undefined;
     return s.digest.result();
   }
 }
@@ -162,7 +153,7 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
           limit: core.config.maxUploadBytes,
           tooLarge: () => new AppError('FILE_TOO_LARGE', 'File is larger than the upload limit'),
         };
-        const hashed = await datastore.takeDigest(upload.id, upload.size ?? -1);
+        const hashed = datastore.takeDigest(upload.id, upload.size ?? -1);
         const received = hashed ? await core.storage.adoptHashed(source, hashed) : await core.storage.adopt(source, limit);
         const file = await core.files.finalize(user, received, upload.metadata?.filename ?? upload.metadata?.name ?? 'file');
         return {
