@@ -18,6 +18,28 @@ describe('config', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it('reads chat, TCP door and SQLite durability settings; doors are off by default', () => {
+    const d = loadConfig({});
+    expect(d.chat).toEqual({ guests: false, presenceGraceSeconds: 30, framesPer10s: 200, maxBufferedBytes: 4 * 1024 * 1024 });
+    expect(d.netclassPort).toBeUndefined();
+    expect(d.tcpchat).toBeUndefined();
+    expect(d.database).not.toHaveProperty('synchronous');
+    const c = loadConfig({
+      PLAZA_GUEST_CHAT: 'true',
+      PLAZA_NETCLASS_PORT: '0',
+      PLAZA_TCPCHAT_PORT: '9000',
+      PLAZA_TCPCHAT_ROOM: '대화방',
+      PLAZA_SQLITE_SYNCHRONOUS: 'normal',
+    });
+    expect(c.chat.guests).toBe(true);
+    expect(c.netclassPort).toBe(0);
+    expect(c.tcpchat).toEqual({ port: 9000, room: '대화방', autoRegister: false });
+    expect(c.database).toMatchObject({ kind: 'sqlite', synchronous: 'normal' });
+    expect(() => loadConfig({ PLAZA_TCPCHAT_ROOM: '../x', PLAZA_SQLITE_SYNCHRONOUS: 'off', PLAZA_NETCLASS_PORT: 'x' })).toThrow(
+      /PLAZA_TCPCHAT_ROOM[\s\S]*PLAZA_SQLITE_SYNCHRONOUS|PLAZA_SQLITE_SYNCHRONOUS[\s\S]*PLAZA_TCPCHAT_ROOM/,
+    );
+  });
+
   it('reports every problem at once', () => {
     try {
       loadConfig({

@@ -18,7 +18,9 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
-  database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
+  database:
+    | { kind: 'sqlite'; file: string; synchronous?: 'full' | 'normal' }
+    | { kind: 'postgres'; url: string; schema?: string };
   publicUrl?: string;
   secret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -153,6 +155,9 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       problems.push('PLAZA_DATABASE_URL must start with postgres://, postgresql:// or sqlite:');
     }
   }
+
+  const synchronous = oneOf('PLAZA_SQLITE_SYNCHRONOUS', ['full', 'normal'], 'full');
+  if (database.kind === 'sqlite' && synchronous !== 'full') database = { ...database, synchronous };
 
   const publicUrl = str('PLAZA_PUBLIC_URL');
   if (publicUrl !== undefined) {

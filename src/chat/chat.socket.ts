@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../accounts/model.js';
@@ -12,6 +13,7 @@ import {
   errorFrame,
   eventFrame,
   helloFrame,
+  messageFrame,
   parseClientFrame,
   replyFrame,
 } from './protocol.js';
@@ -39,6 +41,53 @@ interface Window {
   count: number;
 }
 
+/** An unmasked, final text frame (RFC 6455 §5.2), built once per message whatever the fan-out. */
+export function encodeTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text, 'utf8');
+  const n = payload.length;
+  const header = n < 126 ? Buffer.from([0x81, n]) : n < 65536 ? Buffer.from([0x81, 126, n >> 8, n & 255]) : Buffer.alloc(10);
+  if (n >= 65536) {
+    header[0] = 0x81;
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(n), 2);
+  }
+  return Buffer.concat([header, payload]);
+}
+
+const framed = new WeakMap<ChatMessage, Buffer>();
+function messageBytes(message: ChatMessage): Buffer {
+  let bytes = framed.get(message);
+  if (!bytes) {
+    bytes = encodeTextFrame(messageFrame(message));
+    framed.set(message, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * Corks a socket until the current burst of work is over, so a batch of frames becomes one write. The bytes
+ * corked this turn are counted apart: they are not a slow reader's backlog (yet).
+ */
+const corked = new Map<Socket, number>();
+let uncorkScheduled = false;
+function writeCorked(raw: Socket, bytes: Buffer) {
+  const before = corked.get(raw);
+  if (before === undefined) {
+    raw.cork();
+    if (!uncorkScheduled) {
+      uncorkScheduled = true;
+      // After the current run of microtasks: a batch's fan-out (one flush) completes within it.
+      process.nextTick(() => {
+        uncorkScheduled = false;
+        for (const s of corked.keys()) s.uncork();
+        corked.clear();
+      });
+    }
+  }
+  corked.set(raw, (before ?? 0) + bytes.length);
+  raw.write(bytes);
+}
+
 /** Waits (briefly, repeatedly) until the socket's send buffer is below `highWater`. */
 async function drained(socket: WebSocket, highWater: number): Promise<void> {
   while (socket.readyState === socket.OPEN && socket.bufferedAmount > highWater) {
@@ -64,24 +113,44 @@ export function serveNativeSocket(
   let closed = false;
   let pending = 0;
 
+  // Events raised before `hello` went out (the user's own "joined") wait for it.
+  let early: HubEvent[] | undefined = [];
+  const raw = (socket as unknown as { _socket?: Socket })._socket;
+
   /** Every frame goes out here: a client this far behind is dropped rather than buffered for. */
-  function send(data: string) {
-    if (dropped || socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > maxBufferedBytes) {
+  function writable(): boolean {
+    if (dropped || socket.readyState !== socket.OPEN) return false;
+    if (socket.bufferedAmount - (raw ? (corked.get(raw) ?? 0) : 0) > maxBufferedBytes) {
       dropped = true;
       socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume');
       // A client that does not even read the close frame is cut off.
       setTimeout(() => socket.terminate(), 5000).unref();
-      return;
+      return false;
     }
-    socket.send(data);
+    return true;
+  }
+  function send(data: string) {
+    if (writable()) socket.send(data);
   }
   const pace = () => drained(socket, replayHighWater);
+
+  function deliver(event: HubEvent) {
+    if (early) {
+      early.push(event);
+      return;
+    }
+    if (!writable()) return;
+    // Chat messages fan out to many sockets: framed once, written as bytes, and a batch of them
+    // leaves in one write per socket (ws has no compression here, so its own writes go straight
+    // to the same socket and order is kept).
+    if (event.kind === 'message' && raw) writeCorked(raw, messageBytes(event.message));
+    else socket.send(eventFrame(event));
+  }
 
   const conn: HubConnection = {
     id: randomId('con'),
     participant: chat.participantOf(user),
-    deliver: (event: HubEvent) => send(eventFrame(event)),
+    deliver,
   };
   const entry: LiveSocket = { conn, socket, principal, alive: true };
   live.add(entry);
@@ -231,6 +300,9 @@ export function serveNativeSocket(
   const ready = chat.connect(conn, resumeAtConnect).then(
     async (rooms) => {
       send(helloFrame(conn.id, { id: user.id, name: user.username }, rooms));
+      const waiting = early ?? [];
+      early = undefined;
+      for (const e of waiting) deliver(e);
       await replayAtConnect(rooms);
     },
     (err) => {

@@ -56,9 +56,22 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
     roleCache.delete(`${roomId}:${userId}`);
   }
 
+  // Every send looks its room up: rows are remembered for a second (a room's name, kind and
+  // visibility never change; `lastSeq` from here is only ever informative).
+  const rowCache = new Map<number, { row: rooms.RoomRow; at: number }>();
+  async function cachedRow(roomId: number): Promise<rooms.RoomRow | undefined> {
+    const now = clock.now();
+    const hit = rowCache.get(roomId);
+    if (hit && now - hit.at < MEMBERSHIP_TTL_MS) return hit.row;
+    const row = await rooms.findRoomById(db, roomId);
+    if (rowCache.size > 10_000) rowCache.clear();
+    if (row) rowCache.set(roomId, { row, at: now });
+    return row;
+  }
+
   /** A room the user may see: public rooms, and rooms (DMs included) they belong to. Private rooms are 404 to others. */
   async function getVisible(user: User, roomId: number): Promise<RoomInfo> {
-    const row = await rooms.findRoomById(db, roomId);
+    const row = await cachedRow(roomId);
     if (!row) throw notFound();
     const role = await roleOf(roomId, user.id);
     if (!role && !(row.kind === 'room' && row.visibility === 'public')) throw notFound();
