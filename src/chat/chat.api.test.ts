@@ -269,4 +269,15 @@ describe.each(await testDatabases())('native chat over WebSocket (%s)', (db) => 
     expect(await c.request({ type: 'invite', room, user: 'bob' })).toMatchObject({ type: 'invited' });
     expect(await c.request({ type: 'remove', room, user: 'ann' })).toMatchObject({ type: 'removed' });
   });
+
+  it('always sends hello first, even when the user’s own presence is announced at connect', async () => {
+    const a = await connect(ann.accessToken);
+    await a.request({ type: 'create', name: 'first-frame' });
+    await a.close();
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/chat`, { headers: { authorization: `Bearer ${ann.accessToken}` } });
+    const first = await new Promise<any>((resolve) => ws.once('message', (d) => resolve(JSON.parse(d.toString()))));
+    expect(first.type).toBe('hello');
+    ws.close();
+  });
 });
