@@ -20,7 +20,13 @@ describe('config', () => {
 
   it('reads chat, TCP door and SQLite durability settings; doors are off by default', () => {
     const d = loadConfig({});
-    expect(d.chat).toEqual({ guests: false, presenceGraceSeconds: 30, framesPer10s: 200, maxBufferedBytes: 4 * 1024 * 1024 });
+    expect(d.chat).toEqual({
+      guests: false,
+      presenceGraceSeconds: 30,
+      framesPer10s: 200,
+      maxBufferedBytes: 4 * 1024 * 1024,
+      heartbeatSeconds: 30,
+    });
     expect(d.netclassPort).toBeUndefined();
     expect(d.tcpchat).toBeUndefined();
     expect(d.database).not.toHaveProperty('synchronous');

@@ -57,6 +57,8 @@ export interface Config {
     framesPer10s: number;
     /** Bytes a slow client may leave unread before it is dropped. */
     maxBufferedBytes: number;
+    /** Sockets are pinged this often; one that missed the previous ping is dropped. */
+    heartbeatSeconds: number;
   };
   /** Seed 001's raw TCP front door (undefined = off). */
   netclassPort?: number;
@@ -236,6 +238,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       presenceGraceSeconds: int('PLAZA_PRESENCE_GRACE_SECONDS', 30, 0, 3600),
       framesPer10s: int('PLAZA_CHAT_FRAMES_PER_10S', 200, 1, 1_000_000),
       maxBufferedBytes: int('PLAZA_CHAT_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 ** 3),
+      heartbeatSeconds: int('PLAZA_CHAT_HEARTBEAT_SECONDS', 30, 1, 3600),
     },
     ...(netclassPort !== undefined ? { netclassPort } : {}),
     ...(tcpchatPort !== undefined

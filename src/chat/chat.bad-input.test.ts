@@ -170,3 +170,36 @@ describe('native chat with a slow reader', () => {
     }
   });
 });
+
+describe('native chat heartbeats', () => {
+  it('drops a connection that stops answering pings (others see "disconnected") and closes sockets of ended sessions (4001)', async () => {
+    const server = await startTestServer('sqlite', { PLAZA_CHAT_HEARTBEAT_SECONDS: '1' });
+    try {
+      const ann = await registerAndLogin(server.url, 'ann');
+      const bob = await registerAndLogin(server.url, 'bob');
+      const a = await ChatClient.open(server.url, { token: ann.accessToken });
+      const room = (await a.request({ type: 'create', name: 'pulse' })).room.id;
+      const { default: WebSocket } = await import('ws');
+      // A client whose network died: it never answers pings.
+      const deadWs = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/chat`, {
+        headers: { authorization: `Bearer ${bob.accessToken}` },
+        autoPong: false,
+      });
+      const dead = new ChatClient(deadWs);
+      await dead.next((f) => f.type === 'hello');
+      await dead.request({ type: 'join', room });
+      await a.next((f) => f.type === 'presence' && f.user.name === 'bob' && f.event === 'joined');
+      expect(await a.next((f) => f.type === 'presence' && f.user.name === 'bob', 6000)).toMatchObject({ event: 'disconnected', count: 2 });
+      expect((await dead.waitClosed()).code).toBe(1006);
+
+      // Logging out ends the session: its sockets are closed at the next heartbeat.
+      const live = await ChatClient.open(server.url, { token: bob.accessToken });
+      const out = await api(server.url, 'POST', '/api/auth/logout', { token: bob.accessToken });
+      expect(out.status).toBeLessThan(300);
+      expect((await live.waitClosed(6000)).code).toBe(4001);
+      await a.close();
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -24,7 +24,6 @@ function parseResume(value: string | undefined): Map<number, number> {
   }
   return out;
 }
-const HEARTBEAT_MS = 30_000;
 
 const Room = Type.Object({
   id: Type.Integer(),
@@ -82,7 +81,7 @@ export async function chatRoutes(app: FastifyInstance, { core }: { core: Core })
         () => {},
       );
     }
-  }, HEARTBEAT_MS);
+  }, core.config.chat.heartbeatSeconds * 1000);
   heartbeat.unref();
   app.addHook('onClose', async () => clearInterval(heartbeat));
 

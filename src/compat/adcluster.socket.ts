@@ -60,7 +60,6 @@ export const ADCLUSTER_HELP =
 
 const GUEST_ID = /^[A-Za-z0-9_.-]{1,32}$/;
 const COMMAND = /^\/([A-Za-z_]+)(?:\s+([\s\S]*))?$/;
-const HEARTBEAT_MS = 30_000;
 const NOTICE_DEDUPE_MS = 2000;
 const MAX_TOKEN_CHARS = 4096;
 
@@ -536,7 +535,7 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
         );
       }
     }
-  }, HEARTBEAT_MS);
+  }, core.config.chat.heartbeatSeconds * 1000);
   heartbeat.unref();
   app.addHook('onClose', async () => clearInterval(heartbeat));
 
