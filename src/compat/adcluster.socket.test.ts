@@ -526,3 +526,25 @@ describe.each(await testDatabases())('seed 004 guests (PLAZA_GUEST_CHAT=true, %s
     expect(await again.ask('/my_groups', /^Your groups/)).toBe('Your groups: []');
   });
 });
+
+describe('seed 004 heartbeats', () => {
+  it('a guest loses its id once a user registers that name (4003); echo sockets are pinged like the rest', async () => {
+    const server = await startTestServer('sqlite', { PLAZA_GUEST_CHAT: 'true', PLAZA_CHAT_HEARTBEAT_SECONDS: '1' });
+    try {
+      const g = await TextClient.open(server.url, '/ws/carol');
+      await g.next(/^Connected as client 'carol'/);
+      await registerAndLogin(server.url, 'carol');
+      expect((await g.waitClosed(5000)).code).toBe(4003);
+
+      // An echo peer that stops answering pings is dropped.
+      const { default: WebSocket } = await import('ws');
+      const echo = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws`, { autoPong: false });
+      echo.on('error', () => {});
+      await new Promise((r) => echo.once('open', r));
+      const code = await new Promise<number>((resolve) => echo.once('close', (c) => resolve(c)));
+      expect(code).toBe(1006);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -83,7 +83,13 @@ interface Live {
   socket: WebSocket;
   sessionId: string | null;
   alive: boolean;
+  /** A guest's id: re-checked, since a guest may never keep a name someone has since registered. */
+  guest?: string;
 }
+
+/** Echo sockets need no login: their number is bounded. */
+const MAX_ECHO_SOCKETS = 1000;
+const CLOSE_NAME_TAKEN = 4003;
 
 function fail(message: string): AppError {
   return new AppError('BAD_REQUEST', message);
@@ -156,10 +162,25 @@ async function sendToClient(core: Core, from: Participant, clientId: string, tex
   return core.chat.hub.publishToUser(key, { kind: 'direct', from: { id: from.userId, name: from.name }, text });
 }
 
-function serveEcho(core: Core, socket: WebSocket, log: FastifyBaseLogger) {
+function serveEcho(core: Core, socket: WebSocket, log: FastifyBaseLogger, live: Set<Live>, echoes: { count: number }) {
   const { framesPer10s, maxBufferedBytes } = core.config.chat;
   const limited = rateLimiter(framesPer10s);
   socket.on('error', (err) => log.debug({ err }, 'seed 004 echo socket error'));
+  if (echoes.count >= MAX_ECHO_SOCKETS) {
+    socket.close(1013, 'Too many echo connections; try again later');
+    return;
+  }
+  echoes.count++;
+  // Heartbeats find dead echo peers too.
+  const entry: Live = { socket, sessionId: null, alive: true };
+  live.add(entry);
+  socket.on('pong', () => {
+    entry.alive = true;
+  });
+  socket.on('close', () => {
+    echoes.count--;
+    live.delete(entry);
+  });
   socket.on('message', (data, isBinary) => {
     if (socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > maxBufferedBytes) {
@@ -259,7 +280,12 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
       if (text !== undefined) write(text);
     },
   };
-  const entry: Live = { socket, sessionId: identity.sessionId, alive: true };
+  const entry: Live = {
+    socket,
+    sessionId: identity.sessionId,
+    alive: true,
+    ...(identity.user === null ? { guest: me.name } : {}),
+  };
   live.add(entry);
 
   /** The groups this connection speaks to: rooms (not DMs) it follows, by name. */
@@ -514,6 +540,7 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
   const tags = ['chat'];
   const live = new Set<Live>();
   const identities = new WeakMap<FastifyRequest, Identity>();
+  const echoes = { count: 0 };
   // JSON only, as on the native API.
   app.removeContentTypeParser('text/plain');
 
@@ -530,6 +557,14 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
         core.accounts.authenticateSession(s.sessionId).then(
           (p) => {
             if (!p) s.socket.close(CLOSE_SESSION_ENDED, 'Session ended; log in again');
+          },
+          () => {},
+        );
+      }
+      if (s.guest !== undefined) {
+        core.users.findByUsername(s.guest.toLowerCase()).then(
+          (u) => {
+            if (u) s.socket.close(CLOSE_NAME_TAKEN, 'That name now belongs to a registered user');
           },
           () => {},
         );
@@ -608,7 +643,7 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
   };
 
   for (const prefix of ['', '/api']) {
-    app.get(`${prefix}/ws`, { websocket: true }, (socket, request) => serveEcho(core, socket, request.log));
+    app.get(`${prefix}/ws`, { websocket: true }, (socket, request) => serveEcho(core, socket, request.log, live, echoes));
     app.get(`${prefix}/ws/:client_id`, { websocket: true, preValidation }, onCommands);
     app.get(`${prefix}/ws/:client_id/:group`, { websocket: true, preValidation }, onCommands);
   }

@@ -90,6 +90,15 @@ describe('seed 001 request framing', () => {
     expect(splitRequests('\r\n\r\n')).toEqual([]);
     expect(splitRequests('garbage\nHEAD HTTP/1.1')).toEqual(['garbage\n', 'HEAD HTTP/1.1']);
   });
+
+  it('splits a hostile 64 KiB burst (a long run of digits after Content-Length) in linear time', () => {
+    const hostile = `GET / HTTP/1.1\nContent-Length:${'9'.repeat(64_000)}`;
+    const t0 = performance.now();
+    expect(splitRequests(hostile)).toHaveLength(1);
+    expect(splitRequests(`GET / HTTP/1.1\n${'1'.repeat(64_000)}`)).toHaveLength(1);
+    // Quadratic scanning took seconds here; linear takes milliseconds even on a busy machine.
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
 });
 
 describe.each(await testDatabases())('seed 001 raw TCP front door (%s)', (db) => {
@@ -347,6 +356,25 @@ describe('seed 001 TCP door limits (sqlite)', () => {
     expect(server.netclassPort).toBeUndefined();
     expect(server.banner.join('\n')).not.toMatch(/TCP front door/);
   });
+
+  it('answers at most 100 requests from one burst (then 429 and close); other clients are unaffected', async () => {
+    const door = await startNetclassDoor(server.core, { host: '127.0.0.1', port: 0 });
+    try {
+      const flood = await connect(door.port);
+      const closed = untilClosed(flood);
+      flood.write('HEAD HTTP/1.1\r\n'.repeat(150));
+      const got = bytesOf(await closed);
+      expect(got).toContain('HTTP/1.1 429 Too Many Requests');
+      expect(got).not.toContain('HTTP/1.1 200 OK');
+
+      const other = await connect(door.port);
+      const answered = untilClosed(other);
+      other.end('HEAD HTTP/1.1\r\n');
+      expect(bytesOf(await answered)).toContain('HTTP/1.1 200 OK');
+    } finally {
+      await door.close();
+    }
+  }, 30_000);
 
   it('closes idle connections, refuses connections beyond the limit, and close() ends open sockets', async () => {
     const door = await startNetclassDoor(server.core, {

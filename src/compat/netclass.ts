@@ -47,7 +47,11 @@ const LINGER_MS = 5000;
  * Where a new request starts inside one burst: a request line at a line start, or glued right after
  * the seed's GET/HEAD, which ends with `Content-Length:0` and no line break.
  */
-const REQUEST_START = /(?<=\n|[Cc]ontent-[Ll]ength:[ \t]*\d+)(?=[A-Z]{3,10} (?:\S+ )?HTTP\/\d)/;
+// Bounded repetitions only: an unbounded run of digits inside the look-behind made a 64 KiB burst
+// take seconds to split (every position rescanned it), stalling the whole server.
+const REQUEST_START = /(?<=\n|[Cc]ontent-[Ll]ength:[ \t]{0,16}\d{1,19})(?=[A-Z]{3,10} (?:\S+ )?HTTP\/\d)/;
+/** Requests answered from one burst; the seed client sends one per write. */
+const MAX_REQUESTS_PER_BURST = 100;
 
 export function splitRequests(burst: string): string[] {
   // Blank lines before a request line are ignored, as RFC 9112 §2.2 allows.
@@ -133,8 +137,13 @@ export async function startNetclassDoor(core: Core, options: NetclassDoorOptions
       if (socket.destroyed || socket.writableEnded) return;
       if (socket.write(bytes)) return;
       await new Promise<void>((resolve) => {
-        socket.once('drain', resolve);
-        socket.once('close', resolve);
+        const done = () => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          resolve();
+        };
+        socket.on('drain', done);
+        socket.on('close', done);
       });
     };
 
@@ -199,21 +208,37 @@ export async function startNetclassDoor(core: Core, options: NetclassDoorOptions
       const burst = Buffer.concat(pending).toString('utf8');
       pending = [];
       pendingBytes = 0;
+      // Nothing more is read while this burst is answered: a client that sends without reading
+      // our replies fills its own socket buffers, not our memory.
+      socket.pause();
       enqueue(async () => {
-        for (const request of splitRequests(burst)) {
-          // The client left: do no more work on its behalf.
-          if (socket.destroyed) return;
-          let reply: Reply;
-          try {
-            reply = await answer(request);
-          } catch (err) {
-            const a = describeFailure(err);
-            if (a.error !== undefined) log({ err: a.error }, 'seed 001 TCP request failed');
-            reply = { ...fromAnswer(a), noBody: request.startsWith('HEAD') };
-          }
-          await write(renderReply(reply));
+        try {
+          await answerBurst(burst);
+        } finally {
+          if (!socket.destroyed && !closing) socket.resume();
         }
       });
+    };
+
+    const answerBurst = async (burst: string) => {
+      const requests = splitRequests(burst);
+      if (requests.length > MAX_REQUESTS_PER_BURST) {
+        finish({ status: 429, body: `Too Many Requests: at most ${MAX_REQUESTS_PER_BURST} requests at once` });
+        return;
+      }
+      for (const request of requests) {
+        // The client left: do no more work on its behalf.
+        if (socket.destroyed) return;
+        let reply: Reply;
+        try {
+          reply = await answer(request);
+        } catch (err) {
+          const a = describeFailure(err);
+          if (a.error !== undefined) log({ err: a.error }, 'seed 001 TCP request failed');
+          reply = { ...fromAnswer(a), noBody: request.startsWith('HEAD') };
+        }
+        await write(renderReply(reply));
+      }
     };
 
     socket.setNoDelay(true);

@@ -646,3 +646,30 @@ describe('seed 003 door wiring', () => {
     }
   });
 });
+
+describe('seed 003 door and disabled accounts', () => {
+  it('cuts off a logged-in TCP user whose account is disabled', async () => {
+    const server = await startTestServer('sqlite', {
+      PLAZA_CHAT_HEARTBEAT_SECONDS: '1',
+      PLAZA_ADMIN_USERNAME: 'boss',
+      PLAZA_ADMIN_PASSWORD: 'boss-password-1',
+    });
+    const door = await startTcpChatDoor(server.core, { host: '127.0.0.1', port: 0, room: 'lobby', autoRegister: false });
+    try {
+      const lee = await registerAndLogin(server.url, 'lee');
+      const c = await SeedClient.connect(door.port);
+      c.send(`lee/${PASSWORD}`);
+      await c.until(() => c.bytes().toString('utf8').includes('환영'), 'welcome');
+      const boss = await server.core.users.findByUsername('boss');
+      await server.core.users.adminUpdate(boss as NonNullable<typeof boss>, lee.user.id, { disabled: true });
+      await c.until(() => c.closed, 'the door to close the disabled user', 5000);
+      expect(c.closed).toBe(true);
+      const deadline = Date.now() + 3000;
+      while (server.core.chat.hub.presenceOf(`u${lee.user.id}`) === 'online' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(server.core.chat.hub.presenceOf(`u${lee.user.id}`)).not.toBe('online');
+    } finally {
+      await door.close();
+      await server.close();
+    }
+  });
+});

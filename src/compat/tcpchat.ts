@@ -260,6 +260,19 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
   const framesPer10s = core.config.chat.framesPer10s;
 
   const sockets = new Set<net.Socket>();
+  /** Logged-in connections and their user: re-checked on a timer, so a disabled account is cut off. */
+  const accounts = new Map<net.Socket, number>();
+  const recheck = setInterval(() => {
+    for (const [socket, userId] of accounts) {
+      core.users.findById(userId).then(
+        (u) => {
+          if (!u || u.disabled) socket.destroy();
+        },
+        () => {},
+      );
+    }
+  }, core.config.chat.heartbeatSeconds * 1000);
+  recheck.unref();
   /** Users between "not online" and attached to the hub: a second login for them is a duplicate. */
   const loggingIn = new Set<number>();
   /** Work that must finish before the database closes (sends, uploads, hub detaches). */
@@ -416,8 +429,13 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
         case 'membership':
           // Removed from the bridged room by an admin: the door has nothing left to offer.
           if (event.event === 'removed' && event.room.id === roomId) {
+            // Any armed input timer would move the phase on again: stop it, and cut the socket
+            // if the client does not hang up after reading its last words.
+            clearTimer();
+            if (phase.kind === 'data') abandonFile(phase, 'Removed from the room');
             phase = { kind: 'done' };
             buf = Buffer.alloc(0);
+            socket.setTimeout(LINGER_MS, () => socket.destroy());
             detach(true);
             sendText(`${MESSAGE_REFUSED}: 대화방에서 내보내졌습니다.`);
             enqueueOut(async () => {
@@ -511,6 +529,7 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
         const room = await chat.rooms.joinOrCreateByName(found, options.room);
         if (closed || phase.kind !== 'authenticating') return;
         user = found;
+        accounts.set(socket, found.id);
         roomId = room.id;
         conn = { id: randomId('tcp'), participant: chat.participantOf(found), deliver };
         sendWord(REPLY_WELCOME);
@@ -824,6 +843,7 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
       clearTimer();
       clearTimeout(loginTimer);
       sockets.delete(socket);
+      accounts.delete(socket);
       // A file cut off mid-way is abandoned: its temp file is removed, no row is written.
       if (phase.kind === 'data') abandonFile(phase, 'The connection closed during the file');
       // Without [!EXIT] the others hear "비활성" and the user may come back within the grace period.
@@ -856,6 +876,7 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
   return {
     port,
     async close() {
+      clearInterval(recheck);
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       const closing = [...sockets].map((s) => new Promise((resolve) => s.once('close', resolve)));
       for (const s of sockets) s.destroy();
