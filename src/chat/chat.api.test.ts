@@ -101,9 +101,12 @@ describe.each(await testDatabases())('native chat over WebSocket (%s)', (db) => 
     await a.next((f) => f.ref === 'x39');
     const b2 = await connect(bob.accessToken);
     expect(b2.hello.rooms.map((r: any) => r.id)).toContain(room);
-    // Live sends keep arriving while the replay runs.
+    // Live sends keep arriving once the replay has started (before it, they would simply come
+    // first: a `resume` frame orders only what follows it; ?resume= at connect orders everything).
+    b2.send({ type: 'resume', rooms: [{ room, after: seen.seq }], ref: 'resume' });
+    await b2.next((f) => f.type === 'message' && f.room === room, 5000).then((f) => b2.frames.unshift(f));
     for (let i = 0; i < 5; i++) a.send({ type: 'send', room, body: `live ${i}`, ref: `y${i}` });
-    const resumed = await b2.request({ type: 'resume', rooms: [{ room, after: seen.seq }] });
+    const resumed = await b2.next((f) => f.ref === 'resume');
     expect(resumed.rooms[0]).toMatchObject({ room });
     await a.next((f) => f.ref === 'y4');
     await new Promise((r) => setTimeout(r, 200));

@@ -7,7 +7,7 @@ import { isCrossSiteRequest, requireAdmin, requireUser } from '../http/auth.js';
 import { errors } from '../http/schemas.js';
 import { AppError } from '../shared/errors.js';
 import { hashToken, randomToken } from '../shared/ids.js';
-import { CLOSE_SESSION_ENDED, type LiveSocket, serveNativeSocket } from './chat.socket.js';
+import { type LiveSocket, serveNativeSocket, startHeartbeat } from './chat.socket.js';
 import { userKey } from './model.js';
 
 const TICKET_TTL_MS = 30_000;
@@ -63,27 +63,11 @@ export async function chatRoutes(app: FastifyInstance, { core }: { core: Core })
   const tickets = new Map<string, { sessionId: string; expires: number }>();
   const live = new Set<LiveSocket>();
 
-  // One timer for every socket: ping, drop the silent, and re-check each session (logout, disable).
-  const heartbeat = setInterval(() => {
+  const stopHeartbeat = startHeartbeat(core, live, undefined, () => {
     const now = Date.now();
     for (const [k, t] of tickets) if (t.expires < now) tickets.delete(k);
-    for (const s of live) {
-      if (!s.alive) {
-        s.socket.terminate();
-        continue;
-      }
-      s.alive = false;
-      s.socket.ping();
-      core.accounts.authenticateSession(s.principal.sessionId).then(
-        (p) => {
-          if (!p) s.socket.close(CLOSE_SESSION_ENDED, 'Session ended; log in again');
-        },
-        () => {},
-      );
-    }
-  }, core.config.chat.heartbeatSeconds * 1000);
-  heartbeat.unref();
-  app.addHook('onClose', async () => clearInterval(heartbeat));
+  });
+  app.addHook('onClose', async () => stopHeartbeat());
 
   async function socketPrincipal(request: FastifyRequest): Promise<Principal> {
     const ticket = (request.query as { ticket?: unknown }).ticket;

@@ -9,7 +9,6 @@ import type { ChatBus } from './bus.js';
 import { createHub, type HubConnection, type Timers } from './hub.js';
 import { createMessagesService } from './messages.service.js';
 import { type Participant, type PresenceState, type RoomInfo, userKey } from './model.js';
-import { listMembers } from './rooms.repository.js';
 import { createRoomsService, toRoomInfo } from './rooms.service.js';
 
 export interface ChatDeps {
@@ -88,13 +87,6 @@ export function createChatService({ database, config, users, files, clock, bus, 
     return messages.send(actor, roomId, { body: text, clientId });
   }
 
-  /** The members of a public group, for callers without an account (seed 004 guests' `/group_members`). */
-  async function publicGroupMembers(roomId: number): Promise<Array<{ id: number; username: string }>> {
-    const row = await rooms.findRow(roomId);
-    if (!row || row.kind !== 'room' || row.visibility !== 'public') throw new AppError('NOT_FOUND', 'No such room');
-    return (await listMembers(database.db, roomId, 500)).map((m) => ({ id: m.user_id, username: m.username }));
-  }
-
   return {
     hub,
     rooms,
@@ -105,7 +97,6 @@ export function createChatService({ database, config, users, files, clock, bus, 
     resolveUser,
     sendToUser,
     sendToRoom,
-    publicGroupMembers,
     close: () => hub.close(),
   };
 }

@@ -6,6 +6,7 @@ import type { Core } from '../app.js';
 import { mapError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
 import { randomId } from '../shared/ids.js';
+import { createFrameLimit } from './frame-limit.js';
 import type { HubConnection } from './hub.js';
 import type { ChatMessage, HubEvent, RoomInfo } from './model.js';
 import {
@@ -29,17 +30,53 @@ export const CLOSE_SESSION_ENDED = 4001;
 /** Frames received but not yet handled, per connection; more are refused (a client outrunning the server). */
 const MAX_PENDING_FRAMES = 256;
 
-export interface LiveSocket {
-  conn: HubConnection;
+/** A socket the heartbeat looks after: pinged, dropped when silent, closed when its session ends. */
+export interface HeartbeatEntry {
   socket: WebSocket;
-  principal: Principal;
+  /** The login behind the socket; null for seed 004 guests and echo sockets. */
+  sessionId: string | null;
   alive: boolean;
 }
 
-interface Window {
-  start: number;
-  count: number;
+export interface LiveSocket extends HeartbeatEntry {
+  conn: HubConnection;
 }
+
+/**
+ * One timer for a set of sockets (each transport keeps its own set): every interval, a socket
+ * that did not answer the previous ping is dropped, the others are pinged, and each session is
+ * re-checked (logout, disable). `each` adds a transport's own check. Returns the stop function.
+ */
+export function startHeartbeat<E extends HeartbeatEntry>(
+  core: Core,
+  live: Set<E>,
+  each?: (entry: E) => void,
+  onTick?: () => void,
+): () => void {
+  const timer = setInterval(() => {
+    onTick?.();
+    for (const s of live) {
+      if (!s.alive) {
+        s.socket.terminate();
+        continue;
+      }
+      s.alive = false;
+      s.socket.ping();
+      if (s.sessionId !== null) {
+        core.accounts.authenticateSession(s.sessionId).then(
+          (p) => {
+            if (!p) s.socket.close(CLOSE_SESSION_ENDED, 'Session ended; log in again');
+          },
+          () => {},
+        );
+      }
+      each?.(s);
+    }
+  }, core.config.chat.heartbeatSeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 
 /** An unmasked, final text frame (RFC 6455 §5.2), built once per message whatever the fan-out. */
 export function encodeTextFrame(text: string): Buffer {
@@ -152,19 +189,10 @@ export function serveNativeSocket(
     participant: chat.participantOf(user),
     deliver,
   };
-  const entry: LiveSocket = { conn, socket, principal, alive: true };
+  const entry: LiveSocket = { conn, socket, sessionId: principal.sessionId, alive: true };
   live.add(entry);
 
-  const window: Window = { start: Date.now(), count: 0 };
-  function rateLimited(): boolean {
-    const now = Date.now();
-    if (now - window.start >= 10_000) {
-      window.start = now;
-      window.count = 0;
-    }
-    window.count++;
-    return window.count > framesPer10s;
-  }
+  const rateLimited = createFrameLimit(framesPer10s);
 
   function replyError(err: unknown, ref?: string) {
     const m = mapError(err);

@@ -41,14 +41,17 @@ function withCount(db: Db) {
     );
 }
 
-/** Public rooms plus the rooms `userId` belongs to (DMs included), by name. */
-export async function listRoomsFor(db: Db, userId: number, limit: number): Promise<RoomWithCount[]> {
+/** Public rooms plus the rooms `userId` belongs to (DMs included), by name, with the user's role. */
+export async function listRoomsFor(
+  db: Db,
+  userId: number,
+  limit: number,
+): Promise<Array<RoomWithCount & { my_role: MemberRole | null }>> {
   const rows = await withCount(db)
+    .leftJoin('chat_members as mine', (j) => j.onRef('mine.room_id', '=', 'r.id').on('mine.user_id', '=', userId))
+    .select('mine.role as my_role')
     .where((eb) =>
-      eb.or([
-        eb.and([eb('r.kind', '=', 'room'), eb('r.visibility', '=', 'public')]),
-        eb('r.id', 'in', eb.selectFrom('chat_members').select('room_id').where('user_id', '=', userId)),
-      ]),
+      eb.or([eb.and([eb('r.kind', '=', 'room'), eb('r.visibility', '=', 'public')]), eb('mine.user_id', 'is not', null)]),
     )
     .orderBy('r.name')
     .limit(limit)
@@ -62,8 +65,14 @@ export async function listGroupRooms(db: Db, limit: number): Promise<RoomWithCou
   return rows.map((r) => ({ ...r, member_count: Number(r.member_count ?? 0) }));
 }
 
-export function roomIdsOf(db: Db, userId: number): Promise<Array<{ room_id: number }>> {
-  return db.selectFrom('chat_members').select('room_id').where('user_id', '=', userId).execute();
+/** The rooms (DMs included) `userId` belongs to. */
+export function roomsOfUser(db: Db, userId: number): Promise<RoomRow[]> {
+  return db
+    .selectFrom('chat_rooms as r')
+    .innerJoin('chat_members as c', 'c.room_id', 'r.id')
+    .selectAll('r')
+    .where('c.user_id', '=', userId)
+    .execute();
 }
 
 export async function memberRole(db: Db, roomId: number, userId: number): Promise<MemberRole | undefined> {
@@ -103,16 +112,6 @@ export function listMembers(db: Db, roomId: number, limit: number): Promise<Memb
     .orderBy('u.username')
     .limit(limit)
     .execute();
-}
-
-export async function countAdmins(db: Db, roomId: number): Promise<number> {
-  const r = await db
-    .selectFrom('chat_members')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('room_id', '=', roomId)
-    .where('role', '=', 'admin')
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
 }
 
 export async function insertInvite(db: Db, roomId: number, userId: number, invitedBy: number, now: number) {

@@ -196,12 +196,8 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
 
   async function list(user: User): Promise<RoomInfo[]> {
     const rows = await rooms.listRoomsFor(db, user.id, LIST_LIMIT);
-    const mine = new Set((await rooms.roomIdsOf(db, user.id)).map((r) => r.room_id));
-    return Promise.all(
-      rows.map(async (r) => {
-        const role = mine.has(r.id) ? await roleOf(r.id, user.id) : undefined;
-        return toRoomInfo(r, { memberCount: r.member_count, ...(role ? { role } : {}) });
-      }),
+    return rows.map(({ my_role, member_count, ...r }) =>
+      toRoomInfo(r, { memberCount: member_count, ...(my_role ? { role: my_role } : {}) }),
     );
   }
 
@@ -234,9 +230,14 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
   /** The rooms a participant's new connection follows: a user's memberships; guests follow none until they join. */
   async function roomsOf(participant: Participant): Promise<RoomInfo[]> {
     if (participant.userId === null) return [];
-    const ids = (await rooms.roomIdsOf(db, participant.userId)).map((r) => r.room_id);
-    const rows = await Promise.all(ids.map((id) => rooms.findRoomById(db, id)));
-    return rows.filter((r): r is rooms.RoomRow => r !== undefined).map((r) => toRoomInfo(r));
+    return (await rooms.roomsOfUser(db, participant.userId)).map((r) => toRoomInfo(r));
+  }
+
+  /** The members of a public group, for callers without an account (seed 004 guests' `/group_members`). */
+  async function publicGroupMembers(roomId: number): Promise<Array<{ id: number; username: string }>> {
+    const row = await rooms.findRoomById(db, roomId);
+    if (!row || row.kind !== 'room' || row.visibility !== 'public') throw notFound();
+    return (await rooms.listMembers(db, roomId, LIST_LIMIT)).map((m) => ({ id: m.user_id, username: m.username }));
   }
 
   async function groups() {
@@ -259,6 +260,7 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
     openDm,
     roomsOf,
     groups,
+    publicGroupMembers,
     findRow: (roomId: number) => rooms.findRoomById(db, roomId),
     fileSharedWith: (fileId: string, userId: number) => rooms.fileSharedWith(db, fileId, userId),
   };

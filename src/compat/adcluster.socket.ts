@@ -5,7 +5,8 @@ import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { Principal, User } from '../accounts/model.js';
 import type { Core } from '../app.js';
-import { CLOSE_SESSION_ENDED, CLOSE_SLOW_CONSUMER } from '../chat/chat.socket.js';
+import { CLOSE_SLOW_CONSUMER, type HeartbeatEntry, startHeartbeat } from '../chat/chat.socket.js';
+import { createFrameLimit } from '../chat/frame-limit.js';
 import type { HubConnection } from '../chat/hub.js';
 import { MAX_BODY_CHARS, type SendResult } from '../chat/messages.service.js';
 import { type HubEvent, type Participant, type RoomInfo, userKey } from '../chat/model.js';
@@ -79,10 +80,7 @@ interface Identity {
   group?: RoomInfo;
 }
 
-interface Live {
-  socket: WebSocket;
-  sessionId: string | null;
-  alive: boolean;
+interface Live extends HeartbeatEntry {
   /** A guest's id: re-checked, since a guest may never keep a name someone has since registered. */
   guest?: string;
 }
@@ -96,19 +94,6 @@ function fail(message: string): AppError {
 }
 
 /** One rate window per connection, like the native transport's. */
-function rateLimiter(limit: number) {
-  let start = Date.now();
-  let count = 0;
-  return () => {
-    const now = Date.now();
-    if (now - start >= 10_000) {
-      start = now;
-      count = 0;
-    }
-    return ++count > limit;
-  };
-}
-
 function onlineIn(core: Core, roomId: number): Participant[] {
   return core.chat.hub.presentIn(roomId).filter((p) => core.chat.hub.presenceOf(p.key) === 'online');
 }
@@ -138,7 +123,7 @@ async function groupMembers(core: Core, user: User | null, name: string): Promis
   if (!room || room.kind !== 'room') throw new AppError('NOT_FOUND', `No group '${name}'`);
   let members: Array<{ username: string }>;
   try {
-    members = user ? await core.chat.rooms.members(user, room.id) : await core.chat.publicGroupMembers(room.id);
+    members = user ? await core.chat.rooms.members(user, room.id) : await core.chat.rooms.publicGroupMembers(room.id);
   } catch (err) {
     if (err instanceof AppError && err.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `No group '${name}'`);
     throw err;
@@ -164,7 +149,7 @@ async function sendToClient(core: Core, from: Participant, clientId: string, tex
 
 function serveEcho(core: Core, socket: WebSocket, log: FastifyBaseLogger, live: Set<Live>, echoes: { count: number }) {
   const { framesPer10s, maxBufferedBytes } = core.config.chat;
-  const limited = rateLimiter(framesPer10s);
+  const limited = createFrameLimit(framesPer10s);
   socket.on('error', (err) => log.debug({ err }, 'seed 004 echo socket error'));
   if (echoes.count >= MAX_ECHO_SOCKETS) {
     socket.close(1013, 'Too many echo connections; try again later');
@@ -434,7 +419,7 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
     },
   );
   let chain: Promise<void> = ready;
-  const limited = rateLimiter(framesPer10s);
+  const limited = createFrameLimit(framesPer10s);
 
   socket.on('message', (data, isBinary) => {
     if (isBinary) {
@@ -544,35 +529,17 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
   // JSON only, as on the native API.
   app.removeContentTypeParser('text/plain');
 
-  // Ping every socket, drop the silent ones, and close those whose session ended.
-  const heartbeat = setInterval(() => {
-    for (const s of live) {
-      if (!s.alive) {
-        s.socket.terminate();
-        continue;
-      }
-      s.alive = false;
-      s.socket.ping();
-      if (s.sessionId !== null) {
-        core.accounts.authenticateSession(s.sessionId).then(
-          (p) => {
-            if (!p) s.socket.close(CLOSE_SESSION_ENDED, 'Session ended; log in again');
-          },
-          () => {},
-        );
-      }
-      if (s.guest !== undefined) {
-        core.users.findByUsername(s.guest.toLowerCase()).then(
-          (u) => {
-            if (u) s.socket.close(CLOSE_NAME_TAKEN, 'That name now belongs to a registered user');
-          },
-          () => {},
-        );
-      }
-    }
-  }, core.config.chat.heartbeatSeconds * 1000);
-  heartbeat.unref();
-  app.addHook('onClose', async () => clearInterval(heartbeat));
+  // Heartbeats (see chat.socket.ts); a guest also loses an id someone has since registered.
+  const stopHeartbeat = startHeartbeat(core, live, (s) => {
+    if (s.guest === undefined) return;
+    core.users.findByUsername(s.guest.toLowerCase()).then(
+      (u) => {
+        if (u) s.socket.close(CLOSE_NAME_TAKEN, 'That name now belongs to a registered user');
+      },
+      () => {},
+    );
+  });
+  app.addHook('onClose', async () => stopHeartbeat());
 
   /** The logged-in caller of an upgrade, if any; a presented but bad credential is refused. */
   async function principalOf(request: FastifyRequest): Promise<Principal | null> {

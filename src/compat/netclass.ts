@@ -10,6 +10,7 @@ import {
   PUT_EXTRAS,
   type SeedAnswer,
 } from './netclass-http.js';
+import { closeDoor, drainOrClose, listenDoor } from './tcp-door.js';
 
 /**
  * Seed 001's raw TCP front door (opt-in, own port). Its client does not speak valid HTTP: GET/HEAD
@@ -136,15 +137,7 @@ export async function startNetclassDoor(core: Core, options: NetclassDoorOptions
     const write = async (bytes: Buffer) => {
       if (socket.destroyed || socket.writableEnded) return;
       if (socket.write(bytes)) return;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          socket.off('drain', done);
-          socket.off('close', done);
-          resolve();
-        };
-        socket.on('drain', done);
-        socket.on('close', done);
-      });
+      await drainOrClose(socket);
     };
 
     const finish = (last: Reply) => {
@@ -291,26 +284,11 @@ export async function startNetclassDoor(core: Core, options: NetclassDoorOptions
     serve(socket);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', (err) => log({ err }, 'seed 001 TCP door error'));
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : options.port;
+  const port = await listenDoor(server, options.host, options.port, (err) => log({ err }, 'seed 001 TCP door error'));
 
   return {
     port,
-    async close() {
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      const closed = [...sockets].map((s) => new Promise((resolve) => s.once('close', resolve)));
-      for (const s of sockets) s.destroy();
-      await Promise.all([stopped, ...closed]);
-      // In-flight requests and session logouts finish before the caller closes the database.
-      while (work.size > 0) await Promise.allSettled([...work]);
-    },
+    // In-flight requests and session logouts finish before the caller closes the database.
+    close: () => closeDoor(server, sockets, work),
   };
 }

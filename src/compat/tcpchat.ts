@@ -3,12 +3,14 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RequestContext, User } from '../accounts/model.js';
 import type { Core } from '../app.js';
+import { createFrameLimit } from '../chat/frame-limit.js';
 import type { HubConnection } from '../chat/hub.js';
 import { MAX_BODY_CHARS } from '../chat/messages.service.js';
 import { type ChatMessage, type HubEvent, userKey } from '../chat/model.js';
 import { mapError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
 import { randomId } from '../shared/ids.js';
+import { closeDoor, drainOrClose, listenDoor } from './tcp-door.js';
 
 /**
  * Seed 003's raw TCP chat front door (tkinter chat; opt-in port). A thin adapter: logins are Plaza
@@ -309,7 +311,7 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
     let detached = false;
     let closed = false;
     let sendChain: Promise<void> = Promise.resolve();
-    const window = { start: Date.now(), count: 0 };
+    const rateLimited = createFrameLimit(framesPer10s);
 
     // ---- Output: one queue, every write its own chunk, a pause after each ----
 
@@ -319,15 +321,7 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
     const writeChunk = async (bytes: Buffer, pause = true) => {
       if (closed || socket.destroyed || !socket.writable) return;
       if (!socket.write(bytes)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            socket.off('drain', done);
-            socket.off('close', done);
-            resolve();
-          };
-          socket.on('drain', done);
-          socket.on('close', done);
-        });
+        await drainOrClose(socket);
       }
       if (pause && pauseMs > 0) await sleep(pauseMs);
     };
@@ -471,16 +465,6 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
         (buf.length > MAX_BUFFERED_INPUT && phase.kind !== 'data' && phase.kind !== 'skip' && phase.kind !== 'done');
       if (stop && !socket.isPaused()) socket.pause();
       else if (!stop && socket.isPaused() && !closed) socket.resume();
-    }
-
-    function rateLimited(): boolean {
-      const now = Date.now();
-      if (now - window.start >= 10_000) {
-        window.start = now;
-        window.count = 0;
-      }
-      window.count++;
-      return window.count > framesPer10s;
     }
 
     function finishLogin(raw: Buffer) {
@@ -862,27 +846,14 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
     serve(socket);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', (err) => log({ err }, 'seed 003 TCP door error'));
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : options.port;
+  const port = await listenDoor(server, options.host, options.port, (err) => log({ err }, 'seed 003 TCP door error'));
 
   return {
     port,
     async close() {
       clearInterval(recheck);
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      const closing = [...sockets].map((s) => new Promise((resolve) => s.once('close', resolve)));
-      for (const s of sockets) s.destroy();
-      await Promise.all([stopped, ...closing]);
       // Sends and uploads in flight settle before the caller closes the database.
-      while (work.size > 0) await Promise.allSettled([...work]);
+      await closeDoor(server, sockets, work);
     },
   };
 }
