@@ -1,6 +1,7 @@
 // The ceiling for uploads and downloads: a bare Node HTTP server that streams a request body to a
 // file and streams a file back, with nothing else.
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +12,12 @@ const server = http.createServer(async (req, res) => {
   if (req.method === 'POST') {
     const file = path.join(dir, `bare-${n++}`);
     await pipeline(req, createWriteStream(file));
+    // `POST /?fsync=1`: the same, made durable (for context only; the ceiling is the plain write).
+    if (req.url.includes('fsync=1')) {
+      const fh = await open(file, 'r+');
+      await fh.sync();
+      await fh.close();
+    }
     res.writeHead(201, { 'content-type': 'text/plain' }).end(file);
     return;
   }

@@ -4,15 +4,16 @@
 //   2. download of it vs bare — target ≤ 1.25×
 //   3. server RSS growth during the upload — target ≤ 64 MiB
 //   4. 20 concurrent 50 MiB uploads, each SHA-256 checked
-// Usage: npm run bench:files   [SIZE_MB=1024 ROUNDS=3]
+// Usage: npm run bench:files   [SIZE_MB=1024 ROUNDS=4 SETTLE_MS=1000]
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { json, median, startProcess, tempDir } from './lib.mjs';
 
 const SIZE = Number(process.env.SIZE_MB ?? 1024) * 1024 * 1024;
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 4);
 const MAIN = new URL('../dist/plaza.mjs', import.meta.url).pathname;
 const BLOCK = Buffer.alloc(1024 * 1024);
 for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = (i * 2654435761) >>> 24;
@@ -67,7 +68,17 @@ function request(url, { method = 'POST', headers = {}, stream, length }) {
 
 const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
+/**
+ * Every timed step starts from a clean page cache and a quiet disk: without this, one step pays
+ * for the writeback of the gigabyte the step before it left behind, and ratios swing by 2×.
+ */
+async function settle() {
+  execFileSync('sync');
+  await new Promise((r) => setTimeout(r, Number(process.env.SETTLE_MS ?? 1000)));
+}
+
 async function timed(fn) {
+  await settle();
   const t0 = performance.now();
   const r = await fn();
   return { ms: performance.now() - t0, r };
@@ -91,53 +102,73 @@ const login = await json(`${base}/api/auth/login`, 'POST', { identifier: 'bench'
 const auth = { authorization: `Bearer ${login.accessToken}` };
 const sha = expectedSha(SIZE);
 
-const rows = { bareUp: [], multipart: [], tus: [], bareDown: [], down: [] };
+const rows = { bareUp: [], bareFsync: [], multipart: [], tus: [], bareDown: [], down: [] };
 let rssGrowth = 0;
 let lastBareFile;
 let lastId;
+const boundary = 'plazabench';
+const pre = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+const post = Buffer.from(`\r\n--${boundary}--\r\n`);
+
+const uploads = {
+  async bareUp() {
+    const b = await timed(() => request(bareUrl, { stream: body(SIZE), length: SIZE }));
+    lastBareFile = b.r.text;
+    return b.ms;
+  },
+  // Not a ceiling: the bare write plus one fsync at the end, to show what durability costs on this
+  // disk (Plaza must fsync before it answers; the bare server never does).
+  async bareFsync() {
+    const b = await timed(() => request(`${bareUrl}/?fsync=1`, { stream: body(SIZE), length: SIZE }));
+    rmSync(b.r.text, { force: true });
+    return b.ms;
+  },
+  async multipart() {
+    const rss0 = rssOf(plaza.child.pid);
+    let peak = rss0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssOf(plaza.child.pid));
+    }, 50);
+    const m = await timed(() =>
+      request(`${base}/api/files`, {
+        headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
+        stream: body(SIZE, pre, post),
+        length: pre.length + SIZE + post.length,
+      }),
+    );
+    clearInterval(sampler);
+    rssGrowth = Math.max(rssGrowth, peak - rss0);
+    const mFile = JSON.parse(m.r.text).files?.[0];
+    if (m.r.status !== 201 || mFile.sha256 !== sha) throw new Error(`multipart upload failed: ${m.r.status} ${m.r.text.slice(0, 200)}`);
+    lastId = mFile.id;
+    return m.ms;
+  },
+  async tus() {
+    const t = await timed(async () => {
+      const created = await request(`${base}/api/files/tus`, {
+        headers: { ...auth, 'tus-resumable': '1.0.0', 'upload-length': String(SIZE), 'upload-metadata': `filename ${Buffer.from('big-tus.bin').toString('base64')}` },
+      });
+      return request(`${base}${created.headers.location}`, {
+        method: 'PATCH',
+        headers: { ...auth, 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+        stream: body(SIZE),
+        length: SIZE,
+      });
+    });
+    const tFile = JSON.parse(t.r.text).file;
+    if (tFile?.sha256 !== sha) throw new Error(`tus upload failed: ${t.r.status} ${t.r.text.slice(0, 200)}`);
+    await request(`${base}/api/files/${tFile.id}`, { method: 'DELETE', headers: auth });
+    return t.ms;
+  },
+};
+// Each round starts with a different upload kind, so no kind always follows (and pays for the
+// writeback of) the same other one.
+const kinds = Object.keys(uploads);
 for (let round = 0; round < ROUNDS; round++) {
-  const b = await timed(() => request(bareUrl, { stream: body(SIZE), length: SIZE }));
-  rows.bareUp.push(b.ms);
-  lastBareFile = b.r.text;
-
-  const boundary = 'plazabench';
-  const pre = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
-  const post = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const rss0 = rssOf(plaza.child.pid);
-  let peak = rss0;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, rssOf(plaza.child.pid));
-  }, 50);
-  const m = await timed(() =>
-    request(`${base}/api/files`, {
-      headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
-      stream: body(SIZE, pre, post),
-      length: pre.length + SIZE + post.length,
-    }),
-  );
-  clearInterval(sampler);
-  rssGrowth = Math.max(rssGrowth, peak - rss0);
-  const mFile = JSON.parse(m.r.text).files?.[0];
-  if (m.r.status !== 201 || mFile.sha256 !== sha) throw new Error(`multipart upload failed: ${m.r.status} ${m.r.text.slice(0, 200)}`);
-  rows.multipart.push(m.ms);
-  lastId = mFile.id;
-
-  const t = await timed(async () => {
-    const created = await request(`${base}/api/files/tus`, {
-      headers: { ...auth, 'tus-resumable': '1.0.0', 'upload-length': String(SIZE), 'upload-metadata': `filename ${Buffer.from('big-tus.bin').toString('base64')}` },
-    });
-    return request(`${base}${created.headers.location}`, {
-      method: 'PATCH',
-      headers: { ...auth, 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
-      stream: body(SIZE),
-      length: SIZE,
-    });
-  });
-  const tFile = JSON.parse(t.r.text).file;
-  if (tFile?.sha256 !== sha) throw new Error(`tus upload failed: ${t.r.status} ${t.r.text.slice(0, 200)}`);
-  rows.tus.push(t.ms);
-  await request(`${base}/api/files/${tFile.id}`, { method: 'DELETE', headers: auth });
-
+  for (let i = 0; i < kinds.length; i++) {
+    const kind = kinds[(round + i) % kinds.length];
+    rows[kind].push(await uploads[kind]());
+  }
   rows.bareDown.push((await timed(() => request(`${bareUrl}/${encodeURIComponent(lastBareFile)}`, { method: 'GET' }))).ms);
   const d = await timed(() => request(`${base}/api/files/${lastId}/content`, { method: 'GET', headers: auth }));
   if (d.r.bytes !== SIZE) throw new Error(`download returned ${d.r.bytes} bytes`);
@@ -173,7 +204,9 @@ const ratio = (a, b) => median(a) / median(b);
 const line = (label, xs, ceiling) =>
   `  ${label.padEnd(26)} ${s(median(xs)).padStart(8)}  (${(mb / (median(xs) / 1000)).toFixed(0)} MiB/s)${ceiling ? `   ${ratio(xs, ceiling).toFixed(2)}× bare   ${ratio(xs, ceiling) <= 1.25 ? 'PASS' : 'FAIL'}` : ''}`;
 console.log(`\nFiles benchmark: ${mb} MiB, medians of ${ROUNDS} rounds`);
+console.log(`  rounds (s): ${Object.entries(rows).map(([k, xs]) => `${k} ${xs.map((x) => (x / 1000).toFixed(2)).join('/')}`).join(', ')}`);
 console.log(line('bare stream-to-disk', rows.bareUp));
+console.log(`${line('(bare + one fsync)', rows.bareFsync)}   ${ratio(rows.bareFsync, rows.bareUp).toFixed(2)}× bare, context only`);
 console.log(line('multipart upload', rows.multipart, rows.bareUp));
 console.log(line('tus upload (one PATCH)', rows.tus, rows.bareUp));
 console.log(line('bare stream-from-disk', rows.bareDown));

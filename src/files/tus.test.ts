@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
@@ -55,6 +57,39 @@ describe.each(await testDatabases())('tus resumable uploads on %s', (db) => {
     expect(list.body.files.some((f: { id: string }) => f.id === file.id)).toBe(true);
     const dl = await fetch(`${base}/api/files/${file.id}/content`, { headers: { authorization: `Bearer ${user.accessToken}` } });
     expect(Buffer.from(await dl.arrayBuffer()).equals(data)).toBe(true);
+  });
+
+  it('keeps what arrived when a client vanishes mid-PATCH, and the resume ends with the right SHA-256', async () => {
+    const data = randomBytes(1_000_000);
+    const created = await tus(base, 'POST', '/api/files/tus', user.accessToken, {
+      'upload-length': String(data.length),
+      'upload-metadata': `filename ${b64('cut.bin')}`,
+    });
+    const location = created.headers.get('location') ?? '';
+    // A raw socket announces the whole body, sends 400,000 bytes of it, and is destroyed.
+    const { port } = new URL(base);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      `PATCH ${location} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${user.accessToken}\r\nTus-Resumable: 1.0.0\r\n` +
+        `Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: ${data.length}\r\n\r\n`,
+    );
+    socket.write(data.subarray(0, 400_000));
+    const stored = path.join(server.dataDir, 'uploads', '.tus', location.split('/').pop() ?? '');
+    let size = 0;
+    for (let i = 0; i < 200 && size < 400_000; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      size = statSync(stored).size;
+    }
+    socket.destroy();
+    expect(size).toBe(400_000);
+    // The offset stays where the bytes stopped.
+    const head = await tus(base, 'HEAD', location, user.accessToken);
+    expect(head.status).toBe(200);
+    expect(head.headers.get('upload-offset')).toBe('400000');
+    const done = await tus(base, 'PATCH', location, user.accessToken, { 'upload-offset': '400000', 'content-type': 'application/offset+octet-stream' }, data.subarray(400_000));
+    expect(done.status).toBe(200);
+    expect(JSON.parse(done.text).file).toMatchObject({ size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
   });
 
   it("needs a login, hides other users' uploads, and enforces size, quota and metadata", async () => {
