@@ -75,6 +75,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const bus = createLocalBus();
   const chat = createChatService({ database, config, users, files, clock, bus });
   files.grantReads((fileId, userId) => chat.rooms.fileSharedWith(fileId, userId));
+  if (options.migrate !== false) await chat.messages.recoverFromLostCommits();
   return {
     config,
     database,

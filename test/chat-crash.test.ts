@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from './helpers/api.js';
 import { ChatClient } from './helpers/chat.js';
+import { LOST_SEQ_GAP } from '../src/chat/messages.service.js';
 import { serveProcess } from './helpers/process.js';
+import { startTestServer } from './helpers/server.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'plaza-chat-crash-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -87,4 +89,43 @@ describe('kill -9 in the middle of a conversation', () => {
       await second.exited;
     }
   }, 60_000);
+});
+
+describe('the machine went down under the server (SQLite)', () => {
+  it('skips 10,000 sequence numbers so none a client may have seen is reused; a process crash does not', async () => {
+    const first = await startTestServer('sqlite');
+    const dir = first.dataDir;
+    const ann = await registerAndLogin(first.url, 'ann');
+    const send = async (base: string, room: number, body: string) => {
+      const c = await ChatClient.open(base, { token: ann.accessToken });
+      try {
+        return (await c.request({ type: 'send', room, body })).seq as number;
+      } finally {
+        await c.close();
+      }
+    };
+    const a = await ChatClient.open(first.url, { token: ann.accessToken });
+    const room = (await a.request({ type: 'create', name: 'lost' })).room.id as number;
+    await a.close();
+    expect(await send(first.url, room, 'one')).toBe(1);
+    await first.app.close();
+    await first.core.close();
+
+    // A marker of a process from another boot: the machine went down while it had the file open.
+    writeFileSync(path.join(dir, 'plaza.db.open-999999'), 'an-earlier-boot');
+    const second = await startTestServer('sqlite', { PLAZA_DATA_DIR: dir });
+    expect(await send(second.url, room, 'two')).toBe(2 + LOST_SEQ_GAP);
+    await second.app.close();
+    await second.core.close();
+
+    // A clean restart (or a killed process on the same boot) continues without a gap.
+    const third = await startTestServer('sqlite', { PLAZA_DATA_DIR: dir });
+    try {
+      expect(await send(third.url, room, 'three')).toBe(3 + LOST_SEQ_GAP);
+      const history = await api(third.url, 'GET', `/api/chat/rooms/${room}/messages`, { token: ann.accessToken });
+      expect(history.body.messages.map((m: { body: string }) => m.body)).toEqual(['one', 'two', 'three']);
+    } finally {
+      await third.close();
+    }
+  });
 });

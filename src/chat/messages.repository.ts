@@ -15,6 +15,14 @@ export async function advanceSeq(db: Db, roomId: number, count: number): Promise
   return Number(r.last_seq);
 }
 
+/** Moves every room's sequence `gap` numbers ahead (after commits that may have been lost). */
+export async function skipSequences(db: Db, gap: number): Promise<void> {
+  await db
+    .updateTable('chat_rooms')
+    .set((eb) => ({ last_seq: eb('last_seq', '+', gap) }))
+    .execute();
+}
+
 export async function insertMessages(db: Db, rows: MessageRow[]): Promise<void> {
   if (rows.length > 0) await db.insertInto('chat_messages').values(rows).execute();
 }

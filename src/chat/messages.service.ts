@@ -17,6 +17,8 @@ const REPLAY_PAGE = 1000;
 const REPLAY_PACE_EVERY = 32;
 /** Sends waiting for the database are written together, one transaction per batch. */
 const BATCH_MAX = 512;
+/** How far sequences jump after a machine crash: far more than the unsynced batches it may have lost. */
+export const LOST_SEQ_GAP = 10_000;
 
 export interface MessagesDeps {
   database: Database;
@@ -118,40 +120,48 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
     return out;
   }
 
+  type Stored = { row: messages.MessageRow; duplicate: boolean };
+
   /**
-   * Group commit: every send waiting when a flush starts shares one transaction (one fsync), and
-   * is acknowledged — and fanned out, in sequence order — only after that commit.
+   * Group commit: every send waiting when a flush starts shares one transaction. Its messages are
+   * fanned out, in sequence order, as soon as it commits; each sender is acknowledged only once
+   * the commit is durable (on SQLite the WAL's fsync runs off the event loop meanwhile, shared by
+   * every batch waiting). The next batch does not wait for that fsync.
    */
   async function flush(): Promise<void> {
     const batch = queue.splice(0, BATCH_MAX);
-    let stored: Array<{ row: messages.MessageRow; duplicate: boolean } | Error>;
+    let stored: Array<Stored | Error>;
+    let durable: Promise<void>;
     try {
-      stored = await db.transaction().execute((trx) => storeBatch(trx, batch.map((p) => p.row)));
+      ({ result: stored, durable } = await database.transactionDurableLater((trx) => storeBatch(trx, batch.map((p) => p.row))));
     } catch (err) {
       // One bad row (a file deleted meanwhile, a race on a client id) must not fail the others:
       // store each on its own, so only the guilty send is refused.
       stored = [];
+      const syncs: Promise<void>[] = [];
       for (const p of batch) {
         if (batch.length === 1) {
           stored.push(err as Error);
           break;
         }
         try {
-          const [one] = await db.transaction().execute((trx) => storeBatch(trx, [p.row]));
-          stored.push(one as { row: messages.MessageRow; duplicate: boolean });
+          const one = await database.transactionDurableLater((trx) => storeBatch(trx, [p.row]));
+          stored.push(one.result[0] as Stored);
+          syncs.push(one.durable);
         } catch (e) {
           stored.push(e as Error);
         }
       }
+      durable = Promise.all(syncs).then(() => {});
     }
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i] as Pending;
-      const s = stored[i] as { row: messages.MessageRow; duplicate: boolean } | Error;
+    const results: Array<SendResult | Error> = [];
+    for (const s of stored) {
       if (s instanceof Error) {
-        p.reject(s);
+        results.push(s);
         continue;
       }
       const message = toMessage(s.row);
+      const p = batch[results.length] as Pending;
       let delivered = 0;
       if (!s.duplicate) {
         try {
@@ -160,10 +170,25 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
           // Stored is stored: the ack stands, and clients that missed the fan-out catch up by resuming.
         }
       }
-      p.resolve({ message, duplicate: s.duplicate, delivered });
+      results.push({ message, duplicate: s.duplicate, delivered });
     }
+    void durable.then(
+      () => batch.forEach((p, i) => settle(p, results[i] as SendResult | Error)),
+      // Committed but not known to be on disk: the sender is told to try again; a resend with the
+      // same client id finds the stored message instead of storing it twice.
+      () =>
+        batch.forEach((p, i) => {
+          const r = results[i];
+          p.reject(r instanceof Error ? r : new AppError('DATABASE_UNAVAILABLE', 'The message could not be made durable; send it again'));
+        }),
+    );
     if (queue.length > 0) setImmediate(() => void flush());
     else flushing = false;
+  }
+
+  function settle(p: Pending, r: SendResult | Error) {
+    if (r instanceof Error) p.reject(r);
+    else p.resolve(r);
   }
 
   function persist(row: messages.MessageRow, style?: SendInput['style']): Promise<SendResult> {
@@ -300,5 +325,17 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
     }
   }
 
-  return { enqueue, send, enqueueShare, shareFile, post, sendAsGuest, history, replay };
+  /**
+   * After a machine crash, messages members saw may not have reached the disk (SQLite fans out at
+   * commit and acks at fsync). Their sequence numbers must never name another message: skip well
+   * past anything one run could have shown unsynced (a few batches of at most BATCH_MAX).
+   */
+  async function recoverFromLostCommits(): Promise<boolean> {
+    if (!database.lostUnsyncedCommits) return false;
+    await messages.skipSequences(db, LOST_SEQ_GAP);
+    database.lossHandled();
+    return true;
+  }
+
+  return { recoverFromLostCommits, enqueue, send, enqueueShare, shareFile, post, sendAsGuest, history, replay };
 }

@@ -1,0 +1,126 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectDatabase, createSyncer, type Database } from './connect.js';
+
+const dirs: string[] = [];
+const open: Database[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((d) => d.close()));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'plaza-db-'));
+  dirs.push(dir);
+  return dir;
+}
+
+let reads = 0;
+/** The connection's synchronous level; each read is a new SQL string, so never a cached statement. */
+async function level(db: Database['db']): Promise<number | undefined> {
+  return (await sql<{ synchronous: number }>`${sql.raw(`pragma synchronous /* ${++reads} */`)}`.execute(db)).rows[0]?.synchronous;
+}
+
+async function sqlite(file: string, synchronous?: 'full' | 'normal') {
+  const database = await connectDatabase({ database: { kind: 'sqlite', file, ...(synchronous ? { synchronous } : {}) } });
+  open.push(database);
+  await sql`create table if not exists t (v integer)`.execute(database.db);
+  return database;
+}
+
+const bootId = () => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+
+describe('commits made durable later (SQLite)', () => {
+  it('commits at once, settles `durable` once the WAL is synced, and leaves FULL on for everything else', async () => {
+    const database = await sqlite(path.join(tempDir(), 'a.db'));
+    const mode = () => level(database.db);
+    expect(await mode()).toBe(2);
+    const { result, durable } = await database.transactionDurableLater(async (trx) => {
+      await sql`insert into t (v) values (1)`.execute(trx);
+      // Inside, the commit will skip its own fsync.
+      return level(trx);
+    });
+    expect(result).toBe(1);
+    // Visible before it is durable, and FULL again for the next statement.
+    expect((await sql<{ n: number }>`select count(*) as n from t`.execute(database.db)).rows[0]?.n).toBe(1);
+    expect(await mode()).toBe(2);
+    await expect(durable).resolves.toBeUndefined();
+  });
+
+  it('restores FULL when the transaction fails, and other statements wait for it', async () => {
+    const database = await sqlite(path.join(tempDir(), 'b.db'));
+    const failing = database.transactionDurableLater(async (trx) => {
+      await sql`insert into t (v) values (1)`.execute(trx);
+      throw new Error('boom');
+    });
+    // Queued behind the transaction: runs with FULL, after the rollback.
+    const other = level(database.db);
+    await expect(failing).rejects.toThrow('boom');
+    expect(await other).toBe(2);
+    expect((await sql<{ n: number }>`select count(*) as n from t`.execute(database.db)).rows[0]?.n).toBe(0);
+  });
+
+  it('with synchronous NORMAL chosen, commits as usual and is settled at once', async () => {
+    const database = await sqlite(path.join(tempDir(), 'c.db'), 'normal');
+    const { durable } = await database.transactionDurableLater((trx) => sql`insert into t (v) values (1)`.execute(trx));
+    await expect(durable).resolves.toBeUndefined();
+    expect(await level(database.db)).toBe(1);
+  });
+});
+
+describe('the WAL syncer', () => {
+  it('gives every caller a sync that started after it asked, sharing one among those who wait', async () => {
+    const file = path.join(tempDir(), 'f');
+    writeFileSync(file, 'x');
+    const syncer = createSyncer(file);
+    const a = syncer.sync();
+    const b = syncer.sync();
+    const c = syncer.sync();
+    // a runs now; b and c (asked while a ran) share the next one.
+    expect(b).toBe(c);
+    expect(a).not.toBe(b);
+    await Promise.all([a, b, c]);
+    await syncer.close();
+  });
+
+  it('treats a missing file as synced (the WAL is gone after the last connection closed)', async () => {
+    const syncer = createSyncer(path.join(tempDir(), 'missing-wal'));
+    await expect(syncer.sync()).resolves.toBeUndefined();
+    await syncer.close();
+  });
+});
+
+describe('detecting a machine crash under an open database (SQLite)', () => {
+  it('flags a marker left by an earlier boot, clears it once handled, and ignores this boot’s markers', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'plaza.db');
+    // A process of another boot left its marker: the machine went down under it.
+    writeFileSync(`${file}.open-999999`, 'another-boot-id');
+    const first = await sqlite(file);
+    expect(first.lostUnsyncedCommits).toBe(true);
+    first.lossHandled();
+    expect(first.lostUnsyncedCommits).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.includes('.open-'))).toEqual([`plaza.db.open-${process.pid}`]);
+    await first.close();
+    open.splice(open.indexOf(first), 1);
+    // A clean close removes its own marker.
+    expect(readdirSync(dir).filter((n) => n.includes('.open-'))).toEqual([]);
+
+    // A process of this boot that died: its commits are in the page cache, nothing was lost.
+    if (bootId()) {
+      writeFileSync(`${file}.open-999998`, bootId() as string);
+      const second = await sqlite(file);
+      expect(second.lostUnsyncedCommits).toBe(false);
+      expect(readdirSync(dir).filter((n) => n.includes('999998'))).toEqual([]);
+    }
+  });
+});
