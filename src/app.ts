@@ -93,6 +93,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     chat,
     async close() {
       chat.close();
+      await chat.messages.drain();
       await bus.close();
       await database.close();
     },

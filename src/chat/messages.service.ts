@@ -19,6 +19,8 @@ const REPLAY_PACE_EVERY = 32;
 const BATCH_MAX = 512;
 /** How far sequences jump after a machine crash: far more than the unsynced batches it may have lost. */
 export const LOST_SEQ_GAP = 10_000;
+/** At most this many messages are shown to members before they are known durable. */
+const MAX_UNSYNCED = LOST_SEQ_GAP / 4;
 
 export interface MessagesDeps {
   database: Database;
@@ -77,6 +79,10 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
   const { db } = database;
   const queue: Pending[] = [];
   let flushing = false;
+  /** Messages shown to members but not yet known durable, and the newest batch's sync. */
+  let unsynced = 0;
+  let lastDurable: Promise<void> = Promise.resolve();
+  const idleWaiters: Array<() => void> = [];
 
   /**
    * Stores a batch with a few statements whatever its size: one lookup of earlier client ids per
@@ -129,6 +135,9 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
    * every batch waiting). The next batch does not wait for that fsync.
    */
   async function flush(): Promise<void> {
+    // Bound what a machine crash could take back, so LOST_SEQ_GAP always covers it: past the
+    // limit, the next batch waits for the syncs under way.
+    if (unsynced >= MAX_UNSYNCED) await lastDurable.catch(() => {});
     const batch = queue.splice(0, BATCH_MAX);
     let stored: Array<Stored | Error>;
     let durable: Promise<void>;
@@ -172,7 +181,10 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
       }
       results.push({ message, duplicate: s.duplicate, delivered });
     }
-    void durable.then(
+    const shown = results.filter((r) => !(r instanceof Error)).length;
+    unsynced += shown;
+    lastDurable = durable;
+    void durable.finally(() => (unsynced -= shown)).then(
       () => batch.forEach((p, i) => settle(p, results[i] as SendResult | Error)),
       // Committed but not known to be on disk: the sender is told to try again; a resend with the
       // same client id finds the stored message instead of storing it twice.
@@ -183,7 +195,16 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
         }),
     );
     if (queue.length > 0) setImmediate(() => void flush());
-    else flushing = false;
+    else {
+      flushing = false;
+      for (const wake of idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** Waits until every queued send is stored and its sync settled (before the database closes). */
+  async function drain(): Promise<void> {
+    if (flushing) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+    await lastDurable.catch(() => {});
   }
 
   function settle(p: Pending, r: SendResult | Error) {
@@ -337,5 +358,5 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
     return true;
   }
 
-  return { recoverFromLostCommits, enqueue, send, enqueueShare, shareFile, post, sendAsGuest, history, replay };
+  return { recoverFromLostCommits, drain, enqueue, send, enqueueShare, shareFile, post, sendAsGuest, history, replay };
 }

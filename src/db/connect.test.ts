@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -92,6 +92,18 @@ describe('the WAL syncer', () => {
     await syncer.close();
   });
 
+  it('fails for good once a sync has failed, even if the file becomes syncable again', async () => {
+    const file = path.join(tempDir(), 'not-a-file');
+    mkdirSync(file);
+    const syncer = createSyncer(file);
+    await expect(syncer.sync()).rejects.toThrow();
+    expect(syncer.failed()).toBe(true);
+    rmSync(file, { recursive: true });
+    writeFileSync(file, 'x');
+    await expect(syncer.sync()).rejects.toThrow();
+    await syncer.close();
+  });
+
   it('treats a missing file as synced (the WAL is gone after the last connection closed)', async () => {
     const syncer = createSyncer(path.join(tempDir(), 'missing-wal'));
     await expect(syncer.sync()).resolves.toBeUndefined();
@@ -109,11 +121,31 @@ describe('detecting a machine crash under an open database (SQLite)', () => {
     expect(first.lostUnsyncedCommits).toBe(true);
     first.lossHandled();
     expect(first.lostUnsyncedCommits).toBe(false);
-    expect(readdirSync(dir).filter((n) => n.includes('.open-'))).toEqual([`plaza.db.open-${process.pid}`]);
+    const markers = () => readdirSync(dir).filter((n) => n.includes('.open-'));
+    expect(markers()).toHaveLength(1);
+    expect(markers()[0]).toMatch(new RegExp(`^plaza\\.db\\.open-${process.pid}-[0-9a-f]{12}$`));
     await first.close();
     open.splice(open.indexOf(first), 1);
     // A clean close removes its own marker.
-    expect(readdirSync(dir).filter((n) => n.includes('.open-'))).toEqual([]);
+    expect(markers()).toEqual([]);
+
+    // An earlier boot's marker with this very pid (containers: always PID 1) is stale, not ours.
+    writeFileSync(`${file}.open-${process.pid}`, 'another-boot-id');
+    const again = await sqlite(file);
+    expect(again.lostUnsyncedCommits).toBe(true);
+    again.lossHandled();
+    expect(markers()).toHaveLength(1);
+    expect(markers()[0]).not.toBe(`plaza.db.open-${process.pid}`);
+    await again.close();
+    open.splice(open.indexOf(again), 1);
+
+    // A process that could not sync says so in its marker, whatever the boot.
+    writeFileSync(`${file}.open-999997-aaaaaaaaaaaa`, 'sync-failed');
+    const third = await sqlite(file);
+    expect(third.lostUnsyncedCommits).toBe(true);
+    third.lossHandled();
+    await third.close();
+    open.splice(open.indexOf(third), 1);
 
     // A process of this boot that died: its commits are in the page cache, nothing was lost.
     if (bootId()) {

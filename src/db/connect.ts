@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
@@ -35,19 +36,34 @@ export interface Database {
  * One fdatasync of a file at a time; a caller always gets a sync that started after it asked, and
  * every caller waiting meanwhile shares the next one (group commit for the WAL). The descriptor
  * stays open until `close`.
+ *
+ * A failed fdatasync is final: Linux may drop the pages it could not write and report success to
+ * the next call, so after one failure every later sync fails too (`failed` tells), rather than
+ * ever vouching for data that may be gone.
  */
 export function createSyncer(filePath: string) {
   let handle: Promise<FileHandle | undefined> | undefined;
   let running: Promise<void> | undefined;
   let next: Promise<void> | undefined;
+  let failure: Error | undefined;
+  let closed = false;
   const syncOnce = async () => {
-    handle ??= open(filePath, 'r').catch((err: NodeJS.ErrnoException) => {
+    if (failure) throw failure;
+    // After close, the database's own closing checkpoint has synced everything.
+    if (closed) return;
+    handle ??= open(filePath, 'r+').catch((err: NodeJS.ErrnoException) => {
       handle = undefined;
       // No WAL: the last connection closed, after checkpointing (and syncing) it into the database.
       if (err.code === 'ENOENT') return undefined;
       throw err;
     });
-    await (await handle)?.datasync();
+    try {
+      await (await handle)?.datasync();
+    } catch (err) {
+      // Whether the WAL could not be opened or not be synced, nothing after this is vouched for.
+      failure = err as Error;
+      throw err;
+    }
   };
   const start = () => {
     const p = syncOnce().finally(() => {
@@ -68,11 +84,12 @@ export function createSyncer(filePath: string) {
   }
   async function close(): Promise<void> {
     await Promise.allSettled([running, next]);
+    closed = true;
     const fh = await handle?.catch(() => undefined);
     handle = undefined;
-    await fh?.close();
+    await fh?.close().catch(() => {});
   }
-  return { sync, close };
+  return { sync, close, failed: () => failure !== undefined };
 }
 
 /** Linux's id of this boot; undefined elsewhere. */
@@ -84,46 +101,69 @@ function bootId(): string | undefined {
   }
 }
 
+/** What a marker says when its process could not make a commit durable: treat as lost. */
+const SYNC_FAILED = 'sync-failed';
+
 /**
- * Each process with the SQLite file open leaves `<file>.open-<pid>` (holding the boot id) until it
- * closes. One left by a process of an earlier boot (or any, where boot ids are unknown and that
- * process is gone) means the machine went down under it. Returns the stale markers and the new one.
+ * Each process with the SQLite file open leaves `<file>.open-<pid>-<random>` holding the boot id
+ * until it closes (written atomically: a temp file renamed into place). At start, a marker of an
+ * earlier boot (or saying a sync failed) means commits its process showed may never have reached
+ * the disk. Where boot ids are unknown, a marker whose process is gone counts the same. Markers of
+ * this boot whose process is gone lost nothing (their commits are in the page cache): removed.
  */
 function openMarkers(file: string) {
   const dir = path.dirname(file);
   const prefix = `${path.basename(file)}.open-`;
   const boot = bootId();
-  const stale: string[] = [];
+  const stale: Array<{ path: string; content: string }> = [];
   for (const name of readdirSync(dir)) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
+    if (!name.startsWith(prefix) || name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
     const full = path.join(dir, name);
-    let theirs: string | undefined;
+    let content: string;
     try {
-      theirs = readFileSync(full, 'utf8').trim() || undefined;
+      content = readFileSync(full, 'utf8').trim();
     } catch {
       continue;
     }
-    const sameBoot = boot !== undefined && theirs === boot;
-    if (sameBoot) {
-      // Same boot: its commits are in the page cache whether or not it is still running.
+    if (boot !== undefined && content === boot) {
       if (!isAlive(pid)) unlinkSafe(full);
       continue;
     }
-    if (boot === undefined && isAlive(pid)) continue;
-    stale.push(full);
+    if (boot === undefined && content !== SYNC_FAILED && isAlive(pid)) continue;
+    stale.push({ path: full, content });
   }
-  const mine = path.join(dir, `${prefix}${process.pid}`);
-  writeFileSync(mine, boot ?? '', { mode: 0o600 });
-  for (const f of [mine, dir]) {
-    const fd = openSync(f, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+  const mine = path.join(dir, `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`);
+  const write = (content: string) => {
+    writeFileSync(`${mine}.tmp`, content, { mode: 0o600 });
+    fsyncPath(`${mine}.tmp`);
+    renameSync(`${mine}.tmp`, mine);
+    fsyncPath(dir);
+  };
+  write(boot ?? '');
+  return {
+    stale,
+    mine,
+    /** Keeps the marker past close, saying commits may have been lost. */
+    markLost: () => write(SYNC_FAILED),
+    /** Removes the stale markers, unless one changed since it was read. */
+    clearStale() {
+      for (const m of stale) {
+        try {
+          if (readFileSync(m.path, 'utf8').trim() === m.content) unlinkSync(m.path);
+        } catch {}
+      }
+    },
+  };
+}
+
+function fsyncPath(p: string) {
+  const fd = openSync(p, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
-  return { stale, mine };
 }
 
 function isAlive(pid: number): boolean {
@@ -179,8 +219,24 @@ export async function connectDatabase(config: Pick<Config, 'database'>): Promise
     const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
     const deferred = target.synchronous !== 'normal';
     const syncWal = createSyncer(`${target.file}-wal`);
-    const markers = openMarkers(target.file);
+    let markers: ReturnType<typeof openMarkers>;
+    try {
+      markers = openMarkers(target.file);
+    } catch (err) {
+      raw.close();
+      throw err;
+    }
     const settled = Promise.resolve();
+    /** Back to FULL after a deferred transaction; a transaction left open is rolled back first. */
+    const restoreFull = () => {
+      if (!raw.open) return;
+      if (raw.inTransaction) {
+        try {
+          raw.exec('rollback');
+        } catch {}
+      }
+      raw.pragma('synchronous = FULL');
+    };
     const database: Database = {
       db,
       dialect: 'sqlite',
@@ -190,11 +246,12 @@ export async function connectDatabase(config: Pick<Config, 'database'>): Promise
       async close() {
         await syncWal.close();
         await db.destroy();
-        unlinkSafe(markers.mine);
+        // A failed sync leaves the marker saying so: the next start skips past what was shown.
+        if (syncWal.failed()) markers.markLost();
+        else unlinkSafe(markers.mine);
       },
       async transactionDurableLater(fn) {
         if (!deferred) return { result: await db.transaction().execute(fn), durable: settled };
-        // One connection for the three steps: no other statement runs while FULL is switched off.
         // Holding Kysely's only connection, nothing else runs while FULL is switched off. The
         // pragmas go straight to the driver, prepared afresh: SQLite applies a pragma when it is
         // prepared, so a cached statement would not switch reliably.
@@ -203,14 +260,14 @@ export async function connectDatabase(config: Pick<Config, 'database'>): Promise
           try {
             return await conn.transaction().execute(fn);
           } finally {
-            raw.pragma('synchronous = FULL');
+            restoreFull();
           }
         });
         return { result, durable: syncWal.sync() };
       },
       lostUnsyncedCommits: markers.stale.length > 0,
       lossHandled() {
-        for (const f of markers.stale) unlinkSafe(f);
+        markers.clearStale();
         database.lostUnsyncedCommits = false;
       },
     };

@@ -63,12 +63,20 @@ class HashingFileStore extends FileStore {
         done(null, chunk);
       },
     });
+    const out = createWriteStream(filePath, { flags: 'r+', start: offset, highWaterMark: 256 * 1024 });
+    let diskError: NodeJS.ErrnoException | undefined;
+    out.once('error', (err) => (diskError = err));
     try {
-      await pipeline(readable, meter, createWriteStream(filePath, { flags: 'r+', start: offset, highWaterMark: 256 * 1024 }));
-    } catch {
-      // What arrived is kept: HEAD reports the new offset and the client resumes from there.
+      await pipeline(readable, meter, out);
+    } catch (err) {
       this.running.delete(id);
       await flusher.settled();
+      // The disk failed: the server's problem, told as such.
+      if (diskError) {
+        const full = diskError.code === 'ENOSPC' || diskError.code === 'EDQUOT';
+        throw full ? tusError(new AppError('STORAGE_FULL', 'The server is out of storage space; try again later')) : err;
+      }
+      // The client went away: what arrived is kept, HEAD reports the new offset, it resumes.
       throw tusError(new AppError('UPLOAD_INCOMPLETE', 'The upload was interrupted; resume it from the offset HEAD reports'));
     }
     if (s) s.offset = offset + written;
