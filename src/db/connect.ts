@@ -241,6 +241,8 @@ export async function connectDatabase(config: Pick<Config, 'database'>): Promise
       db,
       dialect: 'sqlite',
       async ping() {
+        // Health turns red for good once the disk refused a sync: writes are no longer vouched for.
+        if (syncWal.failed()) throw new Error('The disk refused to sync the database; restart Plaza once it is fixed');
         raw.prepare('select 1').get();
       },
       async close() {
