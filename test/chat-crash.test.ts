@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -126,6 +126,52 @@ describe('the machine went down under the server (SQLite)', () => {
       expect(history.body.messages.map((m: { body: string }) => m.body)).toEqual(['one', 'two', 'three']);
     } finally {
       await third.close();
+    }
+  });
+});
+
+describe('the disk refuses to sync (SQLite)', () => {
+  it('shows the message to members, refuses the ack, stays refusing, turns health red, and the next start skips sequences', async () => {
+    const first = await startTestServer('sqlite');
+    const dir = first.dataDir;
+    const ann = await registerAndLogin(first.url, 'ann');
+    const bob = await registerAndLogin(first.url, 'bob');
+    const a = await ChatClient.open(first.url, { token: ann.accessToken });
+    const b = await ChatClient.open(first.url, { token: bob.accessToken });
+    const room = (await a.request({ type: 'create', name: 'fragile' })).room.id as number;
+    await b.request({ type: 'join', room });
+    // SQLite keeps writing through its open descriptor; a directory now sits where the WAL's name
+    // was, so Plaza's fsync of the WAL fails, as a failing disk would.
+    const wal = path.join(dir, 'plaza.db-wal');
+    rmSync(wal, { force: true });
+    mkdirSync(wal);
+    try {
+      const refused = await a.request({ type: 'send', room, body: 'not durable', clientId: 'c1' });
+      expect(refused).toMatchObject({ type: 'error', code: 'DATABASE_UNAVAILABLE' });
+      // Committed, so members saw it; only the sender's ack is refused.
+      expect((await b.next((f) => f.type === 'message')).body).toBe('not durable');
+      // Every later send is refused too: one failed fsync is final.
+      expect(await a.request({ type: 'send', room, body: 'again', clientId: 'c2' })).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+      const health = await fetch(`${first.url}/health`);
+      expect(health.status).toBe(503);
+      await a.close();
+      await b.close();
+      await first.app.close();
+      await first.core.close();
+    } finally {
+      rmSync(wal, { recursive: true, force: true });
+    }
+    expect(readdirSync(dir).some((n) => n.startsWith('plaza.db.open-'))).toBe(true);
+
+    const second = await startTestServer('sqlite', { PLAZA_DATA_DIR: dir });
+    try {
+      const c = await ChatClient.open(second.url, { token: ann.accessToken });
+      const ack = await c.request({ type: 'send', room, body: 'after', clientId: 'c3' });
+      expect(ack.type).toBe('ack');
+      expect(ack.seq).toBeGreaterThan(LOST_SEQ_GAP);
+      await c.close();
+    } finally {
+      await second.close();
     }
   });
 });
