@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { createWriteStream } from 'node:fs';
@@ -30,12 +30,8 @@ interface Running {
  * The running hash lives in memory: after a restart, or if a PATCH fails part-way, the upload is
  * hashed in place at the end instead.
  */
-class HashingFileStore extends FileStore {
+export class HashingFileStore extends FileStore {
   private readonly running = new Map<string, Running>();
-
-  constructor(private readonly dir: string, options: { expirationPeriodInMilliseconds: number }) {
-    super({ directory: dir, ...options });
-  }
 
   /**
    * Appends one PATCH body at `offset`. Replaces FileStore's write (same semantics) to hash and
@@ -43,7 +39,7 @@ class HashingFileStore extends FileStore {
    * system call per network chunk).
    */
   override async write(readable: IncomingMessage | Readable, id: string, offset: number): Promise<number> {
-    const filePath = path.join(this.dir, id);
+    const filePath = path.join(this.directory, id);
     let state = this.running.get(id);
     if (offset === 0) {
       state = { digest: createDigest(), flusher: createFlusher(filePath), offset: 0 };
@@ -83,6 +79,34 @@ class HashingFileStore extends FileStore {
     return offset + written;
   }
 
+  /**
+   * tus counts an upload's expiry from its `creation_date`; Plaza keeps an unfinished upload for
+   * TUS_EXPIRY_MS after its last change, so a slow upload that keeps going never expires under
+   * it. The date reported (and so `Upload-Expires`) is the later of creation and the last write.
+   */
+  override async getUpload(id: string): ReturnType<FileStore['getUpload']> {
+    const upload = await super.getUpload(id);
+    const st = await stat(path.join(this.directory, id)).catch(() => undefined);
+    const created = Date.parse(upload.creation_date ?? '') || 0;
+    if (st && st.mtimeMs > created) upload.creation_date = new Date(st.mtimeMs).toISOString();
+    return upload;
+  }
+
+  /** Removes unfinished uploads untouched for longer than the expiry (see getUpload). */
+  override async deleteExpired(): Promise<number> {
+    const now = Date.now();
+    let removed = 0;
+    for (const id of (await this.configstore.list?.()) ?? []) {
+      const upload = await this.getUpload(id).catch(() => undefined);
+      if (!upload || upload.offset === upload.size) continue;
+      if (now > (Date.parse(upload.creation_date ?? '') || 0) + this.getExpiration()) {
+        await this.remove(id).catch(() => {});
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** The digest of a completely and cleanly hashed upload, once. */
   async takeDigest(id: string, size: number): Promise<{ size: number; sha256: string; head: Buffer } | undefined> {
     const s = this.running.get(id);
@@ -92,7 +116,7 @@ class HashingFileStore extends FileStore {
     return s.digest.result();
   }
 }
-/** Unfinished uploads are kept this long after their last change, then swept. */
+/** Unfinished uploads are kept this long after their last change (not their creation), then swept. */
 const TUS_EXPIRY_MS = 24 * 3600_000;
 
 interface TusError {
@@ -162,7 +186,7 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
     if (!user) throw tusError(new AppError('UNAUTHENTICATED', 'Log in first'));
     return user;
   };
-  const datastore = new HashingFileStore(directory, { expirationPeriodInMilliseconds: TUS_EXPIRY_MS });
+  const datastore = new HashingFileStore({ directory, expirationPeriodInMilliseconds: TUS_EXPIRY_MS });
 
   /** Announced bytes of a user's unfinished tus uploads, from the store's metadata files. */
   const reservedBy = async (userId: number): Promise<number> => {

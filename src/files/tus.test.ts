@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
+import { HashingFileStore } from './tus.routes.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -90,6 +91,34 @@ describe.each(await testDatabases())('tus resumable uploads on %s', (db) => {
     const done = await tus(base, 'PATCH', location, user.accessToken, { 'upload-offset': '400000', 'content-type': 'application/offset+octet-stream' }, data.subarray(400_000));
     expect(done.status).toBe(200);
     expect(JSON.parse(done.text).file).toMatchObject({ size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+  });
+
+  it('expires an unfinished upload a day after its last change, not its creation', async () => {
+    const created = await tus(base, 'POST', '/api/files/tus', user.accessToken, {
+      'upload-length': '1000',
+      'upload-metadata': `filename ${b64('slow.bin')}`,
+    });
+    const location = created.headers.get('location') ?? '';
+    const id = location.split('/').pop() ?? '';
+    const dir = path.join(server.dataDir, 'uploads', '.tus');
+    const patch = (offset: number, n: number) =>
+      tus(base, 'PATCH', location, user.accessToken, { 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, Buffer.alloc(n, 1));
+    expect((await patch(0, 100)).status).toBe(204);
+    // Created two days ago, written to just now: still alive, expiring a day from now.
+    const metaFile = path.join(dir, `${id}.json`);
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8'));
+    writeFileSync(metaFile, JSON.stringify({ ...meta, creation_date: new Date(Date.now() - 48 * 3600_000).toISOString() }));
+    expect((await tus(base, 'HEAD', location, user.accessToken)).status).toBe(200);
+    const more = await patch(100, 100);
+    expect(more.status).toBe(204);
+    expect(Date.parse(more.headers.get('upload-expires') ?? '') - Date.now()).toBeGreaterThan(23 * 3600_000);
+    // Untouched for two days: gone, and the sweep removes its files.
+    const old = new Date(Date.now() - 48 * 3600_000);
+    utimesSync(path.join(dir, id), old, old);
+    expect((await tus(base, 'HEAD', location, user.accessToken)).status).toBe(410);
+    const store = new HashingFileStore({ directory: dir, expirationPeriodInMilliseconds: 24 * 3600_000 });
+    expect(await store.deleteExpired()).toBeGreaterThanOrEqual(1);
+    expect(readdirSync(dir).filter((n) => n.startsWith(id))).toEqual([]);
   });
 
   it("needs a login, hides other users' uploads, and enforces size, quota and metadata", async () => {
