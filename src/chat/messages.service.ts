@@ -17,7 +17,7 @@ const REPLAY_PAGE = 1000;
 const REPLAY_PACE_EVERY = 32;
 /** Sends waiting for the database are written together, one transaction per batch. */
 const BATCH_MAX = 512;
-/** How far sequences jump after a machine crash: far more than the unsynced batches it may have lost. */
+/** How far sequences jump after a machine crash: more than a run can ever have shown unsynced. */
 export const LOST_SEQ_GAP = 10_000;
 /** At most this many messages are shown to members before they are known durable. */
 const MAX_UNSYNCED = LOST_SEQ_GAP / 4;
@@ -349,7 +349,7 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
   /**
    * After a machine crash, messages members saw may not have reached the disk (SQLite fans out at
    * commit and acks at fsync). Their sequence numbers must never name another message: skip well
-   * past anything one run could have shown unsynced (a few batches of at most BATCH_MAX).
+   * past anything a run can have shown unsynced (at most MAX_UNSYNCED plus one batch).
    */
   async function recoverFromLostCommits(): Promise<boolean> {
     if (!database.lostUnsyncedCommits) return false;
