@@ -19,7 +19,7 @@ export interface Config {
   port: number;
   dataDir: string;
   database:
-    | { kind: 'sqlite'; file: string; synchronous?: 'full' | 'normal' }
+    | { kind: 'sqlite'; file: string; synchronous?: 'full' | 'normal'; /** tests: WAL size that triggers a checkpoint */ checkpointBytes?: number }
     | { kind: 'postgres'; url: string; schema?: string };
   publicUrl?: string;
   secret?: string;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectDatabase, createSyncer, type Database } from './connect.js';
+import { connectDatabase, createCheckpointer, createSyncer, type Database } from './connect.js';
 
 const dirs: string[] = [];
 const open: Database[] = [];
@@ -74,6 +74,22 @@ describe('commits made durable later (SQLite)', () => {
     const { durable } = await database.transactionDurableLater((trx) => sql`insert into t (v) values (1)`.execute(trx));
     await expect(durable).resolves.toBeUndefined();
     expect(await level(database.db)).toBe(1);
+  });
+});
+
+describe('the checkpointer', () => {
+  it('keeps checkpoints out of commits and runs them on its own thread once the WAL is big enough', async () => {
+    const file = path.join(tempDir(), 'k.db');
+    const database = await sqlite(file);
+    expect((await sql<{ wal_autocheckpoint: number }>`${sql.raw('pragma wal_autocheckpoint')}`.execute(database.db)).rows[0]?.wal_autocheckpoint).toBe(0);
+    for (let i = 0; i < 50; i++) await sql`insert into t (v) values (${i})`.execute(database.db);
+    const checkpointer = createCheckpointer(file, 1, 20);
+    for (let i = 0; i < 100 && checkpointer.runs() === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(checkpointer.runs()).toBeGreaterThan(0);
+    await checkpointer.close();
+    // The database is untouched by it, and still takes writes.
+    await sql`insert into t (v) values (1000)`.execute(database.db);
+    expect((await sql<{ n: number }>`select count(*) as n from t`.execute(database.db)).rows[0]?.n).toBe(51);
   });
 });
 

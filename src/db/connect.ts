@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { once } from 'node:events';
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -202,6 +205,74 @@ function withStatementCache(raw: SqliteDatabase.Database, max = 500) {
   };
 }
 
+/** Runs in the checkpointer's worker thread: its own connection, PASSIVE checkpoints on request. */
+const CHECKPOINTER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+parentPort.on('message', (m) => {
+  if (m === 'close') { db.close(); parentPort.close(); return; }
+  try { db.pragma('wal_checkpoint(PASSIVE)'); parentPort.postMessage('done'); }
+  catch (err) { parentPort.postMessage(String(err && err.message || err)); }
+});
+`;
+
+/**
+ * SQLite's automatic checkpoint runs inside whichever commit crosses the WAL threshold, and syncs
+ * the database file there: on a slow disk that stalls the event loop for the whole fsync. Instead
+ * the main connection never checkpoints by itself, and a worker thread with its own connection
+ * runs a PASSIVE checkpoint (never blocking writers or readers) whenever the WAL has grown past
+ * `thresholdBytes`, checked every second. The worker starts on first need.
+ */
+export function createCheckpointer(file: string, thresholdBytes = 4 * 1024 * 1024, everyMs = 1000) {
+  let worker: Worker | undefined;
+  let busy = false;
+  let closed = false;
+  let runs = 0;
+  const walPath = `${file}-wal`;
+  const start = () => {
+    const w = new Worker(CHECKPOINTER_SOURCE, {
+      eval: true,
+      workerData: { file, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+    });
+    w.on('message', () => {
+      busy = false;
+      runs++;
+    });
+    // A checkpointer that dies only means the WAL grows until the next start: never fatal.
+    w.on('error', () => {
+      busy = false;
+      worker = undefined;
+    });
+    w.unref();
+    return w;
+  };
+  const tick = async () => {
+    if (busy || closed) return;
+    const size = (await stat(walPath).catch(() => undefined))?.size ?? 0;
+    if (size < thresholdBytes || closed) return;
+    worker ??= start();
+    busy = true;
+    worker.postMessage('checkpoint');
+  };
+  const timer = setInterval(() => void tick(), everyMs);
+  timer.unref();
+  return {
+    runs: () => runs,
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      const w = worker;
+      worker = undefined;
+      if (!w) return;
+      const exited = once(w, 'exit').catch(() => {});
+      w.postMessage('close');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+      await w.terminate().catch(() => {});
+    },
+  };
+}
+
 /** Each driver is loaded only when used: loading both costs start-up time (SPEC §11). */
 export async function connectDatabase(config: Pick<Config, 'database'>): Promise<Database> {
   const target = config.database;
@@ -216,13 +287,17 @@ export async function connectDatabase(config: Pick<Config, 'database'>): Promise
     raw.pragma(target.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
+    // Checkpoints run on the checkpointer's thread, never inside a commit on the event loop.
+    raw.pragma('wal_autocheckpoint = 0');
     const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
     const deferred = target.synchronous !== 'normal';
     const syncWal = createSyncer(`${target.file}-wal`);
+    const checkpointer = createCheckpointer(target.file, target.checkpointBytes);
     let markers: ReturnType<typeof openMarkers>;
     try {
       markers = openMarkers(target.file);
     } catch (err) {
+      await checkpointer.close();
       raw.close();
       throw err;
     }
@@ -246,6 +321,7 @@ export async function connectDatabase(config: Pick<Config, 'database'>): Promise
         raw.prepare('select 1').get();
       },
       async close() {
+        await checkpointer.close();
         await syncWal.close();
         await db.destroy();
         // A failed sync leaves the marker saying so: the next start skips past what was shown.
