@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { api, cookieFrom, PASSWORD, registerAndLogin } from '../../test/helpers/api.js';
-import { ChatClient } from '../../test/helpers/chat.js';
+import { ChatClient, SocketClient } from '../../test/helpers/chat.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
@@ -24,12 +24,12 @@ function wsOptions(auth: Auth) {
 }
 
 /** A seed 004 text client: collects every text frame and waits for the ones a test expects. */
-class TextClient {
+class TextClient extends SocketClient {
   readonly lines: string[] = [];
-  closed: { code: number; reason: string } | undefined;
   private waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void; timer: NodeJS.Timeout }> = [];
 
-  constructor(readonly ws: WebSocket) {
+  constructor(ws: WebSocket) {
+    super(ws);
     ws.on('message', (data) => {
       const line = data.toString();
       const w = this.waiters.find((x) => x.pred(line));
@@ -39,20 +39,12 @@ class TextClient {
         w.resolve(line);
       } else this.lines.push(line);
     });
-    ws.on('close', (code, reason) => {
-      this.closed = { code, reason: reason.toString() };
-    });
-    ws.on('error', () => {});
   }
 
   static async open(base: string, path: string, auth: Auth = {}): Promise<TextClient> {
     const ws = new WebSocket(wsUrl(base, path, auth), wsOptions(auth));
     const c = new TextClient(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-      ws.once('error', reject);
-    });
+    await SocketClient.opened(ws);
     return c;
   }
 
@@ -86,24 +78,6 @@ class TextClient {
     const out = this.lines.filter((l) => pred.test(l));
     for (const l of out) this.lines.splice(this.lines.indexOf(l), 1);
     return out;
-  }
-
-  async close(code = 1000) {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
-    const done = new Promise((r) => this.ws.once('close', r));
-    this.ws.close(code);
-    await done;
-  }
-
-  async waitClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
-    if (this.closed) return this.closed;
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('not closed')), timeoutMs);
-      this.ws.once('close', (code, reason) => {
-        clearTimeout(t);
-        resolve({ code, reason: reason.toString() });
-      });
-    });
   }
 }
 

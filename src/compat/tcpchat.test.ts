@@ -196,6 +196,17 @@ describe.each(await testDatabases())('seed 003 raw TCP chat front door (%s)', (d
     return c;
   }
 
+  /** A door with ann and bob logged in, in that order; ann has seen bob join. */
+  async function annAndBob(extra: Partial<TcpChatDoorOptions> = {}) {
+    const d = await door(extra);
+    const ann = await newUser('ann');
+    const bob = await newUser('bob');
+    const a = await enter(d, ann.name, 1);
+    const b = await enter(d, bob.name, 2);
+    await a.expectNext(...mesg(joinedText(bob.name, 2)));
+    return { d, ann, bob, a, b };
+  }
+
   let users = 0;
   async function newUser(prefix = 'u') {
     const name = `${prefix}${++users}`;
@@ -287,12 +298,7 @@ describe.each(await testDatabases())('seed 003 raw TCP chat front door (%s)', (d
   });
 
   it('two TCP users chat: every member, sender included, gets [MESG] then [<id>] : <text>, each as its own read', async () => {
-    const d = await door();
-    const ann = await newUser('ann');
-    const bob = await newUser('bob');
-    const a = await enter(d, ann.name, 1);
-    const b = await enter(d, bob.name, 2);
-    await a.expectNext(...mesg(joinedText(bob.name, 2)));
+    const { ann, bob, a, b } = await annAndBob();
 
     // Exactly the seed: the header and the text (tkinter ends it with a newline) as two sends.
     a.send('[MESG]');
@@ -443,12 +449,7 @@ describe.each(await testDatabases())('seed 003 raw TCP chat front door (%s)', (d
   });
 
   it('relays a TCP file of several 64 KiB chunks to every TCP member, sender included', async () => {
-    const d = await door();
-    const ann = await newUser('ann');
-    const bob = await newUser('bob');
-    const a = await enter(d, ann.name, 1);
-    const b = await enter(d, bob.name, 2);
-    await a.expectNext(...mesg(joinedText(bob.name, 2)));
+    const { ann, bob, a, b } = await annAndBob();
     const data = randomBytes(150_000);
     a.send('[FILE]');
     a.send(`${data.length},big.bin`);
@@ -463,12 +464,7 @@ describe.each(await testDatabases())('seed 003 raw TCP chat front door (%s)', (d
   });
 
   it('[!EXIT] is a clean leave (퇴장); a drop is 비활성 and the user may come back with the right password (재입장)', async () => {
-    const d = await door();
-    const ann = await newUser('ann');
-    const bob = await newUser('bob');
-    const a = await enter(d, ann.name, 1);
-    const b = await enter(d, bob.name, 2);
-    await a.expectNext(...mesg(joinedText(bob.name, 2)));
+    const { d, bob, a, b } = await annAndBob();
 
     b.send('[!EXIT]');
     await b.expectNext('[!EXIT]');
@@ -502,12 +498,7 @@ describe.each(await testDatabases())('seed 003 raw TCP chat front door (%s)', (d
   });
 
   it('refuses bad files per connection: paths, bad sizes, over the limit or quota, lying sizes, cut connections; nothing is left on disk', async () => {
-    const d = await door();
-    const ann = await newUser('ann');
-    const bob = await newUser('bob');
-    const a = await enter(d, ann.name, 1);
-    const b = await enter(d, bob.name, 2);
-    await a.expectNext(...mesg(joinedText(bob.name, 2)));
+    const { ann, bob, a, b } = await annAndBob();
     const before = storedFiles(server.dataDir);
 
     const alive = async (word: string) => {

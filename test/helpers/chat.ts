@@ -1,12 +1,51 @@
 import WebSocket from 'ws';
 
-/** A native chat client for tests: collects every frame and waits for the ones a test expects. */
-export class ChatClient {
-  readonly frames: any[] = [];
-  private waiters: Array<{ pred: (f: any) => boolean; resolve: (f: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+/** What every test WebSocket client shares: the close it saw, closing, and waiting for a close. */
+export class SocketClient {
   closed: { code: number; reason: string } | undefined;
 
   constructor(readonly ws: WebSocket) {
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+    });
+    ws.on('error', () => {});
+  }
+
+  /** Resolves once `ws` is open; rejects with the HTTP status of a refused upgrade. */
+  static opened(ws: WebSocket): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+  }
+
+  async close(code = 1000) {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    const done = new Promise((r) => this.ws.once('close', r));
+    this.ws.close(code);
+    await done;
+  }
+
+  async waitClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return this.closed;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('not closed')), timeoutMs);
+      this.ws.once('close', (code, reason) => {
+        clearTimeout(t);
+        resolve({ code, reason: reason.toString() });
+      });
+    });
+  }
+}
+
+/** A native chat client for tests: collects every frame and waits for the ones a test expects. */
+export class ChatClient extends SocketClient {
+  readonly frames: any[] = [];
+  private waiters: Array<{ pred: (f: any) => boolean; resolve: (f: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+
+  constructor(ws: WebSocket) {
+    super(ws);
     ws.on('message', (data, isBinary) => {
       const frame = isBinary ? { binary: true } : JSON.parse(data.toString());
       this.frames.push(frame);
@@ -19,13 +58,11 @@ export class ChatClient {
       }
     });
     ws.on('close', (code, reason) => {
-      this.closed = { code, reason: reason.toString() };
       for (const w of this.waiters.splice(0)) {
         clearTimeout(w.timer);
         w.reject(new Error(`socket closed (${code} ${reason}) while waiting`));
       }
     });
-    ws.on('error', () => {});
   }
 
   /** Opens a connection to /api/chat (or `path`) with a bearer token, cookie or ticket; resolves after `hello`. */
@@ -36,11 +73,7 @@ export class ChatClient {
     if (auth.cookie) headers.cookie = auth.cookie;
     const ws = new WebSocket(url, { headers, ...(auth.origin ? { origin: auth.origin } : {}) });
     const client = new ChatClient(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-      ws.once('error', reject);
-    });
+    await SocketClient.opened(ws);
     client.hello = await client.next((f) => f.type === 'hello');
     return client;
   }
@@ -91,23 +124,5 @@ export class ChatClient {
     const out = this.frames.filter((f) => f.type === type);
     for (const f of out) this.frames.splice(this.frames.indexOf(f), 1);
     return out;
-  }
-
-  async close(code = 1000) {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
-    const done = new Promise((r) => this.ws.once('close', r));
-    this.ws.close(code);
-    await done;
-  }
-
-  async waitClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
-    if (this.closed) return this.closed;
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('not closed')), timeoutMs);
-      this.ws.once('close', (code, reason) => {
-        clearTimeout(t);
-        resolve({ code, reason: reason.toString() });
-      });
-    });
   }
 }
