@@ -67,7 +67,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const elevation = createElevationService({ database, rateLimits, clock });
   const setup = createSetupService({ database, accounts, users, clock });
   const health = createHealthService({ database, clock });
-  const storage = createStorage(config.dataDir);
+  const storage = createStorage(config.dataDir, { directIo: config.uploadDirectIo });
   await storage.init(options.cleanTemp === true);
   const files = createFilesService({ database, storage, config, clock });
   const shares = createSharesService({ database, filesService: files, clock });

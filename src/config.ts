@@ -32,6 +32,8 @@ export interface Config {
   maxUploadBytes: number;
   /** Default storage quota per user (admins can override per user). */
   userQuotaBytes: number;
+  /** Write uploads with O_DIRECT (bypassing the page cache) where the filesystem supports it. */
+  uploadDirectIo: boolean;
   registration: RegistrationMode;
   admin?: { username: string; password: string; email?: string };
   password: { minLength: number; maxLength: number };
@@ -215,6 +217,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     bodyLimitBytes: int('PLAZA_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxUploadBytes: int('PLAZA_MAX_UPLOAD_BYTES', 2 * 1024 ** 3, 1, 2 ** 50),
     userQuotaBytes: int('PLAZA_USER_QUOTA_BYTES', 10 * 1024 ** 3, 0, 2 ** 50),
+    uploadDirectIo: bool('PLAZA_UPLOAD_DIRECT_IO', true),
     registration: oneOf('PLAZA_REGISTRATION', ['open', 'closed'], 'open'),
     ...(adminUsername && adminPassword
       ? { admin: { username: adminUsername, password: adminPassword, ...(adminEmail ? { email: adminEmail } : {}) } }

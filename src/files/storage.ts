@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, createWriteStream, type Dirent } from 'node:fs';
+import { constants, type Dirent } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { once } from 'node:events';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../shared/errors.js';
 import type { Category } from './categories.js';
+import { openDiskWriter, probeDirectIo, syncFile, writerClosed } from './disk-writer.js';
 
 /** Bytes kept from the start of every upload for magic-byte sniffing. */
 const HEAD_BYTES = 4100;
@@ -35,47 +35,6 @@ export function createDigest() {
 }
 const CATEGORIES: Category[] = ['images', 'documents', 'files'];
 
-/** How many bytes an upload may write before the next background flush. */
-const FLUSH_EVERY = 16 * 1024 * 1024;
-
-/**
- * Flushes a file to disk while it is still being written: an `fdatasync` every `FLUSH_EVERY` bytes,
- * one at a time, on the thread pool. The disk then works while the body is still arriving, and the
- * fsync that makes the finished file durable has little left to do (on a 1 GiB upload it drops from
- * about 0.4 s to about 10 ms). Flushing is an optimisation only: if it fails, `finish` still syncs.
- */
-export function createFlusher(filePath: string, every = FLUSH_EVERY) {
-  let inFlight: Promise<void> | undefined;
-  let unflushed = 0;
-  // Each flush opens its own descriptor: nothing stays open if an upload is abandoned half-way.
-  const sync = async (dataOnly: boolean) => {
-    const fh = await open(filePath, constants.O_RDWR | constants.O_NOFOLLOW);
-    try {
-      await (dataOnly ? fh.datasync() : fh.sync());
-    } finally {
-      await fh.close();
-    }
-  };
-  return {
-    /** Counts bytes handed to the writer; starts a flush when enough have gone by. */
-    wrote(bytes: number) {
-      unflushed += bytes;
-      if (unflushed < every || inFlight) return;
-      unflushed = 0;
-      inFlight = sync(true)
-        .catch(() => {})
-        .finally(() => (inFlight = undefined));
-    },
-    /** Waits for the flush under way, if any. */
-    settled: async (): Promise<void> => inFlight,
-    /** Waits for the last flush, then fsyncs the whole file (data and size) once more. */
-    async finish(): Promise<void> {
-      await inFlight;
-      await sync(false);
-    },
-  };
-}
-
 export interface Received {
   tempPath: string;
   size: number;
@@ -96,44 +55,49 @@ export type Storage = ReturnType<typeof createStorage>;
  * `uploads/.tmp/` (same filesystem) while it is hashed and measured; only a complete, fsync'd file
  * is renamed into place. Names on disk are always ours, never a client's.
  */
-export function createStorage(dataDir: string) {
+export function createStorage(dataDir: string, { directIo = true }: { directIo?: boolean } = {}) {
   const root = path.join(dataDir, 'uploads');
   const tempDir = path.join(root, '.tmp');
+  /** Uploads bypass the page cache (see disk-writer.ts): asked for, and the filesystem takes it. */
+  let direct = false;
 
   async function init(cleanTemp: boolean): Promise<void> {
     for (const dir of [tempDir, ...CATEGORIES.map((c) => path.join(root, c))]) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     }
-    if (!cleanTemp) return;
-    // Leftovers of uploads interrupted by a crash: never listed, removed at start.
-    const left: Dirent[] = await readdir(tempDir, { withFileTypes: true });
-    await Promise.all(left.map((d) => rm(path.join(tempDir, d.name), { force: true, recursive: true })));
+    if (cleanTemp) {
+      // Leftovers of uploads interrupted by a crash: never listed, removed at start.
+      const left: Dirent[] = await readdir(tempDir, { withFileTypes: true });
+      await Promise.all(left.map((d) => rm(path.join(tempDir, d.name), { force: true, recursive: true })));
+    }
+    direct = directIo && (await probeDirectIo(tempDir));
   }
 
   /** Streams `source` into a new temp file, hashing and counting; fsyncs before returning. */
   async function receive(source: Readable, opts: ReceiveOptions): Promise<Received> {
     const tempPath = path.join(tempDir, `${randomBytes(16).toString('hex')}.part`);
     const digest = createDigest();
-    // Flushes and the final fsync go through a second descriptor: they flush the file, whichever
-    // descriptor wrote it.
-    const flusher = createFlusher(tempPath);
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         if (digest.size + chunk.length > opts.limit) return done(opts.tooLarge());
         digest.update(chunk);
-        flusher.wrote(chunk.length);
         done(null, chunk);
       },
     });
-    const out = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
+    let out: Writable;
+    try {
+      out = await openDiskWriter(tempPath, { direct, create: true, start: 0 });
+    } catch (err) {
+      source.destroy();
+      throw err;
+    }
     try {
       await pipeline(source, meter, out);
-      await flusher.finish();
+      await syncFile(tempPath);
       return { tempPath, ...digest.result() };
     } catch (err) {
-      await flusher.settled();
-      // The file may still be opening when the pipeline fails: unlink only once it is closed.
-      if (!out.closed) await once(out, 'close').catch(() => {});
+      // Unlink only once the writer has closed its descriptors.
+      await writerClosed(out);
       await unlink(tempPath).catch(() => {});
       throw err;
     }
@@ -235,5 +199,22 @@ export function createStorage(dataDir: string) {
     return out;
   }
 
-  return { root, tempDir, init, receive, adopt, adoptHashed, commit, discard, openForRead, remove, listOlderThan, pathOf };
+  return {
+    root,
+    tempDir,
+    /** Whether uploads are written with O_DIRECT (known after `init`). */
+    get directIo() {
+      return direct;
+    },
+    init,
+    receive,
+    adopt,
+    adoptHashed,
+    commit,
+    discard,
+    openForRead,
+    remove,
+    listOlderThan,
+    pathOf,
+  };
 }

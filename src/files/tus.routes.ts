@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { createWriteStream } from 'node:fs';
-import { finished, type Readable, Transform } from 'node:stream';
+import { finished, type Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
@@ -14,64 +13,72 @@ import type { Core } from '../app.js';
 import { requireUser } from '../http/auth.js';
 import { AppError } from '../shared/errors.js';
 import { fileJson } from './files.schemas.js';
-import { createDigest, createFlusher } from './storage.js';
+import { openDiskWriter, writerClosed } from './disk-writer.js';
+import { createDigest } from './storage.js';
 
 export const TUS_PATH = '/api/files/tus';
 
 interface Running {
   digest: ReturnType<typeof createDigest>;
-  flusher: ReturnType<typeof createFlusher>;
   offset: number;
 }
 
 /**
  * A FileStore that hashes each PATCH as it is written, so a finished upload needs no second pass
- * over its bytes, and flushes it to disk as it grows, so the final fsync has little left to do.
- * The running hash lives in memory: after a restart, or if a PATCH fails part-way, the upload is
- * hashed in place at the end instead.
+ * over its bytes, and writes through Plaza's disk writer (O_DIRECT where it can, see
+ * disk-writer.ts). The running hash lives in memory: after a restart, or if a PATCH fails
+ * part-way, the upload is hashed in place at the end instead.
  */
 export class HashingFileStore extends FileStore {
   private readonly running = new Map<string, Running>();
 
-  /**
-   * Appends one PATCH body at `offset`. Replaces FileStore's write (same semantics) to hash and
-   * flush on the way and to write through a 256 KiB buffer (FileStore's 16 KiB default makes one
-   * system call per network chunk).
-   */
+  constructor(
+    options: ConstructorParameters<typeof FileStore>[0],
+    private readonly directIo = false,
+  ) {
+    super(options);
+  }
+
+  /** Appends one PATCH body at `offset`; replaces FileStore's write (same semantics). */
   override async write(readable: IncomingMessage | Readable, id: string, offset: number): Promise<number> {
     const filePath = path.join(this.directory, id);
     let state = this.running.get(id);
     if (offset === 0) {
-      state = { digest: createDigest(), flusher: createFlusher(filePath), offset: 0 };
+      state = { digest: createDigest(), offset: 0 };
       this.running.set(id, state);
     } else if (state && state.offset !== offset) {
       state = undefined;
       this.running.delete(id);
     }
     const s = state;
-    const flusher = s?.flusher ?? createFlusher(filePath);
     let written = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         written += chunk.length;
         s?.digest.update(chunk);
-        flusher.wrote(chunk.length);
         done(null, chunk);
       },
     });
-    const out = createWriteStream(filePath, { flags: 'r+', start: offset, highWaterMark: 256 * 1024 });
-    let diskError: NodeJS.ErrnoException | undefined;
-    out.once('error', (err) => (diskError = err));
+    let out: Writable;
     try {
-      await pipeline(readable, meter, out);
+      out = await openDiskWriter(filePath, { direct: this.directIo, create: false, start: offset });
     } catch (err) {
       this.running.delete(id);
-      await flusher.settled();
+      readable.destroy();
+      throw diskFailure(err as NodeJS.ErrnoException);
+    }
+    let diskError: NodeJS.ErrnoException | undefined;
+    // A failed system call is the disk's fault; anything else (a body cut short) is the client's.
+    out.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.syscall) diskError = err;
+    });
+    try {
+      await pipeline(readable, meter, out);
+    } catch {
+      this.running.delete(id);
+      await writerClosed(out);
       // The disk failed: the server's problem, told as such.
-      if (diskError) {
-        const full = diskError.code === 'ENOSPC' || diskError.code === 'EDQUOT';
-        throw full ? tusError(new AppError('STORAGE_FULL', 'The server is out of storage space; try again later')) : err;
-      }
+      if (diskError) throw diskFailure(diskError);
       // The client went away: what arrived is kept, HEAD reports the new offset, it resumes.
       throw tusError(new AppError('UPLOAD_INCOMPLETE', 'The upload was interrupted; resume it from the offset HEAD reports'));
     }
@@ -111,7 +118,6 @@ export class HashingFileStore extends FileStore {
   async takeDigest(id: string, size: number): Promise<{ size: number; sha256: string; head: Buffer } | undefined> {
     const s = this.running.get(id);
     this.running.delete(id);
-    await s?.flusher.settled();
     if (!s || s.offset !== size) return undefined;
     return s.digest.result();
   }
@@ -128,6 +134,12 @@ const tusError = (err: AppError): TusError => ({
   status_code: err.status,
   body: JSON.stringify({ error: { code: err.code, message: err.message } }),
 });
+
+/** A disk error while writing an upload: a full disk is told as such, anything else is rethrown. */
+const diskFailure = (err: NodeJS.ErrnoException): unknown =>
+  err.code === 'ENOSPC' || err.code === 'EDQUOT'
+    ? tusError(new AppError('STORAGE_FULL', 'The server is out of storage space; try again later'))
+    : err;
 
 /**
  * The web Request @tus/server works with, over Node's request. Its body hands Node's chunks on as
@@ -186,7 +198,7 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
     if (!user) throw tusError(new AppError('UNAUTHENTICATED', 'Log in first'));
     return user;
   };
-  const datastore = new HashingFileStore({ directory, expirationPeriodInMilliseconds: TUS_EXPIRY_MS });
+  const datastore = new HashingFileStore({ directory, expirationPeriodInMilliseconds: TUS_EXPIRY_MS }, core.storage.directIo);
 
   /** Announced bytes of a user's unfinished tus uploads, from the store's metadata files. */
   const reservedBy = async (userId: number): Promise<number> => {
