@@ -19,11 +19,11 @@
 //               in a fresh schema, dropped afterwards
 //   --cpu-prof  profiles both servers (node --cpu-prof) and prints their top functions (self time)
 import { execFileSync, fork } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { json, median, startProcess, tempDir } from './lib.mjs';
+import { cpuOf, json, machineBusy, median, startProcess, tempDir, topFunctions } from './lib.mjs';
 
 const SELF = new URL(import.meta.url).pathname;
 const now = () => performance.timeOrigin + performance.now();
@@ -348,33 +348,6 @@ function openSocket(url, token) {
     ws.on('error', reject);
     ws.on('unexpected-response', (_q, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
   });
-}
-
-function topFunctions(dir, n = 25) {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  const lines = [];
-  for (const f of files) {
-    const prof = JSON.parse(readFileSync(path.join(dir, f), 'utf8'));
-    const byId = new Map(prof.nodes.map((node) => [node.id, node]));
-    const self = new Map();
-    const dt = prof.timeDeltas;
-    let total = 0;
-    for (let i = 0; i < prof.samples.length; i++) {
-      const node = byId.get(prof.samples[i]);
-      const d = dt[i] ?? 0;
-      total += d;
-      const cf = node.callFrame;
-      const key = `${cf.functionName || '(anonymous)'}  ${cf.url ? `${path.basename(cf.url)}:${cf.lineNumber + 1}` : ''}`;
-      self.set(key, (self.get(key) ?? 0) + d);
-    }
-    lines.push(`  profile ${path.join(dir, f)}  (${(total / 1e6).toFixed(1)} s sampled)`);
-    const idle = self.get('(idle)  ') ?? 0;
-    const busy = total - idle;
-    for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, n)) {
-      lines.push(`   ${((v / total) * 100).toFixed(1).padStart(5)} % total  ${k === '(idle)  ' ? '' : `${((v / busy) * 100).toFixed(1).padStart(5)} % busy`}  ${k}`);
-    }
-  }
-  return lines.join('\n');
 }
 
 async function main() {
@@ -744,19 +717,6 @@ async function main() {
 }
 
 /** CPU seconds (user + system) a process has used, from /proc. */
-function cpuOf(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (100 Hz)
-}
-
-/** CPU seconds the whole machine has been busy (all cores). */
-function machineBusy() {
-  const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-  const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user nice system idle iowait irq softirq steal
-  return (total - v[3] - v[4]) / 100;
-}
-
 function cpuSnapshot(serverPid, workers) {
   return {
     t: performance.now(),
