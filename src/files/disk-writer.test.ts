@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDiskWriter, probeDirectIo, writerClosed } from './disk-writer.js';
+import { createStorage } from './storage.js';
 
 const MiB = 1024 * 1024;
 let dir: string;
@@ -85,5 +86,20 @@ describe('probeDirectIo', () => {
     await probeDirectIo(probeDir);
     expect(readdirSync(probeDir)).toEqual([]);
     rmSync(probeDir, { recursive: true });
+  });
+});
+
+describe('storage', () => {
+  it('writes with O_DIRECT when asked and the filesystem takes it, buffered when PLAZA_UPLOAD_DIRECT_IO is off', async () => {
+    const data = randomBytes(MiB + 99);
+    for (const asked of [true, false]) {
+      const storage = createStorage(mkdtempSync(path.join(tmpdir(), 'plaza-storage-')), { directIo: asked });
+      await storage.init(true);
+      expect(storage.directIo).toBe(asked && direct);
+      const received = await storage.receive(chunked(data), { limit: 2 * MiB, tooLarge: () => new Error('too large') as never });
+      expect(received.size).toBe(data.length);
+      expect(readFileSync(received.tempPath).equals(data)).toBe(true);
+      rmSync(path.dirname(storage.root), { recursive: true, force: true });
+    }
   });
 });

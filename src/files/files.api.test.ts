@@ -3,7 +3,7 @@ import { existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
-import { testDatabases } from '../../test/helpers/databases.js';
+import { testDatabases, withWriters } from '../../test/helpers/databases.js';
 import { PNG, uploadMultipart } from '../../test/helpers/files.js';
 import { RawConnection } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
@@ -15,14 +15,20 @@ async function download(base: string, token: string, id: string, headers: Record
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
-describe.each(await testDatabases())('files API on %s', (db) => {
+// The SQLite run writes uploads with O_DIRECT (where the temp filesystem takes it), the PostgreSQL
+// run buffered: both disk writers meet every case.
+describe.each(withWriters(await testDatabases()))('files API on %s (O_DIRECT asked: %s)', (db, direct) => {
   let server: TestServer;
   let base: string;
   let alice: Awaited<ReturnType<typeof registerAndLogin>>;
   let bob: Awaited<ReturnType<typeof registerAndLogin>>;
 
   beforeAll(async () => {
-    server = await startTestServer(db, { PLAZA_MAX_UPLOAD_BYTES: String(256 * 1024), PLAZA_USER_QUOTA_BYTES: String(1024 * 1024) });
+    server = await startTestServer(db, {
+      PLAZA_MAX_UPLOAD_BYTES: String(256 * 1024),
+      PLAZA_USER_QUOTA_BYTES: String(1024 * 1024),
+      PLAZA_UPLOAD_DIRECT_IO: String(direct),
+    });
     base = server.url;
     alice = await registerAndLogin(base, 'alice');
     bob = await registerAndLogin(base, 'bob');

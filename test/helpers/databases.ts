@@ -48,3 +48,11 @@ export async function createPgSchema(): Promise<{ schema: string; drop(): Promis
     },
   };
 }
+
+/**
+ * Pairs each database with whether uploads are written with O_DIRECT: SQLite asks for it,
+ * PostgreSQL writes buffered, so one run covers both disk writers (SQLite alone runs both ways).
+ */
+export function withWriters(dbs: DbKind[]): Array<[DbKind, boolean]> {
+  return dbs.length > 1 ? dbs.map((db) => [db, db === 'sqlite']) : dbs.flatMap((db) => [[db, true], [db, false]] as Array<[DbKind, boolean]>);
+}
