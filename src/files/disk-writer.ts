@@ -58,9 +58,11 @@ function giveBack(b: Buffer) {
 export async function probeDirectIo(dir: string): Promise<boolean> {
   if (constants.O_DIRECT === undefined) return false;
   const probe = path.join(dir, `.direct-io-${randomBytes(6).toString('hex')}`);
-  const buf = takeAligned();
+  let buf: Buffer | undefined;
   let fh: FileHandle | undefined;
   try {
+    // Aligned memory may be refused too (an address-space limit): then no direct writes either.
+    buf = takeAligned();
     fh = await open(probe, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o600);
     buf.fill(0x5a, 0, BLOCK);
     if ((await fh.write(buf, 0, BLOCK, 0)).bytesWritten !== BLOCK) return false;
@@ -69,7 +71,7 @@ export async function probeDirectIo(dir: string): Promise<boolean> {
   } catch {
     return false;
   } finally {
-    giveBack(buf);
+    if (buf) giveBack(buf);
     await fh?.close().catch(() => {});
     await unlink(probe).catch(() => {});
   }
@@ -147,7 +149,7 @@ export function writerClosed(out: Writable): Promise<void> {
 async function writeAll(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
   for (let done = 0; done < length; ) {
     const { bytesWritten } = await fh.write(buf, done, length - done, position + done);
-    if (bytesWritten <= 0) throw Object.assign(new Error('The disk accepted no bytes'), { code: 'EIO' });
+    if (bytesWritten <= 0) throw Object.assign(new Error('The disk accepted no bytes'), { code: 'EIO', syscall: 'write' });
     done += bytesWritten;
   }
 }
@@ -170,11 +172,13 @@ async function directWriter(fh: FileHandle, filePath: string, start: number): Pr
   let writing: Promise<void> | undefined;
   let failure: unknown;
   let destroyed = false;
+  let finishing: Promise<void> | undefined;
   const submitFull = () => {
+    const next = takeAligned();
     const full = buf;
     const at = position;
     position += DIRECT_BUFFER;
-    buf = takeAligned();
+    buf = next;
     fill = 0;
     const done: Promise<void> = writeAll(fh, full, DIRECT_BUFFER, at)
       .catch((err: unknown) => void (failure ??= err))
@@ -215,8 +219,12 @@ async function directWriter(fh: FileHandle, filePath: string, start: number): Pr
           if (fill < DIRECT_BUFFER) continue;
           if (writing) {
             void writing.then(() => {
-              if (!destroyed && !failure) submitFull();
-              step();
+              try {
+                if (!destroyed && !failure) submitFull();
+                step();
+              } catch (err) {
+                callback(err as Error);
+              }
             });
             return;
           }
@@ -224,21 +232,29 @@ async function directWriter(fh: FileHandle, filePath: string, start: number): Pr
         }
         callback();
       };
-      step();
+      try {
+        step();
+      } catch (err) {
+        // No aligned memory to be had for the next buffer: this upload fails, the server goes on.
+        callback(err as Error);
+      }
     },
     final(callback) {
-      void (async () => {
+      finishing = (async () => {
         await writing;
         if (failure) throw failure;
         await writeRest();
-      })().then(() => callback(), callback);
+      })();
+      finishing.then(() => callback(), callback);
     },
     destroy(err, callback) {
       destroyed = true;
       void (async () => {
+        // Node may destroy while `final` still writes: that finishes first (it owns the buffer).
+        if (finishing) await finishing.catch(() => {});
         await writing;
-        // A body cut short (the client went away): what arrived is kept, for a tus resume.
-        if (!failure) await writeRest().catch(() => {});
+        // A body cut short (the client went away): what reached the writer is kept, for a tus resume.
+        if (!failure && !finishing) await writeRest().catch(() => {});
         giveBack(buf);
         await fh.close().catch(() => {});
       })().then(() => callback(err));
@@ -249,26 +265,32 @@ async function directWriter(fh: FileHandle, filePath: string, start: number): Pr
 function bufferedWriter(fh: FileHandle, filePath: string, start: number): Writable {
   const flusher = createFlusher(filePath);
   let position = start;
+  let destroyed = false;
+  /** The writev under way, if any: destroy waits for it before closing the descriptor. */
+  let writing: Promise<void> | undefined;
   const writeChunks = async (chunks: Buffer[]) => {
     let bytes = 0;
     for (const c of chunks) bytes += c.length;
-    let { bytesWritten } = await fh.writev(chunks, position);
+    const { bytesWritten } = await fh.writev(chunks, position);
     // A short writev (rare): the rest goes one write at a time.
     if (bytesWritten < bytes) {
       const rest = Buffer.concat(chunks).subarray(bytesWritten);
       await writeAll(fh, rest, rest.length, position + bytesWritten);
-      bytesWritten = bytes;
     }
     position += bytes;
-    flusher.wrote(bytes);
+    // No new flush once the writer is going away (its descriptor may be closed and the file gone).
+    if (!destroyed) flusher.wrote(bytes);
   };
   return new Writable({
     highWaterMark: BUFFERED_BATCH,
     writev(chunks, callback) {
-      writeChunks(chunks.map((c) => c.chunk as Buffer)).then(() => callback(), callback);
+      writing = writeChunks(chunks.map((c) => c.chunk as Buffer));
+      writing.then(() => callback(), callback);
     },
     destroy(err, callback) {
+      destroyed = true;
       void (async () => {
+        await writing?.catch(() => {});
         await flusher.settled();
         await fh.close().catch(() => {});
       })().then(() => callback(err));

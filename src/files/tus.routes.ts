@@ -74,11 +74,13 @@ export class HashingFileStore extends FileStore {
     });
     try {
       await pipeline(readable, meter, out);
-    } catch {
+    } catch (err) {
       this.running.delete(id);
       await writerClosed(out);
       // The disk failed: the server's problem, told as such.
       if (diskError) throw diskFailure(diskError);
+      // tus's own refusals (a body past the announced length: 413) stand as they are.
+      if (typeof (err as { status_code?: unknown }).status_code === 'number') throw err;
       // The client went away: what arrived is kept, HEAD reports the new offset, it resumes.
       throw tusError(new AppError('UPLOAD_INCOMPLETE', 'The upload was interrupted; resume it from the offset HEAD reports'));
     }
