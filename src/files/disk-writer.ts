@@ -19,7 +19,7 @@ import { Writable } from 'node:stream';
  *
  * Either way, bytes are written in order, one write at a time: whatever stops an upload half-way,
  * the file holds exactly a prefix of what arrived (tus reports its size as the offset to resume
- * from). Making the file durable is the caller's last step (`finish`).
+ * from). Making the file durable is the caller's last step (`syncFile`).
  */
 
 /** O_DIRECT's unit: offsets and lengths are multiples of it, buffers aligned to it. */
@@ -81,9 +81,9 @@ export async function probeDirectIo(dir: string): Promise<boolean> {
  * Flushes a file to disk while it is still being written: an `fdatasync` every `every` bytes, one
  * at a time, on the thread pool. The disk then works while the body is still arriving, and the
  * fsync that makes the finished file durable has little left to do (on a 1 GiB upload it drops from
- * about 0.4 s to about 10 ms). Flushing is an optimisation only: if it fails, `finish` still syncs.
+ * about 0.4 s to about 10 ms). Flushing is an optimisation only: if it fails, `syncFile` still syncs.
  */
-export function createFlusher(filePath: string, every = FLUSH_EVERY) {
+function createFlusher(filePath: string, every = FLUSH_EVERY) {
   let inFlight: Promise<void> | undefined;
   let unflushed = 0;
   return {

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { requireUser } from '../http/auth.js';
+import { mapError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
 import { fileJson } from './files.schemas.js';
 import { openDiskWriter, writerClosed } from './disk-writer.js';
@@ -132,16 +133,16 @@ interface TusError {
   body: string;
 }
 
-const tusError = (err: AppError): TusError => ({
+const tusError = (err: Pick<AppError, 'status' | 'code' | 'message'>): TusError => ({
   status_code: err.status,
   body: JSON.stringify({ error: { code: err.code, message: err.message } }),
 });
 
-/** A disk error while writing an upload: a full disk is told as such, anything else is rethrown. */
-const diskFailure = (err: NodeJS.ErrnoException): unknown =>
-  err.code === 'ENOSPC' || err.code === 'EDQUOT'
-    ? tusError(new AppError('STORAGE_FULL', 'The server is out of storage space; try again later'))
-    : err;
+/** A disk error while writing an upload: a full disk is told as such (as on every route), anything else is rethrown. */
+const diskFailure = (err: NodeJS.ErrnoException): unknown => {
+  const mapped = mapError(err);
+  return mapped.code === 'STORAGE_FULL' ? tusError(mapped) : err;
+};
 
 /**
  * The web Request @tus/server works with, over Node's request. Its body hands Node's chunks on as
