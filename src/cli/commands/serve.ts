@@ -5,6 +5,7 @@ import { type NetclassDoor, startNetclassDoor } from '../../compat/netclass.js';
 import { startTcpChatDoor } from '../../compat/tcpchat.js';
 import type { Config } from '../../config.js';
 import { buildServer } from '../../http/server.js';
+import { tuneHeapForStreaming } from '../../ops/heap.js';
 import { loadOrCreateSecret } from '../../ops/secret.js';
 
 export interface RunningServer {
@@ -109,6 +110,7 @@ export async function startServer(
 
 /** `plaza serve`: runs until SIGTERM/SIGINT, then finishes in-flight requests and exits. */
 export async function serveCommand(config: Readonly<Config>): Promise<void> {
+  tuneHeapForStreaming();
   const running = await startServer(config, (line) => process.stderr.write(`${line}\n`));
   let stopping = false;
   const stop = (signal: string) => {
