@@ -105,6 +105,32 @@ describe.each(withWriters(await testDatabases()))('tus resumable uploads on %s (
     expect(JSON.parse(done.text).file).toMatchObject({ size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
   });
 
+  it('refuses a chunked PATCH that runs past Upload-Length (413), and the upload stays usable', async () => {
+    const created = await tus(base, 'POST', '/api/files/tus', user.accessToken, {
+      'upload-length': '10',
+      'upload-metadata': `filename ${b64('chunked.txt')}`,
+    });
+    const location = created.headers.get('location') ?? '';
+    // No Content-Length: the overrun is only found while the bytes arrive.
+    const { port } = new URL(base);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    socket.write(
+      `PATCH ${location} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${user.accessToken}\r\nTus-Resumable: 1.0.0\r\n` +
+        `Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `32\r\n${'a'.repeat(50)}\r\n0\r\n\r\n`,
+    );
+    await once(socket, 'close');
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    const head = await tus(base, 'HEAD', location, user.accessToken);
+    expect(head.headers.get('upload-offset')).toBe('0');
+    const done = await tus(base, 'PATCH', location, user.accessToken, { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, Buffer.from('0123456789'));
+    expect(done.status).toBe(200);
+    expect(JSON.parse(done.text).file).toMatchObject({ name: 'chunked.txt', size: 10 });
+  });
+
   it('expires an unfinished upload a day after its last change, not its creation', async () => {
     const created = await tus(base, 'POST', '/api/files/tus', user.accessToken, {
       'upload-length': '1000',
