@@ -118,7 +118,7 @@ export class HashingFileStore extends FileStore {
   }
 
   /** The digest of a completely and cleanly hashed upload, once. */
-  async takeDigest(id: string, size: number): Promise<{ size: number; sha256: string; head: Buffer } | undefined> {
+  takeDigest(id: string, size: number): { size: number; sha256: string; head: Buffer } | undefined {
     const s = this.running.get(id);
     this.running.delete(id);
     if (!s || s.offset !== size) return undefined;
@@ -260,7 +260,7 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
           limit: core.config.maxUploadBytes,
           tooLarge: () => new AppError('FILE_TOO_LARGE', 'File is larger than the upload limit'),
         };
-        const hashed = await datastore.takeDigest(upload.id, upload.size ?? -1);
+        const hashed = datastore.takeDigest(upload.id, upload.size ?? -1);
         const received = hashed ? await core.storage.adoptHashed(source, hashed) : await core.storage.adopt(source, limit);
         const file = await core.files.finalize(user, received, upload.metadata?.filename ?? upload.metadata?.name ?? 'file');
         return {

@@ -9,7 +9,7 @@ import v8 from 'node:v8';
  * two scavenges. V8 counts that memory against the old generation's headroom until the buffers
  * are swept, and with its own growth factor (about 1.7× a 22 MiB live heap here) the headroom is
  * smaller than that: every ~26 MiB of upload started a full mark-compact, some 40 per GiB, which
- * cost a third of the server's CPU per upload. With 3× the headroom absorbs it and uploads run
+ * cost a third of the server's CPU per upload. At 3× the headroom absorbs them, and uploads run
  * without full GCs. Idle memory barely moves (V8's memory reducer still shrinks an idle heap); see
  * docs/decisions/0002-heap-growth.md for the measurements.
  */
