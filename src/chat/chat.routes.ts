@@ -7,7 +7,8 @@ import { isCrossSiteRequest, requireAdmin, requireUser } from '../http/auth.js';
 import { errors } from '../http/schemas.js';
 import { AppError } from '../shared/errors.js';
 import { hashToken, randomToken } from '../shared/ids.js';
-import { type LiveSocket, serveNativeSocket, startHeartbeat } from './chat.socket.js';
+import { heartbeatOptions, type LiveSocket, serveNativeSocket } from './chat.socket.js';
+import { startHeartbeat } from './heartbeat.js';
 import { userKey } from './model.js';
 
 const TICKET_TTL_MS = 30_000;
@@ -63,10 +64,15 @@ export async function chatRoutes(app: FastifyInstance, { core }: { core: Core })
   const tickets = new Map<string, { sessionId: string; expires: number }>();
   const live = new Set<LiveSocket>();
 
-  const stopHeartbeat = startHeartbeat(core, live, undefined, () => {
-    const now = Date.now();
-    for (const [k, t] of tickets) if (t.expires < now) tickets.delete(k);
-  });
+  const stopHeartbeat = startHeartbeat(
+    live,
+    heartbeatOptions(core, {
+      onBeat: () => {
+        const now = Date.now();
+        for (const [k, t] of tickets) if (t.expires < now) tickets.delete(k);
+      },
+    }),
+  );
   app.addHook('onClose', async () => stopHeartbeat());
 
   async function socketPrincipal(request: FastifyRequest): Promise<Principal> {

@@ -7,6 +7,7 @@ import { mapError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
 import { randomId } from '../shared/ids.js';
 import { createFrameLimit } from './frame-limit.js';
+import type { HeartbeatEntry, HeartbeatOptions } from './heartbeat.js';
 import type { HubConnection } from './hub.js';
 import type { ChatMessage, HubEvent, RoomInfo } from './model.js';
 import {
@@ -14,7 +15,6 @@ import {
   errorFrame,
   eventFrame,
   helloFrame,
-  messageFrame,
   parseClientFrame,
   replyFrame,
 } from './protocol.js';
@@ -26,57 +26,21 @@ import {
  */
 
 export const CLOSE_SLOW_CONSUMER = 1008;
-export const CLOSE_SESSION_ENDED = 4001;
 /** Frames received but not yet handled, per connection; more are refused (a client outrunning the server). */
 const MAX_PENDING_FRAMES = 256;
-
-/** A socket the heartbeat looks after: pinged, dropped when silent, closed when its session ends. */
-export interface HeartbeatEntry {
-  socket: WebSocket;
-  /** The login behind the socket; null for seed 004 guests and echo sockets. */
-  sessionId: string | null;
-  alive: boolean;
-}
 
 export interface LiveSocket extends HeartbeatEntry {
   conn: HubConnection;
 }
 
-/**
- * One timer for a set of sockets (each transport keeps its own set): every interval, a socket
- * that did not answer the previous ping is dropped, the others are pinged, and each session is
- * re-checked (logout, disable). `each` adds a transport's own check. Returns the stop function.
- */
-export function startHeartbeat<E extends HeartbeatEntry>(
-  core: Core,
-  live: Set<E>,
-  each?: (entry: E) => void,
-  onTick?: () => void,
-): () => void {
-  const timer = setInterval(() => {
-    onTick?.();
-    for (const s of live) {
-      if (!s.alive) {
-        s.socket.terminate();
-        continue;
-      }
-      s.alive = false;
-      s.socket.ping();
-      if (s.sessionId !== null) {
-        core.accounts.authenticateSession(s.sessionId).then(
-          (p) => {
-            if (!p) s.socket.close(CLOSE_SESSION_ENDED, 'Session ended; log in again');
-          },
-          () => {},
-        );
-      }
-      each?.(s);
-    }
-  }, core.config.chat.heartbeatSeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+/** Heartbeat settings for a transport's sockets: logins are re-checked with the accounts service. */
+export function heartbeatOptions<E extends HeartbeatEntry>(core: Core, extra: Pick<HeartbeatOptions<E>, 'each' | 'onBeat'> = {}): HeartbeatOptions<E> {
+  return {
+    intervalMs: core.config.chat.heartbeatSeconds * 1000,
+    sessionLive: async (sessionId) => (await core.accounts.authenticateSession(sessionId)) !== undefined,
+    ...extra,
+  };
 }
-
 
 /** An unmasked, final text frame (RFC 6455 §5.2), built once per message whatever the fan-out. */
 export function encodeTextFrame(text: string): Buffer {
@@ -91,12 +55,14 @@ export function encodeTextFrame(text: string): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-const framed = new WeakMap<ChatMessage, Buffer>();
-function messageBytes(message: ChatMessage): Buffer {
-  let bytes = framed.get(message);
+/** Hub events reach many sockets: each is rendered and framed once (a message once, however it travels). */
+const framed = new WeakMap<object, Buffer>();
+function eventBytes(event: HubEvent): Buffer {
+  const key = event.kind === 'message' ? event.message : event;
+  let bytes = framed.get(key);
   if (!bytes) {
-    bytes = encodeTextFrame(messageFrame(message));
-    framed.set(message, bytes);
+    bytes = encodeTextFrame(eventFrame(event));
+    framed.set(key, bytes);
   }
   return bytes;
 }
@@ -177,10 +143,10 @@ export function serveNativeSocket(
       return;
     }
     if (!writable()) return;
-    // Chat messages fan out to many sockets: framed once, written as bytes, and a batch of them
-    // leaves in one write per socket (ws has no compression here, so its own writes go straight
-    // to the same socket and order is kept).
-    if (event.kind === 'message' && raw) writeCorked(raw, messageBytes(event.message));
+    // Events fan out to many sockets: framed once, written as bytes, and a batch of them leaves
+    // in one write per socket (ws has no compression here, so its own writes go straight to the
+    // same socket and order is kept).
+    if (raw) writeCorked(raw, eventBytes(event));
     else socket.send(eventFrame(event));
   }
 

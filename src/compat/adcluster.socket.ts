@@ -5,8 +5,9 @@ import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { Principal, User } from '../accounts/model.js';
 import type { Core } from '../app.js';
-import { CLOSE_SLOW_CONSUMER, type HeartbeatEntry, startHeartbeat } from '../chat/chat.socket.js';
+import { CLOSE_SLOW_CONSUMER, heartbeatOptions } from '../chat/chat.socket.js';
 import { createFrameLimit } from '../chat/frame-limit.js';
+import { type HeartbeatEntry, startHeartbeat } from '../chat/heartbeat.js';
 import type { HubConnection } from '../chat/hub.js';
 import { MAX_BODY_CHARS, type SendResult } from '../chat/messages.service.js';
 import { type HubEvent, type Participant, type RoomInfo, userKey } from '../chat/model.js';
@@ -530,15 +531,20 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
   app.removeContentTypeParser('text/plain');
 
   // Heartbeats (see chat.socket.ts); a guest also loses an id someone has since registered.
-  const stopHeartbeat = startHeartbeat(core, live, (s) => {
-    if (s.guest === undefined) return;
-    core.users.findByUsername(s.guest.toLowerCase()).then(
-      (u) => {
-        if (u) s.socket.close(CLOSE_NAME_TAKEN, 'That name now belongs to a registered user');
+  const stopHeartbeat = startHeartbeat(
+    live,
+    heartbeatOptions(core, {
+      each: (s) => {
+        if (s.guest === undefined) return;
+        core.users.findByUsername(s.guest.toLowerCase()).then(
+          (u) => {
+            if (u) s.socket.close(CLOSE_NAME_TAKEN, 'That name now belongs to a registered user');
+          },
+          () => {},
+        );
       },
-      () => {},
-    );
-  });
+    }),
+  );
   app.addHook('onClose', async () => stopHeartbeat());
 
   /** The logged-in caller of an upgrade, if any; a presented but bad credential is refused. */

@@ -10,6 +10,7 @@ import { type ChatMessage, type HubEvent, userKey } from '../chat/model.js';
 import { mapError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
 import { randomId } from '../shared/ids.js';
+import { forEachInSlices } from '../shared/slices.js';
 import { closeDoor, drainOrClose, listenDoor } from './tcp-door.js';
 
 /**
@@ -88,6 +89,8 @@ const MAX_TEXT_BYTES = 4 * MAX_BODY_CHARS;
 /** Input held while a login or a file check is awaited; past it the socket stops reading. */
 const MAX_BUFFERED_INPUT = 256 * 1024;
 const LINGER_MS = 5000;
+/** Accounts re-checked per turn of the event loop. */
+const RECHECK_SLICE = 100;
 
 const HEADERS = [
   { bytes: Buffer.from(HEADER_MESSAGE), kind: 'message' },
@@ -264,15 +267,21 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
   const sockets = new Set<net.Socket>();
   /** Logged-in connections and their user: re-checked on a timer, so a disabled account is cut off. */
   const accounts = new Map<net.Socket, number>();
+  let rechecking = false;
   const recheck = setInterval(() => {
+    if (rechecking) return;
+    rechecking = true;
+    // One lookup per user however many connections they have, a slice at a time.
+    const byUser = new Map<number, net.Socket[]>();
     for (const [socket, userId] of accounts) {
-      core.users.findById(userId).then(
-        (u) => {
-          if (!u || u.disabled) socket.destroy();
-        },
-        () => {},
-      );
+      const group = byUser.get(userId);
+      if (group) group.push(socket);
+      else byUser.set(userId, [socket]);
     }
+    void forEachInSlices(byUser, RECHECK_SLICE, async ([userId, group]) => {
+      const u = await core.users.findById(userId).catch(() => 'unknown' as const);
+      if (!u || (u !== 'unknown' && u.disabled)) for (const socket of group) socket.destroy();
+    }).finally(() => (rechecking = false));
   }, core.config.chat.heartbeatSeconds * 1000);
   recheck.unref();
   /** Users between "not online" and attached to the hub: a second login for them is a duplicate. */
