@@ -169,6 +169,49 @@ describe('native chat with a slow reader', () => {
       await server.close();
     }
   });
+
+  it('drops a client whose replay stalls while its room keeps talking (1008), rather than holding live messages without limit', async () => {
+    const server = await startTestServer('sqlite', {
+      PLAZA_CHAT_FRAMES_PER_10S: '100000',
+      PLAZA_CHAT_MAX_BUFFERED_BYTES: '65536',
+    });
+    try {
+      const ann = await registerAndLogin(server.url, 'ann');
+      const bob = await registerAndLogin(server.url, 'bob');
+      const a = await ChatClient.open(server.url, { token: ann.accessToken });
+      const room = (await a.request({ type: 'create', name: 'backlog' })).room.id;
+      const b = await ChatClient.open(server.url, { token: bob.accessToken });
+      await b.request({ type: 'join', room });
+      await b.close();
+      // A backlog larger than the kernel's socket buffers, so the replay must wait for bob to read.
+      const body = 'y'.repeat(15_000);
+      for (let round = 0; round < 10; round++) {
+        for (let i = 0; i < 100; i++) a.send({ type: 'send', room, body, ref: `s${round}-${i}` });
+        await a.next((f) => f.ref === `s${round}-99`, 20_000);
+      }
+      const { default: WebSocket } = await import('ws');
+      const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/chat?resume=${room}:0`, {
+        headers: { authorization: `Bearer ${bob.accessToken}` },
+      });
+      ws.once('open', () => (ws as any)._socket.pause());
+      const slow = new ChatClient(ws);
+      await new Promise((r) => setTimeout(r, 500));
+      // Live messages arrive while the replay waits: held for bob, up to the 64 KiB bound.
+      for (let i = 0; i < 10; i++) await a.request({ type: 'send', room, body: `live ${i} ${body}` });
+      (ws as any)._socket.resume();
+      const closed = await slow.waitClosed(10_000);
+      expect(closed.code).toBe(1008);
+      const got = slow.frames.filter((f) => f.type === 'message');
+      expect(got.length).toBeLessThan(1000);
+      expect(got.some((f) => String(f.body).startsWith('live'))).toBe(false);
+      // Everyone else carries on.
+      expect(a.closed).toBeUndefined();
+      expect(await a.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+      await a.close();
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('native chat heartbeats', () => {

@@ -25,7 +25,13 @@ export type ChatService = ReturnType<typeof createChatService>;
 
 /** Chat as the transports see it: rooms, messages, the hub, connections and server-side sends. */
 export function createChatService({ database, config, users, files, clock, bus, timers }: ChatDeps) {
-  const hub = createHub({ bus, graceMs: config.chat.presenceGraceSeconds * 1000, ...(timers ? { timers } : {}) });
+  const hub = createHub({
+    bus,
+    graceMs: config.chat.presenceGraceSeconds * 1000,
+    // Messages held for a replaying client count against the same bound as its unread backlog.
+    maxHeldBytes: config.chat.maxBufferedBytes,
+    ...(timers ? { timers } : {}),
+  });
   const rooms = createRoomsService({ database, hub, clock });
   const messages = createMessagesService({ database, hub, rooms, files, clock });
 

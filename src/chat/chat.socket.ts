@@ -124,13 +124,17 @@ export function serveNativeSocket(
   function writable(): boolean {
     if (dropped || socket.readyState !== socket.OPEN) return false;
     if (socket.bufferedAmount - (raw ? (corked.get(raw) ?? 0) : 0) > maxBufferedBytes) {
-      dropped = true;
-      socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume');
-      // A client that does not even read the close frame is cut off.
-      setTimeout(() => socket.terminate(), 5000).unref();
+      dropSlowConsumer();
       return false;
     }
     return true;
+  }
+  function dropSlowConsumer() {
+    if (dropped) return;
+    dropped = true;
+    socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume');
+    // A client that does not even read the close frame is cut off.
+    setTimeout(() => socket.terminate(), 5000).unref();
   }
   function send(data: string) {
     if (writable()) socket.send(data);
@@ -154,6 +158,8 @@ export function serveNativeSocket(
     id: randomId('con'),
     participant: chat.participantOf(user),
     deliver,
+    // Live messages piled up while a replay waited for this socket to drain.
+    overflow: dropSlowConsumer,
   };
   const entry: LiveSocket = { conn, socket, sessionId: principal.sessionId, alive: true };
   live.add(entry);

@@ -32,12 +32,13 @@ function manualTimers() {
   };
 }
 
-function setup(graceMs = 1000) {
+function setup(graceMs = 1000, maxHeldBytes?: number) {
   const clock = manualTimers();
   // Events cross the bus as JSON, as they will between instances.
-  const hub = createHub({ bus: createLocalBus({ roundTrip: true }), graceMs, timers: clock.timers });
+  const hub = createHub({ bus: createLocalBus({ roundTrip: true }), graceMs, timers: clock.timers, ...(maxHeldBytes ? { maxHeldBytes } : {}) });
   const got = new Map<string, HubEvent[]>();
   let n = 0;
+  const overflows = new Map<string, number>();
   const conn = (user: string): HubConnection => {
     const id = `c${++n}`;
     got.set(id, []);
@@ -45,6 +46,7 @@ function setup(graceMs = 1000) {
       id,
       participant: { key: user, userId: Number(user.slice(1)) || null, name: user },
       deliver: (e) => got.get(id)?.push(e),
+      overflow: () => overflows.set(id, (overflows.get(id) ?? 0) + 1),
     };
     hub.attach(c);
     return c;
@@ -54,7 +56,7 @@ function setup(graceMs = 1000) {
     (got.get(c.id) ?? []).flatMap((e) => (e.kind === 'presence' ? [`${e.event} ${e.user.name} ${e.count}`] : []));
   const seqs = (c: HubConnection) =>
     (got.get(c.id) ?? []).flatMap((e) => (e.kind === 'message' ? [e.message.seq] : []));
-  return { hub, conn, presence, seqs, advance: clock.advance, got };
+  return { hub, conn, presence, seqs, advance: clock.advance, got, overflows };
 }
 
 const room = { id: 1, name: 'lobby' };
@@ -201,6 +203,32 @@ describe('hub fan-out and replay', () => {
     s.hub.endReplay(a, 1);
     await s.hub.publishToRoom(1, { kind: 'message', message: msg(7) });
     expect(s.seqs(a)).toEqual([3, 4, 5, 6, 7]);
+  });
+
+  it('bounds the live messages held during a replay: past the limit the connection overflows and gets nothing more', async () => {
+    const s = setup(1000, 2000);
+    const slow = s.conn('u1');
+    const other = s.conn('u2');
+    s.hub.subscribe(slow, room);
+    s.hub.subscribe(other, room);
+    expect(s.hub.beginReplay(slow, 1, 0)).toBe(true);
+    s.hub.replayMessage(slow, msg(1));
+    // Each held message weighs its body plus a fixed share: the third one passes 2,000 bytes.
+    const big = (seq: number) => ({ ...msg(seq), body: 'x'.repeat(500) });
+    await s.hub.publishToRoom(1, { kind: 'message', message: big(10) });
+    await s.hub.publishToRoom(1, { kind: 'message', message: big(11) });
+    expect(s.overflows.get(slow.id)).toBeUndefined();
+    await s.hub.publishToRoom(1, { kind: 'message', message: big(12) });
+    expect(s.overflows.get(slow.id)).toBe(1);
+    await s.hub.publishToRoom(1, { kind: 'message', message: big(13) });
+    s.hub.replayMessage(slow, msg(2));
+    s.hub.endReplay(slow, 1);
+    await s.hub.publishToRoom(1, { kind: 'message', message: big(14) });
+    // Nothing held is delivered, nothing more arrives, and the overflow is reported once.
+    expect(s.seqs(slow)).toEqual([1]);
+    expect(s.overflows.get(slow.id)).toBe(1);
+    expect(s.hub.beginReplay(slow, 1, 2)).toBe(false);
+    expect(s.seqs(other)).toEqual([10, 11, 12, 13, 14]);
   });
 
   it('a replay after live delivery fills the gap without repeating what arrived live', async () => {

@@ -13,6 +13,12 @@ export interface HubConnection {
   readonly participant: Participant;
   /** Must not throw; a transport that cannot deliver closes its own socket. */
   deliver(event: HubEvent): void;
+  /**
+   * Live messages held back during a replay outgrew the limit (a client reading far slower than
+   * its room talks): the transport drops the connection, and the client resumes later. The hub
+   * has already let go of what it held and delivers nothing more to this connection.
+   */
+  overflow?(): void;
 }
 
 export interface Timers {
@@ -33,6 +39,8 @@ export interface HubOptions {
   bus: ChatBus;
   graceMs: number;
   timers?: Timers;
+  /** Live messages held for one connection while it replays a room; past it, the connection overflows. */
+  maxHeldBytes?: number;
 }
 
 interface RoomRef {
@@ -48,13 +56,22 @@ interface Cursor {
   seq: number;
   firstLive?: number;
   held?: ChatMessage[];
+  /** Roughly what `held` weighs: its bodies plus a fixed share per message. */
+  heldBytes?: number;
   replayed?: number;
 }
 
 interface ConnState {
   conn: HubConnection;
   rooms: Map<number, Cursor>;
+  /** Held too much during a replay: on its way out, receives nothing more. */
+  overflowed?: boolean;
 }
+
+/** What a held message is taken to weigh beyond its body (ids, names, framing). */
+const HELD_OVERHEAD_BYTES = 256;
+/** Default bound on live messages held for one connection during a replay. */
+export const DEFAULT_MAX_HELD_BYTES = 4 * 1024 * 1024;
 
 interface UserState {
   participant: Participant;
@@ -76,17 +93,23 @@ interface LocalRoom {
 
 export type Hub = ReturnType<typeof createHub>;
 
-export function createHub({ bus, graceMs, timers = systemTimers }: HubOptions) {
+export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = DEFAULT_MAX_HELD_BYTES }: HubOptions) {
   const conns = new Map<string, ConnState>();
   const users = new Map<string, UserState>();
   const rooms = new Map<number, LocalRoom>();
   const userSubs = new Map<string, () => void>();
 
   function deliverTo(state: ConnState, event: HubEvent): number {
+    if (state.overflowed) return 0;
     if (event.kind === 'message') {
       const cursor = state.rooms.get(event.message.room);
       if (!cursor) return 0;
       if (cursor.held) {
+        cursor.heldBytes = (cursor.heldBytes ?? 0) + event.message.body.length + HELD_OVERHEAD_BYTES;
+        if (cursor.heldBytes > maxHeldBytes) {
+          overflow(state);
+          return 0;
+        }
         cursor.held.push(event.message);
         return 1;
       }
@@ -97,6 +120,16 @@ export function createHub({ bus, graceMs, timers = systemTimers }: HubOptions) {
     }
     state.conn.deliver(event);
     return 1;
+  }
+
+  /** Lets go of everything held for the connection and has its transport drop it. */
+  function overflow(state: ConnState) {
+    state.overflowed = true;
+    for (const cursor of state.rooms.values()) {
+      delete cursor.held;
+      delete cursor.heldBytes;
+    }
+    state.conn.overflow?.();
   }
 
   function onRoomEvent(roomId: number, event: HubEvent): number {
@@ -208,9 +241,11 @@ export function createHub({ bus, graceMs, timers = systemTimers }: HubOptions) {
    * replayed and live messages arrive in order, each exactly once.
    */
   function beginReplay(conn: HubConnection, roomId: number, after: number): boolean {
-    const cursor = conns.get(conn.id)?.rooms.get(roomId);
-    if (!cursor || cursor.held) return false;
+    const state = conns.get(conn.id);
+    const cursor = state?.rooms.get(roomId);
+    if (!state || state.overflowed || !cursor || cursor.held) return false;
     cursor.held = [];
+    cursor.heldBytes = 0;
     cursor.replayed = after;
     return true;
   }
@@ -233,6 +268,7 @@ export function createHub({ bus, graceMs, timers = systemTimers }: HubOptions) {
     if (!state || !cursor?.held) return;
     const held = cursor.held;
     delete cursor.held;
+    delete cursor.heldBytes;
     delete cursor.replayed;
     for (const message of held) deliverTo(state, { kind: 'message', message });
   }
