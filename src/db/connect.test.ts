@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connectDatabase, createCheckpointer, createSyncer, type Database } from './connect.js';
 
 const dirs: string[] = [];
@@ -90,6 +90,29 @@ describe('the checkpointer', () => {
     // The database is untouched by it, and still takes writes.
     await sql`insert into t (v) values (1000)`.execute(database.db);
     expect((await sql<{ n: number }>`select count(*) as n from t`.execute(database.db)).rows[0]?.n).toBe(51);
+  });
+});
+
+describe('the WAL file', () => {
+  it('shrinks back after a burst once checkpointed, instead of keeping the burst’s size for good', async () => {
+    const file = path.join(tempDir(), 'w.db');
+    const threshold = 256 * 1024;
+    const database = await connectDatabase({ database: { kind: 'sqlite', file, checkpointBytes: threshold } });
+    open.push(database);
+    await sql`create table blobs (b blob)`.execute(database.db);
+    const walSize = () => statSync(`${file}-wal`).size;
+    // ~4 MB of commits: the WAL grows far past the threshold.
+    for (let i = 0; i < 1000; i++) await sql`insert into blobs (b) values (${Buffer.alloc(4000, i % 256)})`.execute(database.db);
+    expect(walSize()).toBeGreaterThan(4_000_000);
+    // The checkpointer (every second) catches up; the next commit starts the WAL afresh, truncated.
+    await vi.waitFor(
+      async () => {
+        await sql`insert into blobs (b) values (${Buffer.alloc(10)})`.execute(database.db);
+        expect(walSize()).toBeLessThanOrEqual(threshold / 4);
+      },
+      { timeout: 8000, interval: 200 },
+    );
+    expect((await sql<{ n: number }>`select count(*) as n from blobs`.execute(database.db)).rows[0]?.n).toBeGreaterThan(1000);
   });
 });
 

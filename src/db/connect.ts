@@ -217,6 +217,8 @@ parentPort.on('message', (m) => {
 });
 `;
 
+export const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+
 /**
  * SQLite's automatic checkpoint runs inside whichever commit crosses the WAL threshold, and syncs
  * the database file there: on a slow disk that stalls the event loop for the whole fsync. Instead
@@ -224,7 +226,7 @@ parentPort.on('message', (m) => {
  * runs a PASSIVE checkpoint (never blocking writers or readers) whenever the WAL has grown past
  * `thresholdBytes`, checked every second. The worker starts on first need.
  */
-export function createCheckpointer(file: string, thresholdBytes = 4 * 1024 * 1024, everyMs = 1000) {
+export function createCheckpointer(file: string, thresholdBytes = DEFAULT_CHECKPOINT_BYTES, everyMs = 1000) {
   let worker: Worker | undefined;
   let busy = false;
   let closed = false;
@@ -289,10 +291,15 @@ export async function connectDatabase(config: Pick<Config, 'database'>): Promise
     raw.pragma('busy_timeout = 5000');
     // Checkpoints run on the checkpointer's thread, never inside a commit on the event loop.
     raw.pragma('wal_autocheckpoint = 0');
+    // SQLite reuses a checkpointed WAL from its start but never shrinks the file: after a burst it
+    // would stay as large as the burst (and past the checkpoint threshold for good). With a
+    // limit, the first commit that starts the WAL afresh truncates it to a quarter of the threshold.
+    const checkpointBytes = target.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
+    raw.pragma(`journal_size_limit = ${Math.floor(checkpointBytes / 4)}`);
     const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
     const deferred = target.synchronous !== 'normal';
     const syncWal = createSyncer(`${target.file}-wal`);
-    const checkpointer = createCheckpointer(target.file, target.checkpointBytes);
+    const checkpointer = createCheckpointer(target.file, checkpointBytes);
     let markers: ReturnType<typeof openMarkers>;
     try {
       markers = openMarkers(target.file);
