@@ -85,6 +85,24 @@ describe('heartbeat', () => {
     expect(pingedWhenOtherWorkRan).toBeLessThan(1000);
   });
 
+  it('keeps pinging (and dropping silent sockets) while login re-checks hang on a stuck database', async () => {
+    const silent = fakeEntry('s1', false);
+    const healthy = fakeEntry('s2');
+    const live = new Set<Fake>([silent, healthy]);
+    let calls = 0;
+    start(live, {
+      sessionLive: () => {
+        calls++;
+        return new Promise<boolean>(() => {}); // never answers
+      },
+    });
+    await vi.waitFor(() => expect(silent.terminated).toBe(true));
+    await vi.waitFor(() => expect(healthy.pings).toBeGreaterThanOrEqual(4));
+    // Each beat's re-checks are waited for one interval at most, then tried again later.
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect(healthy.closedWith).toBeUndefined();
+  });
+
   it('closes nothing when a login cannot be checked (database trouble), and stops beating once stopped', async () => {
     const a = fakeEntry('s1');
     const live = new Set<Fake>([a]);

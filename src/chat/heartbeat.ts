@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { forEachInSlices } from '../shared/slices.js';
+import { forEachInSlices, runInSlices } from '../shared/slices.js';
 
 export const CLOSE_SESSION_ENDED = 4001;
 /** Sockets pinged (or logins re-checked) per turn of the event loop during a heartbeat. */
@@ -25,18 +25,20 @@ export interface HeartbeatOptions<E extends HeartbeatEntry> {
 
 /**
  * One timer for a set of sockets (each transport keeps its own set): every interval, a socket
- * that did not answer the previous ping is dropped, the others are pinged, and each login behind
- * them is re-checked once (logout, disable) however many sockets it has. The sweep runs in slices
- * so that thousands of sockets never stall the event loop; a beat that finds the previous sweep
- * still running is skipped. Returns the stop function.
+ * that did not answer the previous ping is dropped and the others are pinged; then each login
+ * behind them is re-checked once (logout, disable), however many sockets it has. Both run in
+ * slices, so thousands of sockets never stall the event loop. Pings go out at every beat whatever
+ * the database does: a re-check still running (a slow database) only makes the next beat skip
+ * its own, and a slice of re-checks is waited for at most one interval. Returns the stop function.
  */
 export function startHeartbeat<E extends HeartbeatEntry>(live: Set<E>, options: HeartbeatOptions<E>): () => void {
   const { intervalMs, sessionLive, each, onBeat } = options;
-  let sweeping = false;
+  let pinging = false;
+  let checking = false;
   let stopped = false;
 
-  async function sweep() {
-    onBeat?.();
+  /** Drops the silent, pings the rest; returns the sockets of each login. */
+  async function ping(): Promise<Map<string, E[]>> {
     const bySession = new Map<string, E[]>();
     await forEachInSlices([...live], SLICE, (s) => {
       // Closed since the sweep began.
@@ -54,25 +56,33 @@ export function startHeartbeat<E extends HeartbeatEntry>(live: Set<E>, options: 
       }
       each?.(s);
     });
-    await forEachInSlices(bySession, SLICE, async ([sessionId, entries]) => {
+    return bySession;
+  }
+
+  async function recheck(bySession: Map<string, E[]>) {
+    await runInSlices(bySession, SLICE, intervalMs, async ([sessionId, entries]) => {
       if (stopped) return;
       let standing: boolean;
       try {
         standing = await sessionLive(sessionId);
       } catch {
-        return; // The database is unwell: check again at the next beat.
+        return; // The database is unwell: check again at a later beat.
       }
       if (!standing) for (const s of entries) s.socket.close(CLOSE_SESSION_ENDED, 'Session ended; log in again');
     });
   }
 
   const timer = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    sweep().then(
-      () => (sweeping = false),
-      () => (sweeping = false),
-    );
+    onBeat?.();
+    if (pinging) return;
+    pinging = true;
+    void ping()
+      .then((bySession) => {
+        if (checking || stopped) return;
+        checking = true;
+        void recheck(bySession).finally(() => (checking = false));
+      })
+      .finally(() => (pinging = false));
   }, intervalMs);
   timer.unref();
   return () => {

@@ -213,7 +213,7 @@ describe('hub fan-out and replay', () => {
     s.hub.subscribe(other, room);
     expect(s.hub.beginReplay(slow, 1, 0)).toBe(true);
     s.hub.replayMessage(slow, msg(1));
-    // Each held message weighs its body plus a fixed share: the third one passes 2,000 bytes.
+    // Each held message weighs its body's bytes plus a fixed share (756): the third would pass 2,000.
     const big = (seq: number) => ({ ...msg(seq), body: 'x'.repeat(500) });
     await s.hub.publishToRoom(1, { kind: 'message', message: big(10) });
     await s.hub.publishToRoom(1, { kind: 'message', message: big(11) });
@@ -229,6 +229,39 @@ describe('hub fan-out and replay', () => {
     expect(s.overflows.get(slow.id)).toBe(1);
     expect(s.hub.beginReplay(slow, 1, 2)).toBe(false);
     expect(s.seqs(other)).toEqual([10, 11, 12, 13, 14]);
+  });
+
+  it('counts what is held across all the rooms a connection replays at once; a room that ends its replay or is left gives its share back', async () => {
+    const s = setup(1000, 3000);
+    const rooms = [1, 2, 3].map((id) => ({ id, name: `r${id}` }));
+    const replaying = (user: string) => {
+      const c = s.conn(user);
+      for (const r of rooms) {
+        s.hub.subscribe(c, r);
+        s.hub.beginReplay(c, r.id, 0);
+      }
+      return c;
+    };
+    // Each weighs 744 bytes of body + 256 = 1,000.
+    const big = (seq: number, roomId: number) => ({ ...msg(seq, roomId), body: 'é'.repeat(372) });
+    const c = replaying('u1');
+    for (const r of rooms) await s.hub.publishToRoom(r.id, { kind: 'message', message: big(1, r.id) });
+    expect(s.overflows.get(c.id)).toBeUndefined();
+    // No room holds more than 2,000, but the connection would hold 4,000.
+    await s.hub.publishToRoom(3, { kind: 'message', message: big(2, 3) });
+    expect(s.overflows.get(c.id)).toBe(1);
+
+    s.hub.detach(c, true);
+    const d = replaying('u2');
+    await s.hub.publishToRoom(1, { kind: 'message', message: big(3, 1) });
+    await s.hub.publishToRoom(2, { kind: 'message', message: big(3, 2) });
+    s.hub.endReplay(d, 1); // gives back 1,000 (and delivers it)
+    s.hub.unsubscribe(d, 2); // gives back 1,000
+    for (const seq of [3, 4, 5]) await s.hub.publishToRoom(3, { kind: 'message', message: big(seq, 3) });
+    expect(s.overflows.get(d.id)).toBeUndefined();
+    await s.hub.publishToRoom(3, { kind: 'message', message: big(6, 3) });
+    expect(s.overflows.get(d.id)).toBe(1);
+    expect(s.seqs(d)).toEqual([3]);
   });
 
   it('a replay after live delivery fills the gap without repeating what arrived live', async () => {

@@ -14,9 +14,11 @@ export interface HubConnection {
   /** Must not throw; a transport that cannot deliver closes its own socket. */
   deliver(event: HubEvent): void;
   /**
-   * Live messages held back during a replay outgrew the limit (a client reading far slower than
-   * its room talks): the transport drops the connection, and the client resumes later. The hub
-   * has already let go of what it held and delivers nothing more to this connection.
+   * Live messages held back during replays outgrew the limit (a client reading far slower than
+   * its rooms talk): the transport drops the connection, and the client resumes later. The hub
+   * has already let go of what it held and delivers nothing more to this connection. Called in
+   * the middle of a fan-out: it must not detach synchronously (closing the socket is fine).
+   * Optional for transports that never replay, since only a replay holds messages.
    */
   overflow?(): void;
 }
@@ -56,7 +58,7 @@ interface Cursor {
   seq: number;
   firstLive?: number;
   held?: ChatMessage[];
-  /** Roughly what `held` weighs: its bodies plus a fixed share per message. */
+  /** Roughly what `held` weighs: its bodies' UTF-8 bytes plus a fixed share per message. */
   heldBytes?: number;
   replayed?: number;
 }
@@ -64,6 +66,8 @@ interface Cursor {
 interface ConnState {
   conn: HubConnection;
   rooms: Map<number, Cursor>;
+  /** What all its rooms' `held` weigh together (a client may replay many rooms at once). */
+  heldBytes: number;
   /** Held too much during a replay: on its way out, receives nothing more. */
   overflowed?: boolean;
 }
@@ -105,11 +109,13 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
       const cursor = state.rooms.get(event.message.room);
       if (!cursor) return 0;
       if (cursor.held) {
-        cursor.heldBytes = (cursor.heldBytes ?? 0) + event.message.body.length + HELD_OVERHEAD_BYTES;
-        if (cursor.heldBytes > maxHeldBytes) {
+        const weight = Buffer.byteLength(event.message.body) + HELD_OVERHEAD_BYTES;
+        if (state.heldBytes + weight > maxHeldBytes) {
           overflow(state);
           return 0;
         }
+        state.heldBytes += weight;
+        cursor.heldBytes = (cursor.heldBytes ?? 0) + weight;
         cursor.held.push(event.message);
         return 1;
       }
@@ -125,6 +131,7 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
   /** Lets go of everything held for the connection and has its transport drop it. */
   function overflow(state: ConnState) {
     state.overflowed = true;
+    state.heldBytes = 0;
     for (const cursor of state.rooms.values()) {
       delete cursor.held;
       delete cursor.heldBytes;
@@ -199,7 +206,7 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
 
   function attach(conn: HubConnection): void {
     const key = conn.participant.key;
-    const state: ConnState = { conn, rooms: new Map() };
+    const state: ConnState = { conn, rooms: new Map(), heldBytes: 0 };
     conns.set(conn.id, state);
     let user = users.get(key);
     if (!user) {
@@ -267,6 +274,7 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
     const cursor = state?.rooms.get(roomId);
     if (!state || !cursor?.held) return;
     const held = cursor.held;
+    state.heldBytes -= cursor.heldBytes ?? 0;
     delete cursor.held;
     delete cursor.heldBytes;
     delete cursor.replayed;
@@ -276,7 +284,11 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
   /** The connection stops following a room (its user left it, or was removed). */
   function unsubscribe(conn: HubConnection, roomId: number): void {
     const state = conns.get(conn.id);
-    if (!state?.rooms.delete(roomId)) return;
+    const cursor = state?.rooms.get(roomId);
+    if (!state || !cursor) return;
+    state.rooms.delete(roomId);
+    // Live messages held for a replay of this room go with it.
+    state.heldBytes -= cursor.heldBytes ?? 0;
     const room = rooms.get(roomId);
     const p = room?.presence.get(conn.participant.key);
     if (!room || !p) return;

@@ -10,7 +10,7 @@ import { type ChatMessage, type HubEvent, userKey } from '../chat/model.js';
 import { mapError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
 import { randomId } from '../shared/ids.js';
-import { forEachInSlices } from '../shared/slices.js';
+import { runInSlices } from '../shared/slices.js';
 import { closeDoor, drainOrClose, listenDoor } from './tcp-door.js';
 
 /**
@@ -271,14 +271,15 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
   const recheck = setInterval(() => {
     if (rechecking) return;
     rechecking = true;
-    // One lookup per user however many connections they have, a slice at a time.
+    // One lookup per user however many connections they have, a slice at a time; a stuck database
+    // holds up only the re-checks.
     const byUser = new Map<number, net.Socket[]>();
     for (const [socket, userId] of accounts) {
       const group = byUser.get(userId);
       if (group) group.push(socket);
       else byUser.set(userId, [socket]);
     }
-    void forEachInSlices(byUser, RECHECK_SLICE, async ([userId, group]) => {
+    void runInSlices(byUser, RECHECK_SLICE, core.config.chat.heartbeatSeconds * 1000, async ([userId, group]) => {
       const u = await core.users.findById(userId).catch(() => 'unknown' as const);
       if (!u || (u !== 'unknown' && u.disabled)) for (const socket of group) socket.destroy();
     }).finally(() => (rechecking = false));

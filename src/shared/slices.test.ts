@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forEachInSlices } from './slices.js';
+import { forEachInSlices, runInSlices } from './slices.js';
 
 describe('forEachInSlices', () => {
   it('visits every item in order, awaiting each, and lets the event loop run between slices only', async () => {
@@ -32,5 +32,43 @@ describe('forEachInSlices', () => {
       }),
     ).rejects.toThrow('boom');
     expect(calls).toBe(2);
+  });
+});
+
+describe('runInSlices', () => {
+  it('runs a slice at once, slices one after another', async () => {
+    const done: number[] = [];
+    let running = 0;
+    let most = 0;
+    await runInSlices([1, 2, 3, 4, 5], 2, 1000, async (n) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 5));
+      done.push(n);
+      running--;
+    });
+    expect(most).toBe(2);
+    expect(done).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('lets the event loop run between slices of work that never waits for I/O (SQLite lookups)', async () => {
+    const log: string[] = [];
+    setImmediate(() => log.push('other work'));
+    await runInSlices([1, 2, 3, 4, 5], 2, 1000, async (n) => {
+      await Promise.resolve();
+      log.push(`done ${n}`);
+    });
+    expect(log).toEqual(['done 1', 'done 2', 'other work', 'done 3', 'done 4', 'done 5']);
+  });
+
+  it('stops waiting for a slice that hangs, and goes on with the next', async () => {
+    const started: number[] = [];
+    const t0 = Date.now();
+    await runInSlices([1, 2, 3], 1, 50, async (n) => {
+      started.push(n);
+      if (n === 1) await new Promise(() => {}); // never settles
+    });
+    expect(started).toEqual([1, 2, 3]);
+    expect(Date.now() - t0).toBeLessThan(1000);
   });
 });
