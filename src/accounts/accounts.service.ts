@@ -195,11 +195,36 @@ export function createAccountsService(deps: AccountsDeps) {
     };
   }
 
-  async function touch(found: LiveSession, now: number) {
-    if (now - found.session.last_seen_at > TOUCH_INTERVAL_MS) {
-      found.session.last_seen_at = now;
-      await sessions.touchSession(db, found.session.id, now);
-    }
+  /** Sessions seen since the last write of `last_seen_at`, and when. */
+  const seen = new Map<string, number>();
+  let touchScheduled = false;
+
+  /**
+   * Notes that a session was used (at most once a minute per session). The notes of one turn of
+   * the event loop are written together in one transaction that does not wait for its own fsync:
+   * `last_seen_at` only moves idle expiry, so a power cut losing the last minute of it is harmless,
+   * while 50 sockets' sessions re-checked by one heartbeat would otherwise cost 50 fsyncs on the
+   * event loop. A failed write loses only these notes: the request that caused them goes on.
+   */
+  function touch(found: LiveSession, now: number) {
+    if (now - found.session.last_seen_at <= TOUCH_INTERVAL_MS) return;
+    found.session.last_seen_at = now;
+    seen.set(found.session.id, now);
+    if (touchScheduled) return;
+    touchScheduled = true;
+    setImmediate(() => {
+      touchScheduled = false;
+      const batch = [...seen];
+      seen.clear();
+      database
+        .transactionDurableLater(async (trx) => {
+          for (const [id, at] of batch) await sessions.touchSession(trx, id, at);
+        })
+        .then(
+          ({ durable }) => durable.catch(() => {}),
+          () => {},
+        );
+    });
   }
 
   /** Resolves a session cookie; undefined when it is unknown, revoked, idle too long or expired. */
@@ -209,7 +234,7 @@ export function createAccountsService(deps: AccountsDeps) {
     const found = await lookup({ tokenHash: hashToken(token) }, now);
     if (!found || found.session.kind !== 'cookie' || found.user.disabled === 1) return undefined;
     if (found.session.last_seen_at + config.sessionIdleSeconds * 1000 <= now) return undefined;
-    await touch(found, now);
+    touch(found, now);
     return { user: toUser(found.user), sessionId: found.session.id, via: 'cookie' };
   }
 
@@ -221,7 +246,7 @@ export function createAccountsService(deps: AccountsDeps) {
     if (found.session.kind === 'cookie' && found.session.last_seen_at + config.sessionIdleSeconds * 1000 <= now) {
       return undefined;
     }
-    await touch(found, now);
+    touch(found, now);
     return { user: toUser(found.user), sessionId: found.session.id, via: 'connection' };
   }
 
@@ -232,7 +257,7 @@ export function createAccountsService(deps: AccountsDeps) {
     const found = await lookup({ id: claims.sessionId }, now);
     if (!found || found.user.id !== claims.userId) throw new AppError('INVALID_TOKEN', 'Access token has been revoked');
     if (found.user.disabled === 1) throw new AppError('INVALID_TOKEN', 'This account is disabled');
-    await touch(found, now);
+    touch(found, now);
     return { user: toUser(found.user), sessionId: found.session.id, via: 'bearer' };
   }
 
