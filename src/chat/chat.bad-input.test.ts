@@ -4,6 +4,8 @@ import { api, registerAndLogin } from '../../test/helpers/api.js';
 import { ChatClient } from '../../test/helpers/chat.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
+type Login = Awaited<ReturnType<typeof registerAndLogin>>;
+
 /** Bad frames, floods, abrupt disconnects and slow readers: error frames or close codes, never a crash. */
 describe('native chat under bad input', () => {
   let server: TestServer;
@@ -140,7 +142,8 @@ describe('native chat under bad input', () => {
 });
 
 describe('native chat with a slow reader', () => {
-  it('drops a client that stops reading (1008) instead of buffering without limit', async () => {
+  /** ann and bob in one room, on a server with a 64 KiB slow-reader bound and no frame limit to speak of. */
+  async function withRoom(fn: (s: { server: TestServer; bob: Login; a: ChatClient; b: ChatClient; room: number }) => Promise<void>) {
     const server = await startTestServer('sqlite', {
       PLAZA_CHAT_FRAMES_PER_10S: '100000',
       PLAZA_CHAT_MAX_BUFFERED_BYTES: '65536',
@@ -150,45 +153,41 @@ describe('native chat with a slow reader', () => {
       const bob = await registerAndLogin(server.url, 'bob');
       const a = await ChatClient.open(server.url, { token: ann.accessToken });
       const room = (await a.request({ type: 'create', name: 'firehose' })).room.id;
-      const slow = await ChatClient.open(server.url, { token: bob.accessToken });
-      await slow.request({ type: 'join', room });
-      (slow.ws as any)._socket.pause();
-      const body = 'y'.repeat(15_000);
-      // More than the kernel's socket buffers can hold (~4 MiB send + receive): 12 MB in all.
-      for (let round = 0; round < 8; round++) {
-        for (let i = 0; i < 100; i++) a.send({ type: 'send', room, body, ref: `s${round}-${i}` });
-        await a.next((f) => f.ref === `s${round}-99`, 20_000);
-      }
-      (slow.ws as any)._socket.resume();
-      expect((await slow.waitClosed(10_000)).code).toBe(1008);
-      // The writer was never held back by the slow reader.
+      const b = await ChatClient.open(server.url, { token: bob.accessToken });
+      await b.request({ type: 'join', room });
+      await fn({ server, bob, a, b, room });
+      // Everyone else carries on: the writer was never held back by the slow reader.
       expect(a.closed).toBeUndefined();
       expect(await a.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
       await a.close();
     } finally {
       await server.close();
     }
+  }
+  /** ann sends `rounds` × 100 messages of 15,000 characters, waiting for each hundred's last ack. */
+  async function flood(a: ChatClient, room: number, rounds: number) {
+    const body = 'y'.repeat(15_000);
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < 100; i++) a.send({ type: 'send', room, body, ref: `s${round}-${i}` });
+      await a.next((f) => f.ref === `s${round}-99`, 20_000);
+    }
+  }
+
+  it('drops a client that stops reading (1008) instead of buffering without limit', async () => {
+    await withRoom(async ({ a, b: slow, room }) => {
+      (slow.ws as any)._socket.pause();
+      // More than the kernel's socket buffers can hold (~4 MiB send + receive): 12 MB in all.
+      await flood(a, room, 8);
+      (slow.ws as any)._socket.resume();
+      expect((await slow.waitClosed(10_000)).code).toBe(1008);
+    });
   });
 
   it('drops a client whose replay stalls while its room keeps talking (1008), rather than holding live messages without limit', async () => {
-    const server = await startTestServer('sqlite', {
-      PLAZA_CHAT_FRAMES_PER_10S: '100000',
-      PLAZA_CHAT_MAX_BUFFERED_BYTES: '65536',
-    });
-    try {
-      const ann = await registerAndLogin(server.url, 'ann');
-      const bob = await registerAndLogin(server.url, 'bob');
-      const a = await ChatClient.open(server.url, { token: ann.accessToken });
-      const room = (await a.request({ type: 'create', name: 'backlog' })).room.id;
-      const b = await ChatClient.open(server.url, { token: bob.accessToken });
-      await b.request({ type: 'join', room });
+    await withRoom(async ({ server, bob, a, b, room }) => {
       await b.close();
       // A backlog larger than the kernel's socket buffers, so the replay must wait for bob to read.
-      const body = 'y'.repeat(15_000);
-      for (let round = 0; round < 10; round++) {
-        for (let i = 0; i < 100; i++) a.send({ type: 'send', room, body, ref: `s${round}-${i}` });
-        await a.next((f) => f.ref === `s${round}-99`, 20_000);
-      }
+      await flood(a, room, 10);
       const { default: WebSocket } = await import('ws');
       const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/chat?resume=${room}:0`, {
         headers: { authorization: `Bearer ${bob.accessToken}` },
@@ -197,20 +196,13 @@ describe('native chat with a slow reader', () => {
       const slow = new ChatClient(ws);
       await new Promise((r) => setTimeout(r, 500));
       // Live messages arrive while the replay waits: held for bob, up to the 64 KiB bound.
-      for (let i = 0; i < 10; i++) await a.request({ type: 'send', room, body: `live ${i} ${body}` });
+      for (let i = 0; i < 10; i++) await a.request({ type: 'send', room, body: `live ${i} ${'y'.repeat(15_000)}` });
       (ws as any)._socket.resume();
-      const closed = await slow.waitClosed(10_000);
-      expect(closed.code).toBe(1008);
+      expect((await slow.waitClosed(10_000)).code).toBe(1008);
       const got = slow.frames.filter((f) => f.type === 'message');
       expect(got.length).toBeLessThan(1000);
       expect(got.some((f) => String(f.body).startsWith('live'))).toBe(false);
-      // Everyone else carries on.
-      expect(a.closed).toBeUndefined();
-      expect(await a.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
-      await a.close();
-    } finally {
-      await server.close();
-    }
+    });
   });
 });
 
