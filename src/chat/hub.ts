@@ -66,8 +66,6 @@ interface Cursor {
 interface ConnState {
   conn: HubConnection;
   rooms: Map<number, Cursor>;
-  /** What all its rooms' `held` weigh together (a client may replay many rooms at once). */
-  heldBytes: number;
   /** Held too much during a replay: on its way out, receives nothing more. */
   overflowed?: boolean;
 }
@@ -110,11 +108,13 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
       if (!cursor) return 0;
       if (cursor.held) {
         const weight = Buffer.byteLength(event.message.body) + HELD_OVERHEAD_BYTES;
-        if (state.heldBytes + weight > maxHeldBytes) {
+        // All its rooms together: a client may replay many rooms at once.
+        let total = weight;
+        for (const c of state.rooms.values()) total += c.heldBytes ?? 0;
+        if (total > maxHeldBytes) {
           overflow(state);
           return 0;
         }
-        state.heldBytes += weight;
         cursor.heldBytes = (cursor.heldBytes ?? 0) + weight;
         cursor.held.push(event.message);
         return 1;
@@ -131,7 +131,6 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
   /** Lets go of everything held for the connection and has its transport drop it. */
   function overflow(state: ConnState) {
     state.overflowed = true;
-    state.heldBytes = 0;
     for (const cursor of state.rooms.values()) {
       delete cursor.held;
       delete cursor.heldBytes;
@@ -206,7 +205,7 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
 
   function attach(conn: HubConnection): void {
     const key = conn.participant.key;
-    const state: ConnState = { conn, rooms: new Map(), heldBytes: 0 };
+    const state: ConnState = { conn, rooms: new Map() };
     conns.set(conn.id, state);
     let user = users.get(key);
     if (!user) {
@@ -274,7 +273,6 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
     const cursor = state?.rooms.get(roomId);
     if (!state || !cursor?.held) return;
     const held = cursor.held;
-    state.heldBytes -= cursor.heldBytes ?? 0;
     delete cursor.held;
     delete cursor.heldBytes;
     delete cursor.replayed;
@@ -284,11 +282,7 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
   /** The connection stops following a room (its user left it, or was removed). */
   function unsubscribe(conn: HubConnection, roomId: number): void {
     const state = conns.get(conn.id);
-    const cursor = state?.rooms.get(roomId);
-    if (!state || !cursor) return;
-    state.rooms.delete(roomId);
-    // Live messages held for a replay of this room go with it.
-    state.heldBytes -= cursor.heldBytes ?? 0;
+    if (!state?.rooms.delete(roomId)) return;
     const room = rooms.get(roomId);
     const p = room?.presence.get(conn.participant.key);
     if (!room || !p) return;
