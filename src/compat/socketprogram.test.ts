@@ -1,8 +1,25 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadMultipart } from '../../test/helpers/files.js';
 import { api, PASSWORD, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { RawConnection, seed000Request } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
+
+const CLIENT = path.resolve('test/seed-clients/seed000_client.py');
+
+function runProcess(cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 describe.each(await testDatabases())('seed 000 (SocketProgram) over one raw keep-alive socket on %s', (db) => {
   let server: TestServer;
@@ -41,14 +58,15 @@ describe.each(await testDatabases())('seed 000 (SocketProgram) over one raw keep
     const priv = await c.request(seed000Request('PUT', '/privilege', { username: 'sihaun' }));
     expect(priv.statusLine).toBe('HTTP/1.1 200 OK');
     expect(priv.body.toString()).toBe('PRIVILEGE_CHANGED');
+    // The client matches `Set-Cookie:` case-sensitively and splits on "; " into exactly two parts.
     const setCookie = priv.headerLines.filter((l) => l.toLowerCase().startsWith('set-cookie:'));
     expect(setCookie).toHaveLength(1);
-    const value = setCookie[0]?.slice('set-cookie:'.length).trim() ?? '';
-    const parts = value.split('; ');
-    expect(parts).toHaveLength(2);
-    expect(parts[0]).toMatch(/^key=[0-9a-f]{64}$/);
-    expect(parts[1]).toBe('Max-Age=3600');
-    const key = parts[0]?.slice(4);
+    expect(setCookie[0]).toMatch(/^Set-Cookie: key=[0-9a-f]{64}; Max-Age=3600$/);
+    const key = setCookie[0]?.slice('Set-Cookie: key='.length, 'Set-Cookie: key='.length + 64);
+    // No other reply of the session has a line the client would try to split.
+    for (const r of [reg, again, bad, early, login]) {
+      expect(r.headerLines.filter((l) => l.startsWith('Set-Cookie:'))).toEqual([]);
+    }
 
     const twice = await c.request(seed000Request('PUT', '/privilege', { username: 'sihaun' }));
     expect(twice.statusLine).toBe('HTTP/1.1 409 Conflict');
@@ -73,8 +91,46 @@ describe.each(await testDatabases())('seed 000 (SocketProgram) over one raw keep
       },
     );
     expect(wrongUser.status).toBe(401);
+    for (const r of [twice, head, noKey, cookieKey, wrongUser]) {
+      expect(r.headerLines.filter((l) => l.startsWith('Set-Cookie:'))).toEqual([]);
+    }
     expect(c.closed).toBe(false);
     c.close();
+  });
+
+  it("the seed's own client (its literal reads and cookie parsing) elevates and downloads whole images", async () => {
+    const t = await registerAndLogin(server.url, 'pyclient');
+    const work = mkdtempSync(path.join(tmpdir(), 'seed000-'));
+    try {
+      // Noise does not compress: a ~85 KB PNG (the attack run's image was 85,707 bytes) and a tiny one.
+      // Far larger replies outgrow the socket buffers, and a reader that stops at its first short
+      // read cannot get them whole from any server (the original's sendall included).
+      const images = await Promise.all(
+        [[165, 173], [8, 8]].map(async ([w = 0, h = 0], i) => ({
+          name: `photo${i}.png`,
+          data: await sharp(randomBytes(w * h * 3), { raw: { width: w, height: h, channels: 3 } }).png().toBuffer(),
+        })),
+      );
+      expect(images[0]?.data.length).toBeGreaterThan(80_000);
+      expect((await uploadMultipart(server.url, t.accessToken, images)).status).toBe(201);
+      for (const img of images) {
+        // The server runs in this process: the client must run beside it, not block it.
+        const run = await runProcess('python3', [CLIENT, '127.0.0.1', String(server.port), 'pyclient', PASSWORD, img.name, work]);
+        expect(run.stderr).toBe('');
+        expect(run.status).toBe(0);
+        const steps = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { step: string; status: string; body: string; saved?: number });
+        const byName = Object.fromEntries(steps.map((s) => [s.step, s]));
+        expect(byName.login).toMatchObject({ status: 'HTTP/1.1 200 OK', body: 'LOGIN_SUCCESS' });
+        // The first run elevates; the second finds the key still valid (409) and keeps the stored one.
+        expect(byName.privilege?.status).toMatch(/^HTTP\/1\.1 (200 OK|409 Conflict)$/);
+        expect(byName.check?.status).toBe('HTTP/1.1 200 OK');
+        expect(byName.image).toMatchObject({ status: 'HTTP/1.1 200 OK', saved: img.data.length });
+        expect(readFileSync(path.join(work, 'web_cash', img.name)).equals(img.data)).toBe(true);
+        expect(JSON.parse(readFileSync(path.join(work, 'cookies.json'), 'utf8')).key).toMatch(/^[0-9a-f]{64}$/);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('POST /privilege works too; elevation for another user (body username ≠ login) is refused', async () => {
