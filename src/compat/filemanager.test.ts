@@ -31,13 +31,60 @@ describe.each(await testDatabases())('seed 002 (file manager) forms on %s', (db)
     expect(login.headers.get('location')).toBe('/index');
     const cookie = cookieFrom(login.headers, 'plaza_session');
     const index = await api(base, 'GET', '/index', { cookie });
-    expect(index.text).toContain('Welcome, new_user');
+    expect(index.text).toContain('Signed in as <strong>new_user</strong>');
     const out = await api(base, 'GET', '/logout', { cookie, headers: { accept: 'text/html' } });
     expect(out.status).toBe(303);
     expect(out.headers.get('location')).toBe('/');
     const after = await api(base, 'GET', '/index', { cookie });
     expect(after.status).toBe(303);
     expect(after.headers.get('location')).toBe('/login');
+  });
+
+  it('/index is the file manager: upload form, the user\'s files with working download links, logout', async () => {
+    await api(base, 'POST', '/register', { headers: FORM, body: `username=filer&password=${PASSWORD}` });
+    const login = await api(base, 'POST', '/login', { headers: BROWSER, body: `username=filer&password=${PASSWORD}` });
+    const cookie = cookieFrom(login.headers, 'plaza_session') ?? '';
+    const empty = await api(base, 'GET', '/index', { cookie });
+    expect(empty.text).toMatch(/<form method="post" action="\/upload" enctype="multipart\/form-data">/);
+    expect(empty.text).toContain('<input type="file" name="file" multiple required>');
+    expect(empty.text).toContain('<form method="post" action="/logout"');
+    expect(empty.text).toContain('No files yet');
+
+    // Seed 002's client uploads a raw body with File-Name; a browser posts the form.
+    const raw = await api(base, 'POST', '/upload', { cookie, headers: { 'file-name': 'report%20%231.txt' }, body: 'quarterly numbers' });
+    expect(raw.status).toBe(200);
+    const form = new FormData();
+    form.append('file', new Blob(['<b>x</b>']), '<img src=x onerror=alert(1)>.txt');
+    const res = await fetch(`${base}/upload`, { method: 'POST', headers: { cookie, accept: 'text/html' }, body: form, redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^\/index\?uploaded=/);
+
+    const listed = await api(base, 'GET', '/index', { cookie });
+    expect(listed.text).toContain('>report #1.txt</a>');
+    expect(listed.text).not.toContain('<img src=x');
+    expect(listed.text).toContain('>&#60;img src=x onerror=alert(1)&#62;.txt</a>');
+    const link = /href="(\/download\/[^"]+)" download="report #1.txt"/.exec(listed.text)?.[1];
+    expect(link).toBeDefined();
+    const dl = await api(base, 'GET', link ?? '', { cookie });
+    expect(dl.status).toBe(200);
+    expect(dl.text).toBe('quarterly numbers');
+
+    // Someone else's page never shows these files.
+    await api(base, 'POST', '/register', { headers: FORM, body: `username=other&password=${PASSWORD}` });
+    const otherLogin = await api(base, 'POST', '/login', { headers: BROWSER, body: `username=other&password=${PASSWORD}` });
+    const other = await api(base, 'GET', '/index', { cookie: cookieFrom(otherLogin.headers, 'plaza_session') ?? '' });
+    expect(other.text).not.toContain('report #1.txt');
+    expect((await api(base, 'GET', link ?? '', { cookie: cookieFrom(otherLogin.headers, 'plaza_session') ?? '' })).status).toBe(404);
+  });
+
+  it('a failed upload from the page goes back to it with the reason', async () => {
+    const login = await api(base, 'POST', '/login', { headers: BROWSER, body: `username=filer&password=${PASSWORD}` });
+    const cookie = cookieFrom(login.headers, 'plaza_session') ?? '';
+    const form = new FormData();
+    form.append('other', 'no file here');
+    const res = await fetch(`${base}/upload`, { method: 'POST', headers: { cookie, accept: 'text/html' }, body: form, redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(decodeURIComponent(res.headers.get('location') ?? '')).toBe('/index?error=No file in the request');
   });
 
   it('failures go back to the form with a message; curl gets a status and text', async () => {

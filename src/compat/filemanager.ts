@@ -2,10 +2,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clearSessionCookie, setSessionCookie } from '../accounts/accounts.routes.js';
 import type { Core } from '../app.js';
 import { sendFile } from '../files/downloads.js';
-import { receiveMultipart, receiveRaw } from '../files/files.routes.js';
-import { forgetConnectionLogin, principalOrConnection, requestContext } from '../http/auth.js';
+import { closeAfterUploadError, receiveMultipart, receiveRaw } from '../files/files.routes.js';
+import type { FileInfo } from '../files/files.service.js';
+import { forgetConnectionLogin, isCrossSiteNavigation, principalOrConnection, requestContext } from '../http/auth.js';
 import { mapError, sendNativeError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
+import { logoutConfirmPage } from '../http/web.js';
 import { formFields, rawBody, wantsHtml } from './body.js';
 
 /**
@@ -24,7 +26,7 @@ function fields(body: Buffer) {
   return { username, password, email: f.get('email') ?? undefined };
 }
 
-function failure(request: FastifyRequest, reply: FastifyReply, err: unknown, page: '/login' | '/register') {
+function failure(request: FastifyRequest, reply: FastifyReply, err: unknown, page: '/login' | '/register' | '/index') {
   const m = mapError(err);
   if (m.status >= 500) request.log.error({ err }, 'seed 002 request failed');
   if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
@@ -58,6 +60,9 @@ export function createFileManager(core: Core) {
   }
 
   async function logout(request: FastifyRequest, reply: FastifyReply) {
+    // A cross-site GET (a link or an image on another site, which SameSite=Lax cookies follow on
+    // top-level navigations) must not end the session: it gets a page with a same-origin button.
+    if (request.method === 'GET' && isCrossSiteNavigation(core, request)) return logoutConfirmPage(reply);
     if (request.principal) await core.accounts.logout(request.principal.sessionId);
     forgetConnectionLogin(request);
     clearSessionCookie(core, reply);
@@ -81,10 +86,20 @@ export function createFileManager(core: Core) {
   async function upload(request: FastifyRequest, reply: FastifyReply) {
     const user = await owner(request, reply);
     if (!user) return reply;
-    const stored = request.isMultipart()
-      ? await receiveMultipart(core, request, user, 'file')
-      : [await receiveRaw(core, request, user)];
-    if (wantsHtml(request)) return reply.redirect('/index', 303);
+    let stored: FileInfo[];
+    try {
+      stored = request.isMultipart()
+        ? await receiveMultipart(core, request, user, 'file')
+        : [await receiveRaw(core, request, user)];
+    } catch (err) {
+      if (!wantsHtml(request)) throw err;
+      // The file manager page shows what went wrong instead of a JSON error page.
+      closeAfterUploadError(request, reply);
+      return failure(request, reply, err, '/index');
+    }
+    if (wantsHtml(request)) {
+      return reply.redirect(`/index?uploaded=${encodeURIComponent(stored.map((f) => f.name).join(', '))}`, 303);
+    }
     return reply.code(200).send({
       message: 'File uploaded successfully',
       filename: stored[0]?.name,

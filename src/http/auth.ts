@@ -86,22 +86,55 @@ function ownOrigin(core: Core, request: FastifyRequest): string | undefined {
 }
 
 /**
- * CSRF: a browser marks cross-site requests (Sec-Fetch-Site, Origin). An unsafe request that a
- * browser says came from another site is refused before any handler runs.
+ * CSRF: a browser marks where a request came from (Sec-Fetch-Site, Origin). An unsafe request that
+ * a browser says came from another site — or from an opaque origin such as a sandboxed frame — is
+ * refused before any handler runs; requests without either header (curl, seed clients, scripts)
+ * carry no ambient browser credentials worth forging and pass.
+ *
+ * Sec-Fetch-Site is asked first: a page sent with a strict Referrer-Policy makes Chromium send
+ * `Origin: null` on its own same-origin form posts, with `Sec-Fetch-Site: same-origin` beside it.
+ * `Origin: null` is refused only when the browser does not vouch for the request that way.
+ * Returns why the request is refused, or undefined.
  */
-export function isCrossSiteRequest(core: Core, request: FastifyRequest): boolean {
+export function crossSiteReason(core: Core, request: FastifyRequest): string | undefined {
   const site = request.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') return true;
+  if (site === 'same-origin' || site === 'none') return undefined;
+  if (site === 'cross-site' || site === 'same-site') return `Sec-Fetch-Site: ${site}`;
   const origin = request.headers.origin;
-  if (origin === undefined) return false;
-  return origin === 'null' || origin !== ownOrigin(core, request);
+  if (origin === undefined) return undefined;
+  if (origin === 'null') return 'Origin: null (opaque origin)';
+  const own = ownOrigin(core, request);
+  return origin === own ? undefined : `Origin ${origin.slice(0, 200)} is not ${own ?? 'this server'}`;
+}
+
+/**
+ * A GET that a browser says another site started (a link, a redirect, an image). Browsers without
+ * Fetch Metadata are judged by a Referer from another origin, when they send one.
+ */
+export function isCrossSiteNavigation(core: Core, request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined) return site === 'cross-site' || site === 'same-site';
+  const referer = request.headers.referer;
+  if (referer === undefined) return false;
+  try {
+    return new URL(referer).origin !== ownOrigin(core, request);
+  } catch {
+    return true;
+  }
+}
+
+/** For WebSocket upgrades, which carry the page's real Origin whatever its referrer policy. */
+export function isCrossSiteRequest(core: Core, request: FastifyRequest): boolean {
+  return crossSiteReason(core, request) !== undefined;
 }
 
 export function installAuth(app: FastifyInstance, core: Core) {
   app.decorateRequest('principal', null);
   app.decorateRequest('authError', null);
   app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
-    if (UNSAFE.has(request.method) && isCrossSiteRequest(core, request)) {
+    const csrf = UNSAFE.has(request.method) ? crossSiteReason(core, request) : undefined;
+    if (csrf !== undefined) {
+      request.log.warn({ reason: csrf, method: request.method, route: request.routeOptions.url }, 'cross-site request refused');
       throw new AppError('CSRF_REJECTED', 'Cross-site request refused');
     }
     const auth = request.headers.authorization;

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { mapError } from './errors.js';
 
@@ -13,7 +14,7 @@ const HTML_HEADERS = {
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 };
 
@@ -21,10 +22,12 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const STYLE = `body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}
+const STYLE = `body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.6rem}form{display:grid;gap:.6rem}input{padding:.5rem;font-size:1rem}
 button{padding:.55rem;font-size:1rem;cursor:pointer}.err{color:#b00020}.ok{color:#0a7a2f}nav a{margin-right:1rem}
-code{background:#f3f3f3;padding:.1rem .3rem}`;
+code{background:#f3f3f3;padding:.1rem .3rem}form.inline{display:inline}
+table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #ddd}
+td.num{text-align:right;white-space:nowrap}header{display:flex;justify-content:space-between;align-items:center}`;
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)} · Plaza</title><style>${STYLE}</style></head><body>${body}</body></html>`;
@@ -34,17 +37,21 @@ function send(reply: FastifyReply, html: string, status = 200) {
   return reply.code(status).headers(HTML_HEADERS).send(html);
 }
 
+/** Logout is a POST (a cross-site GET must not end a session); the form is same-origin. */
+const LOGOUT_FORM = '<form method="post" action="/logout" class="inline"><button type="submit">Log out</button></form>';
+
 function notice(request: FastifyRequest): string {
   const q = request.query as Record<string, string | undefined>;
   if (q.error) return `<p class="err" role="alert">${escapeHtml(String(q.error).slice(0, 300))}</p>`;
   if (q.registered) return '<p class="ok">Account created. You can log in now.</p>';
+  if (q.uploaded) return `<p class="ok" role="status">Uploaded ${escapeHtml(String(q.uploaded).slice(0, 300))}.</p>`;
   return '';
 }
 
 export function homePage(core: Core, request: FastifyRequest, reply: FastifyReply) {
   const p = request.principal;
   const who = p
-    ? `<p>Signed in as <strong>${escapeHtml(p.user.username)}</strong> (${p.user.role}).</p><nav><a href="/index">Continue</a><a href="/logout">Log out</a></nav>`
+    ? `<p>Signed in as <strong>${escapeHtml(p.user.username)}</strong> (${p.user.role}).</p><nav><a href="/index">Your files</a></nav>${LOGOUT_FORM}`
     : `<nav><a href="/login">Log in</a><a href="/register">Register</a></nav>`;
   const reg = core.config.registration === 'closed' ? '<p>Registration is closed on this server.</p>' : '';
   return send(
@@ -97,13 +104,7 @@ export async function webRoutes(app: FastifyInstance, { core }: { core: Core }) 
   app.get('/index', hide, async (request, reply) => {
     const p = request.principal;
     if (!p) return reply.redirect('/login', 303);
-    return send(
-      reply,
-      page(
-        'Home',
-        `<h1>Welcome, ${escapeHtml(p.user.username)}</h1><p>Role: ${p.user.role}</p><nav><a href="/docs">API</a><a href="/logout">Log out</a></nav>`,
-      ),
-    );
+    return filesPage(core, request, reply, p.user);
   });
 
   app.get('/setup', hide, async (request, reply) => {
@@ -124,6 +125,55 @@ export async function webRoutes(app: FastifyInstance, { core }: { core: Core }) 
       ),
     );
   });
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/**
+ * Seed 002's file manager at /index: upload (multipart field `file`, as its form posted), the
+ * signed-in user's files with download links, and logout. Links use the stored name, which is
+ * unique; the original name is what the user sees and what the download is saved as.
+ */
+async function filesPage(core: Core, request: FastifyRequest, reply: FastifyReply, user: User) {
+  const { files, total } = await core.files.list(user, { limit: 500 });
+  const rows = files
+    .map(
+      (f) =>
+        `<tr><td><a href="/download/${encodeURIComponent(f.storedName)}" download="${escapeHtml(f.name)}">${escapeHtml(f.name)}</a></td>` +
+        `<td>${escapeHtml(f.mime)}</td><td class="num">${formatBytes(f.size)}</td>` +
+        `<td><time datetime="${new Date(f.createdAt).toISOString()}">${new Date(f.createdAt).toISOString().slice(0, 16).replace('T', ' ')} UTC</time></td></tr>`,
+    )
+    .join('');
+  const list =
+    files.length === 0
+      ? '<p id="empty">No files yet. Upload one above.</p>'
+      : `<table id="files"><thead><tr><th>Name</th><th>Type</th><th class="num">Size</th><th>Uploaded</th></tr></thead><tbody>${rows}</tbody></table>` +
+        (total > files.length ? `<p>Showing the newest ${files.length} of ${total} files.</p>` : '');
+  const body = `<header><h1>Files</h1><span>Signed in as <strong>${escapeHtml(user.username)}</strong> ${LOGOUT_FORM}</span></header>
+${notice(request)}
+<form method="post" action="/upload" enctype="multipart/form-data">
+<label>Choose files <input type="file" name="file" multiple required></label>
+<button type="submit">Upload</button></form>
+${list}`;
+  return send(reply, page('Files', body));
+}
+
+/** GET /logout started by another site: the user confirms with a same-origin POST. */
+export function logoutConfirmPage(reply: FastifyReply) {
+  return send(
+    reply,
+    page('Log out', `<h1>Log out of Plaza?</h1><p>Another page sent you here. Log out only if you meant to.</p>${LOGOUT_FORM}<p><a href="/">Stay signed in</a></p>`),
+  );
 }
 
 /** POST /setup from the page's form (the JSON API is POST /api/setup). */

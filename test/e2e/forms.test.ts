@@ -1,0 +1,165 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { api, PASSWORD } from '../helpers/api.js';
+import { browserAvailable, launchChromium, screenshot } from '../helpers/browser.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * Plaza's server-rendered pages as a person uses them, in Debian's Chromium: the one-time setup
+ * link, register, login, seed 002's file manager at /index, logout — and the same forms posted
+ * from another site, which must be refused.
+ */
+describe.runIf(browserAvailable())('pages and forms in a real Chromium', () => {
+  let server: TestServer;
+  let base: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let attacker: http.Server;
+  let evil: string;
+  let attackerPage = '';
+  const dialogs: string[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer('sqlite');
+    base = server.url;
+    browser = await launchChromium();
+    // Another site: `localhost` is a different site from `127.0.0.1` for the browser.
+    attacker = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(attackerPage));
+    await new Promise<void>((r) => attacker.listen(0, r));
+    evil = `http://localhost:${(attacker.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    attacker?.close();
+    await server?.close();
+  });
+
+  async function freshPage() {
+    context = await browser.newContext({ acceptDownloads: true });
+    context.setDefaultTimeout(10_000);
+    page = await context.newPage();
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    return page;
+  }
+  afterEach(async () => {
+    await context?.close();
+    expect(dialogs).toEqual([]);
+  });
+
+  async function logIn(username: string, password = PASSWORD) {
+    await page.goto(`${base}/login`);
+    await page.fill('input[name=username]', username);
+    await page.fill('input[name=password]', password);
+    await page.click('button[type=submit]');
+  }
+
+  it('the setup link creates the first admin once; the admin logs in and lands on the files page', async () => {
+    expect(server.setupUrl).toBeDefined();
+    await freshPage();
+    await page.goto(server.setupUrl ?? '');
+    await screenshot(page, 'setup');
+    await page.fill('input[name=username]', 'boss');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/login?registered=1`);
+    expect(await page.textContent('.ok')).toContain('Account created');
+
+    await logIn('boss');
+    await page.waitForURL(`${base}/index`);
+    expect(await page.textContent('h1')).toBe('Files');
+    expect(await page.textContent('header')).toContain('Signed in as boss');
+    await screenshot(page, 'files-empty');
+
+    await page.goto(server.setupUrl ?? '');
+    expect(await page.textContent('h1')).toBe('Setup is complete');
+  });
+
+  it('register, a wrong password, then the right one', async () => {
+    await freshPage();
+    await page.goto(`${base}/register`);
+    await page.fill('input[name=username]', 'carol');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/login?registered=1`);
+
+    await logIn('carol', 'not-her-password');
+    await page.waitForURL(/\/login\?error=/);
+    expect(await page.textContent('[role=alert]')).toMatch(/password/i);
+    await screenshot(page, 'login-error');
+
+    await logIn('carol');
+    await page.waitForURL(`${base}/index`);
+    expect(await page.textContent('header')).toContain('carol');
+  });
+
+  it('the file manager uploads, lists (names escaped), downloads and logs out', async () => {
+    await api(base, 'POST', '/api/auth/register', { json: { username: 'dave', password: PASSWORD } });
+    await freshPage();
+    await logIn('dave');
+    await page.waitForURL(`${base}/index`);
+    expect(await page.textContent('#empty')).toContain('No files yet');
+
+    const notes = Buffer.from('meeting notes\n'.repeat(100));
+    const xss = '<img src=x onerror=alert(1)>.txt';
+    await page.setInputFiles('input[type=file]', [
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: notes },
+      { name: xss, mimeType: 'text/plain', buffer: Buffer.from('x') },
+    ]);
+    await page.click('form[action="/upload"] button');
+    await page.waitForURL(/\/index\?uploaded=/);
+    expect(await page.textContent('[role=status]')).toContain('notes.txt');
+    const names = await page.$$eval('#files tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+    expect(names.sort()).toEqual([xss, 'notes.txt'].sort());
+    expect(await page.textContent('#files')).toContain('1.4 KiB');
+    await screenshot(page, 'files-listed');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#files a:text-is("notes.txt")')]);
+    expect(download.suggestedFilename()).toBe('notes.txt');
+    const stream = await download.createReadStream();
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals(notes)).toBe(true);
+
+    await page.click('header button:has-text("Log out")');
+    await page.waitForURL(`${base}/`);
+    await page.goto(`${base}/index`);
+    await page.waitForURL(`${base}/login`);
+  });
+
+  it('forms posted from another site or a sandboxed frame are refused; a link to /logout does not log out', async () => {
+    await api(base, 'POST', '/api/auth/register', { json: { username: 'erin', password: PASSWORD } });
+    await freshPage();
+
+    attackerPage = `<form method="post" action="${base}/register"><input name="username" value="forged1"><input name="password" value="${PASSWORD}"></form><script>document.forms[0].submit()</script>`;
+    await page.goto(evil);
+    await page.waitForURL(`${base}/register`);
+    expect(await page.textContent('body')).toContain('CSRF_REJECTED');
+
+    attackerPage = `<iframe sandbox="allow-forms allow-scripts" srcdoc='<form method="post" action="${base}/register"><input name="username" value="forged2"><input name="password" value="${PASSWORD}"></form><script>document.forms[0].submit()</script>'></iframe>`;
+    await page.goto(evil);
+    const frame = page.frames()[1];
+    await frame?.waitForURL(`${base}/register`);
+    expect(await frame?.textContent('body')).toContain('CSRF_REJECTED');
+    for (const name of ['forged1', 'forged2']) {
+      const login = await api(base, 'POST', '/api/auth/login', { json: { identifier: name, password: PASSWORD } });
+      expect(login.status).toBe(401);
+    }
+
+    await logIn('erin');
+    await page.waitForURL(`${base}/index`);
+    attackerPage = `<a id="bye" href="${base}/logout">win a prize</a>`;
+    await page.goto(evil);
+    await page.click('#bye');
+    await page.waitForURL(`${base}/logout`);
+    expect(await page.textContent('h1')).toBe('Log out of Plaza?');
+    await screenshot(page, 'logout-confirm');
+    await page.goto(`${base}/index`);
+    expect(await page.textContent('header')).toContain('Signed in as erin');
+  });
+});
