@@ -224,6 +224,8 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
     datastore,
     relativeLocation: true,
     respectForwardedHeaders: core.config.trustProxy,
+    // Uploads come from Plaza's own pages and from non-browser clients: no CORS for other sites.
+    allowedOrigins: () => false,
     maxSize: core.config.maxUploadBytes,
     namingFunction: () => randomBytes(16).toString('hex'),
     onIncomingRequest: async (req, uploadId) => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { VERSION } from '../ops/health.service.js';
+import { DOCS_HELMET } from './security-headers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -40,6 +41,7 @@ export async function installOpenApi(app: FastifyInstance) {
   });
 
   const hide = { schema: { hide: true } };
+  const page = { ...hide, ...DOCS_HELMET };
   app.get('/openapi.json', hide, async () => app.swagger());
 
   const assets = new Map<string, Buffer>();
@@ -61,7 +63,7 @@ export async function installOpenApi(app: FastifyInstance) {
   };
 
   app.get('/docs', hide, async (_req, reply) => reply.redirect('/docs/', 302));
-  app.get('/docs/', hide, async (_req, reply) =>
+  app.get('/docs/', page, async (_req, reply) =>
     reply
       .type('text/html; charset=utf-8')
       .send(
@@ -86,7 +88,7 @@ export async function installOpenApi(app: FastifyInstance) {
   app.get('/redoc/redoc.standalone.js', hide, async (_req, reply) =>
     asset(reply, 'redoc/bundles/redoc.standalone.js', 'application/javascript; charset=utf-8'),
   );
-  app.get('/redoc', hide, async (_req, reply) =>
+  app.get('/redoc', page, async (_req, reply) =>
     reply
       .type('text/html; charset=utf-8')
       .send(

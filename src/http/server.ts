@@ -17,6 +17,7 @@ import { healthRoutes } from '../ops/health.routes.js';
 import { installAuth } from './auth.js';
 import { installNativeErrors } from './errors.js';
 import { installOpenApi } from './openapi.js';
+import { installSecurityHeaders } from './security-headers.js';
 import { ErrorBody } from './schemas.js';
 import { installValidation, lazySerializers } from './validation.js';
 import { webRoutes } from './web.js';
@@ -64,6 +65,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     done();
   });
 
+  await installSecurityHeaders(app, config);
   await app.register(cookie);
   // Chat frames are small: a client cannot make the server buffer more than this per frame.
   await app.register(websocket, { options: { maxPayload: CHAT_MAX_PAYLOAD } });

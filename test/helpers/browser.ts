@@ -36,8 +36,8 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A full-page screenshot under test-results/e2e/, for a person to look at. */
-export async function screenshot(page: Page, name: string) {
+/** A screenshot (the whole page unless told otherwise) under test-results/e2e/, for a person to look at. */
+export async function screenshot(page: Page, name: string, fullPage = true) {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
 }
