@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { Principal, User } from '../accounts/model.js';
 import type { Core } from '../app.js';
-import { CLOSE_SLOW_CONSUMER, heartbeatOptions } from '../chat/chat.socket.js';
+import { CLOSE_SLOW_CONSUMER, closeIfOverCap, heartbeatOptions } from '../chat/chat.socket.js';
 import { createFrameLimit } from '../chat/frame-limit.js';
 import { type HeartbeatEntry, startHeartbeat } from '../chat/heartbeat.js';
 import type { HubConnection } from '../chat/hub.js';
@@ -53,7 +53,9 @@ import { randomId } from '../shared/ids.js';
  * - problems: `Error: <reason>` — an unknown `/command` (`Error: Unknown command '/nope'. Commands: …`;
  *   text like `/usr/bin` that is not a `/word` is plain text), an empty message, a binary frame,
  *   too many frames (more than PLAZA_CHAT_FRAMES_PER_10S per 10 s), no group to speak to.
- *   Frames over 64 KiB close the socket (1009); a client too far behind is closed (1008).
+ *   Frames over 64 KiB close the socket (1009); a client too far behind is closed (1008); a socket
+ *   past the user's chat socket cap (PLAZA_CHAT_MAX_SOCKETS_PER_USER, all transports) gets
+ *   `Error: Too many chat connections: …` instead of the welcome and is closed with 4029.
  */
 
 export const ADCLUSTER_HELP =
@@ -398,6 +400,16 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
   if (user === null && chat.hub.connectionsOf(me.key) > 0) {
     write(`Error: Client '${me.name}' is already connected`);
     socket.close(CLOSE_SLOW_CONSUMER, 'Client id in use');
+    live.delete(entry);
+    return;
+  }
+
+  // Past the per-user cap nothing is attached and no welcome goes out (chat.connect below runs in this same turn).
+  try {
+    chat.admit(me);
+  } catch (err) {
+    replyError(err);
+    closeIfOverCap(socket, err);
     live.delete(entry);
     return;
   }
