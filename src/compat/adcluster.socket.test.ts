@@ -105,12 +105,17 @@ describe.each(await testDatabases())('seed 004 WebSocket text commands (%s)', (d
     expect(await b.ask('/join cmd-a', /Joined|Error/)).toBe('Joined group: cmd-a');
     expect(await a.next(/joined group/)).toBe("Client 'bob' joined group 'cmd-a'");
     expect(await a.ask('/my_groups', /^Your groups/)).toBe("Your groups: ['cmd-a', 'cmd-b']");
+    // The seed's words: JSON as Python's json.dumps writes it (", " and ": "), member_count first.
     const groups = await a.ask('/groups', /^Available groups/);
-    expect(groups).toContain("{'name': 'cmd-a', 'members': 2, 'online': 2}");
-    expect(groups).toContain("{'name': 'cmd-b', 'members': 1, 'online': 1}");
-    expect(groups).toMatch(/^Available groups: \[\{'name': /);
-    expect(await b.ask('/group_members cmd-a', /^Members|Error/)).toBe("Members of group 'cmd-a': ['ann', 'bob']");
-    expect(await b.ask('/group_members cmd-b', /^Members|Error/)).toBe("Members of group 'cmd-b': ['ann']");
+    expect(groups).toContain('{"name": "cmd-a", "member_count": 2, "online": 2}');
+    expect(groups).toContain('{"name": "cmd-b", "member_count": 1, "online": 1}');
+    expect(groups).toMatch(/^Available groups: \[\{"name": /);
+    expect(await b.ask('/group_members cmd-a', /^Members|Error/)).toBe("Members in group 'cmd-a': ['ann', 'bob']");
+    expect(await b.ask('/group_members cmd-b', /^Members|Error/)).toBe("Members in group 'cmd-b': ['ann']");
+    // Non-ASCII names are escaped as json.dumps does by default.
+    expect(await a.ask('/join 대화', /Joined|Error/)).toBe('Joined group: 대화');
+    expect(await a.ask('/groups', /^Available groups/)).toContain('{"name": "\\ub300\\ud654", "member_count": 1, "online": 1}');
+    expect(await a.ask('/leave 대화', /Left|Error/)).toBe('Left group: 대화');
     expect(await b.ask('/group_members nowhere', /^Members|Error/)).toBe("Error: No group 'nowhere'");
 
     // /group reaches each of the sender's groups (sender included); plain text likewise in its own words.
@@ -128,8 +133,9 @@ describe.each(await testDatabases())('seed 004 WebSocket text commands (%s)', (d
     expect(await b.ask('/leave cmd-a', /Left|Error/)).toBe("Error: You are not in group 'cmd-a'");
     const loner = await seed(await registerAndLogin(base, 'loner'));
     expect(await loner.ask('/group anyone?', /^Error/)).toBe('Error: You are not in any group; use /join <group> first');
-    expect(await loner.ask('anyone?', /^Error/)).toBe('Error: You are not in any group; use /join <group> first');
-    expect(await b.ask('/groups', /^Available groups/)).toContain("{'name': 'cmd-a', 'members': 1, 'online': 1}");
+    // Plain text outside any group: the seed answers the sender in its own words (and Plaza tells nobody else).
+    expect(await loner.ask('anyone?', /says|^Error/)).toBe("Client 'loner' says: anyone?");
+    expect(await b.ask('/groups', /^Available groups/)).toContain('{"name": "cmd-a", "member_count": 1, "online": 1}');
 
     expect(await a.ask('/join', /^Error|Usage/)).toBe('Error: Usage: /join <group>');
     expect(await a.ask('/join bad/name', /^Error/)).toBe('Error: Group names are 1-64 letters, digits, "_", "." or "-"');
@@ -144,6 +150,33 @@ describe.each(await testDatabases())('seed 004 WebSocket text commands (%s)', (d
     expect(await a.next(/^Client 'ann': /)).toBe("Client 'ann': /usr/bin is a path");
     // bob left every group they shared with ann.
     expect(b.lines.filter((l) => l.includes('/usr/bin'))).toEqual([]);
+  });
+
+  it("/group on /ws/{client_id}/{group} goes to the path's group only (the sender sees it once)", async () => {
+    const setup = await seed(ann);
+    await setup.ask('/join path-x', 'Joined group: path-x');
+    await setup.ask('/join path-y', 'Joined group: path-y');
+    await setup.close();
+    // ann's connection on path-x follows both of ann's groups; bob hears path-y only, cat path-x only.
+    const a = await seed(ann, 'path-x');
+    const b = await seed(bob, 'path-y');
+    const c = await seed(cat, 'path-x');
+    a.send('/group only for x');
+    // Plain text still goes to all of ann's groups: once it reached everyone, the /group had too.
+    a.send('to every group');
+    expect(await c.next(/only for x/)).toBe("Group message from client 'ann': only for x");
+    await b.next("Client 'ann': to every group");
+    await c.next("Client 'ann': to every group");
+    await a.next("Client 'ann': to every group");
+    await a.next("Client 'ann': to every group");
+    expect(a.take(/only for x/)).toEqual(["Group message from client 'ann': only for x"]);
+    expect(b.take(/only for x/)).toEqual([]);
+
+    // Having left the path's group, the connection speaks to the groups it still follows.
+    expect(await a.ask('/leave path-x', /Left|Error/)).toBe('Left group: path-x');
+    a.send('/group after leaving x');
+    expect(await b.next(/after leaving x/)).toBe("Group message from client 'ann': after leaving x");
+    expect(await a.next(/after leaving x/)).toBe("Group message from client 'ann': after leaving x");
   });
 
   it('native clients and seed 004 sockets in one room see each other; messages are stored', async () => {
@@ -390,8 +423,8 @@ describe.each(await testDatabases())('seed 004 guests (PLAZA_GUEST_CHAT=true, %s
     a.send('/group welcome, visitor');
     expect(await g.next(/^Group message/)).toBe("Group message from client 'ann': welcome, visitor");
     expect(await g.ask('/my_groups', /^Your groups/)).toBe("Your groups: ['lobby']");
-    expect(await g.ask('/group_members lobby', /^Members|Error/)).toBe("Members of group 'lobby': ['ann', 'visitor']");
-    expect(await g.ask('/groups', /^Available/)).toBe("Available groups: [{'name': 'lobby', 'members': 2, 'online': 2}]");
+    expect(await g.ask('/group_members lobby', /^Members|Error/)).toBe("Members in group 'lobby': ['ann', 'visitor']");
+    expect(await g.ask('/groups', /^Available/)).toBe('Available groups: [{"name": "lobby", "member_count": 2, "online": 2}]');
     expect(await g.ask('/join staff', /Joined|Error/)).toBe("Error: Cannot join group 'staff': guests join existing public groups only");
     expect(await g.ask('/join brand-new', /Joined|Error/)).toBe("Error: Cannot join group 'brand-new': guests join existing public groups only");
     expect(await g.ask('/group_members staff', /Members|Error/)).toBe("Error: No group 'staff'");
@@ -415,7 +448,12 @@ describe.each(await testDatabases())('seed 004 guests (PLAZA_GUEST_CHAT=true, %s
 
     expect(await g.ask('/leave lobby', /Left|Error/)).toBe('Left group: lobby');
     expect(await a.next(/left group/)).toBe("Client 'visitor' left group 'lobby'");
-    expect(await g.ask('anyone?', /^Error/)).toBe('Error: You are not in any group; use /join <group> first');
+    // A guest in no group: the sender hears its words back, nobody else hears them.
+    expect(await g.ask('anyone?', /says|^Error/)).toBe("Client 'visitor' says: anyone?");
+    expect(await g.ask('/send_to ann after that', /^Message sent|^Failed/)).toBe("Message sent to client 'ann'");
+    expect(await a.next(/^Private/)).toBe("Private message from client 'visitor': after that");
+    expect(a.lines.filter((l) => l.includes('anyone?'))).toEqual([]);
+    expect(await g.ask('/group anyone?', /^Error/)).toBe('Error: You are not in any group; use /join <group> first');
     expect(await g.ask('/join lobby', /Joined|Error/)).toBe('Joined group: lobby');
     await g.close();
     expect(await a.next(/disconnected/)).toBe("Client 'visitor' has disconnected");

@@ -40,12 +40,15 @@ import { randomId } from '../shared/ids.js';
  * - `/send_to <id> <msg>` → target: `Private message from client '<me>': <msg>`; sender
  *   `Message sent to client '<id>'` or `Failed to send message to client '<id>'. Client not found or disconnected.`
  * - `/join <g>` → `Joined group: <g>` · `/leave <g>` → `Left group: <g>`
- * - `/group <msg>` → every group of the sender (sender included) gets `Group message from client '<me>': <msg>`
+ * - `/group <msg>` → every group of the sender (sender included) gets `Group message from client '<me>': <msg>`;
+ *   on `/ws/{client_id}/{group}` only that group does (while the connection is still in it)
  * - other text → every group of the sender gets `Client '<me>': <msg>`; messages from native
  *   clients render as group messages; a direct-message room's messages as private messages.
- * - `/groups` → `Available groups: [{'name': 'lobby', 'members': 2, 'online': 1}]` — groups the
- *   caller may see; members = memberships + guests present, online = present with a live connection.
- * - `/group_members <g>` → `Members of group '<g>': ['ann', 'bob']` (members, then guests present)
+ *   Outside any group, the sender alone gets `Client '<me>' says: <msg>` (the seed told everyone).
+ * - `/groups` → `Available groups: [{"name": "lobby", "member_count": 2, "online": 1}]` (Python's
+ *   json.dumps) — groups the caller may see; member_count = memberships + guests present, online =
+ *   present with a live connection.
+ * - `/group_members <g>` → `Members in group '<g>': ['ann', 'bob']` (members, then guests present)
  * - `/my_groups` → `Your groups: ['lobby']` · `/help` → the command list
  * - others joining: `Client '<name>' joined group '<g>'`; leaving a group while still connected:
  *   `Client '<name>' left group '<g>'`; disconnecting: `Client '<name>' has disconnected` (once per
@@ -74,6 +77,18 @@ function pyStr(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
 }
 const pyList = (items: string[]) => `[${items.map(pyStr).join(', ')}]`;
+
+/**
+ * What Python's `json.dumps` writes with its defaults (seed 004 printed its group list so): ", " and
+ * ": " between items, everything beyond ASCII as \uXXXX (UTF-16 units, as Python does).
+ */
+function pyJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(pyJson).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.entries(value).map(([k, v]) => `${pyJson(k)}: ${pyJson(v)}`).join(', ')}}`;
+  }
+  return JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 interface Identity {
   participant: Participant;
@@ -285,10 +300,27 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * Who a message goes to: the connection's groups; for `/group` on `/ws/{client_id}/{group}`, the
+   * path's group alone while the connection follows it (the seed sends it there only).
+   */
+  function audience(style: 'group' | 'text'): RoomInfo[] {
+    const groups = myGroups();
+    const own = style === 'group' && identity.group ? groups.find((r) => r.id === identity.group?.id) : undefined;
+    return own ? [own] : groups;
+  }
+
   async function speak(body: string, style: 'group' | 'text') {
     if (body.trim() === '') throw new AppError('VALIDATION_FAILED', 'A message needs some text');
-    const groups = myGroups();
-    if (groups.length === 0) throw fail('You are not in any group; use /join <group> first');
+    const groups = audience(style);
+    if (groups.length === 0) {
+      // The seed answers plain text outside any group in its own words (and tells everyone: Plaza tells nobody else).
+      if (style === 'text') {
+        write(`Client '${me.name}' says: ${body}`);
+        return;
+      }
+      throw fail('You are not in any group; use /join <group> first');
+    }
     for (const room of groups) {
       try {
         const input = { body, style };
@@ -373,12 +405,12 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
         return speak(rest, 'group');
       case 'groups': {
         const rows = await visibleGroups(core, user);
-        write(`Available groups: [${rows.map((g) => `{'name': ${pyStr(g.name)}, 'members': ${g.members}, 'online': ${g.online}}`).join(', ')}]`);
+        write(`Available groups: ${pyJson(rows.map((g) => ({ name: g.name, member_count: g.members, online: g.online })))}`);
         return;
       }
       case 'group_members': {
         const name = groupName(rest, '/group_members <group>');
-        write(`Members of group '${name}': ${pyList(await groupMembers(core, user, name))}`);
+        write(`Members in group '${name}': ${pyList(await groupMembers(core, user, name))}`);
         return;
       }
       case 'my_groups': {
