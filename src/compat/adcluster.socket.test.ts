@@ -179,6 +179,60 @@ describe.each(await testDatabases())('seed 004 WebSocket text commands (%s)', (d
     expect(await a.next(/after leaving x/)).toBe("Group message from client 'ann': after leaving x");
   });
 
+  it('serves every /api/ws REST route under /ws too, with the same auth and the same answers', async () => {
+    const a = await seed(ann, 'short-g');
+    const b = await seed(bob, 'short-g');
+    const post = (path: string, token: string | undefined, message: string) =>
+      api(base, 'POST', path, { ...(token ? { token } : {}), json: { message } });
+    const answers = async (prefix: string) => ({
+      anonymous: (await api(base, 'GET', `${prefix}/ws/clients`)).text,
+      clients: (await api(base, 'GET', `${prefix}/ws/clients`, { token: boss.accessToken })).text,
+      groups: (await api(base, 'GET', `${prefix}/ws/groups`, { token: ann.accessToken })).text,
+      members: (await api(base, 'GET', `${prefix}/ws/groups/short-g`, { token: ann.accessToken })).text,
+      noGroup: (await api(base, 'GET', `${prefix}/ws/groups/no-such`, { token: ann.accessToken })).text,
+      selfSend: (await post(`${prefix}/ws/send_to/ann`, ann.accessToken, 'to myself')).text,
+      otherSend: (await post(`${prefix}/ws/send_to/bob`, ann.accessToken, 'not allowed')).text,
+      castNoAuth: (await post(`${prefix}/ws/broadcast_to_group/short-g`, undefined, 'x')).text,
+    });
+    const long = await answers('/api');
+    const short = await answers('');
+    expect(short).toEqual(long);
+    expect(short.anonymous).toMatch(/^\{"error":\{"code":"UNAUTHENTICATED"/);
+    expect(short.members).toBe('{"group":"short-g","members":["ann","bob"],"count":2}');
+    expect(short.noGroup).toBe('{"error":{"code":"NOT_FOUND","message":"No group \'no-such\'"}}');
+    expect(short.selfSend).toBe('{"client_id":"ann","delivered":1,"success":true,"detail":"Message sent to client \'ann\'"}');
+    expect(JSON.parse(short.otherSend).error.code).toBe('FORBIDDEN');
+    // Once from each form of the route.
+    expect(await a.next(/to myself/)).toBe("Private message from client 'ann': to myself");
+    expect(await a.next(/to myself/)).toBe("Private message from client 'ann': to myself");
+
+    const cast = await post('/ws/broadcast_to_group/short-g', bob.accessToken, 'short cast');
+    expect(cast.status).toBe(200);
+    expect(cast.body).toEqual({ group: 'short-g', delivered: 2, id: cast.body.id, seq: 1, detail: "Message broadcast to group 'short-g'" });
+    expect(await a.next(/short cast/)).toBe("Group message from client 'bob': short cast");
+    expect(await b.next(/short cast/)).toBe("Group message from client 'bob': short cast");
+  });
+
+  it('a WebSocket upgrade to /ws/clients or /ws/groups/{g} is the client of that name, like any other /ws/{client_id}', async () => {
+    const clients = await registerAndLogin(base, 'clients');
+    const groups = await registerAndLogin(base, 'groups');
+    for (const prefix of ['', '/api']) {
+      const c = await text(`${prefix}/ws/clients`, { token: clients.accessToken });
+      expect(await c.next(WELCOME)).toMatch(/^Connected as client 'clients'\. Commands: /);
+      expect(await c.ask('/my_groups', /^Your groups/)).toBe('Your groups: []');
+      const g = await text(`${prefix}/ws/groups`, { token: groups.accessToken });
+      expect(await g.next(WELCOME)).toMatch(/^Connected as client 'groups'\. Commands: /);
+      const gg = await text(`${prefix}/ws/groups/named-path`, { token: groups.accessToken });
+      expect(await gg.next(WELCOME)).toMatch(/^Connected as client 'groups' in group 'named-path'\. Commands: /);
+      expect(await upgradeStatus(base, `${prefix}/ws/clients`, { token: ann.accessToken })).toEqual({ status: 403, code: 'FORBIDDEN' });
+      expect(await upgradeStatus(base, `${prefix}/ws/groups/x`)).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+      await Promise.all([c.close(), g.close(), gg.close()]);
+    }
+    // Without an upgrade the same paths are the REST routes.
+    const rest = await api(base, 'GET', '/ws/groups/named-path', { token: ann.accessToken });
+    expect(rest.text).toBe('{"group":"named-path","members":["groups"],"count":1}');
+  });
+
   it('native clients and seed 004 sockets in one room see each other; messages are stored', async () => {
     const native = await ChatClient.open(base, { token: ann.accessToken });
     open.push(native);
@@ -252,7 +306,8 @@ describe.each(await testDatabases())('seed 004 WebSocket text commands (%s)', (d
     const a2 = await seed(ann);
     const b = await seed(bob, 'rest-g');
     expect((await api(base, 'GET', '/api/ws/clients')).status).toBe(401);
-    const clients = await api(base, 'GET', '/api/ws/clients', { token: cat.accessToken });
+    // A site admin sees every connected client (who else sees whom: presence-privacy.test.ts).
+    const clients = await api(base, 'GET', '/api/ws/clients', { token: boss.accessToken });
     expect(clients.status).toBe(200);
     expect(clients.body).toEqual({ clients: ['ann', 'bob'], count: 2 });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { Principal, User } from '../accounts/model.js';
@@ -563,11 +563,9 @@ const GROUP_TEST = testPage(
   ['/group ', '/join ', '/leave ', '/groups', '/group_members ', '/my_groups', '/send_to '],
 );
 
-/** Seed 004's WebSocket endpoints, its `/api/ws` REST and its two test pages. Registered at the root scope. */
+/** Seed 004's WebSocket endpoints, its REST (`/api/ws/…` and `/ws/…`) and its two test pages. Registered at the root scope. */
 export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { core: Core }) {
   const { chat } = core;
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const tags = ['chat'];
   const live = new Set<Live>();
   const identities = new WeakMap<FastifyRequest, Identity>();
   const echoes = { count: 0 };
@@ -610,8 +608,11 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
     return null;
   }
 
-  async function identify(request: FastifyRequest): Promise<Identity> {
-    const { client_id: clientId, group: groupName } = request.params as { client_id: string; group?: string };
+  /** `clientId` is given for paths whose id segment is fixed (`/ws/clients`, `/ws/groups/{g}`). */
+  async function identify(request: FastifyRequest, fixedClientId?: string): Promise<Identity> {
+    const params = request.params as { client_id?: string; group?: string };
+    const clientId = fixedClientId ?? (params.client_id as string);
+    const groupName = params.group;
     if (groupName !== undefined && !ROOM_NAME.test(groupName)) {
       throw new AppError('VALIDATION_FAILED', 'Group names are 1-64 letters, digits, "_", "." or "-"');
     }
@@ -659,35 +660,68 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
     serveCommands(core, socket, identity, request.log, live);
   };
 
+  /** A REST path that is also the socket path of the client named like its segment: only an upgrade is that client. */
+  const socketToo: SocketToo = (clientId) => ({
+    preValidation: async (request) => {
+      if (request.ws) identities.set(request, await identify(request, clientId));
+    },
+    wsHandler: onCommands,
+  });
+
   for (const prefix of ['', '/api']) {
     app.get(`${prefix}/ws`, { websocket: true }, (socket, request) => serveEcho(core, socket, request.log, live, echoes));
     app.get(`${prefix}/ws/:client_id`, { websocket: true, preValidation }, onCommands);
     app.get(`${prefix}/ws/:client_id/:group`, { websocket: true, preValidation }, onCommands);
+    adclusterRestRoutes(app, core, prefix, socketToo);
   }
 
   const hide = { schema: { hide: true } };
   const page = (html: string) => async (_request: FastifyRequest, reply: FastifyReply) => reply.headers(PAGE_HEADERS).send(html);
   app.get('/socket_test.html', hide, page(SOCKET_TEST));
   app.get('/group_messaging_test.html', hide, page(GROUP_TEST));
+}
 
-  const Name = Type.String({ minLength: 1, maxLength: 64 });
-  const Body = Type.Object({ message: Type.String({ minLength: 1, maxLength: MAX_BODY_CHARS }) }, { additionalProperties: false });
+type SocketToo = (clientId: string) => Pick<RouteOptions, 'preValidation' | 'wsHandler'>;
 
-  r.get('/api/ws/clients', {
+const Name = Type.String({ minLength: 1, maxLength: 64 });
+const Body = Type.Object({ message: Type.String({ minLength: 1, maxLength: MAX_BODY_CHARS }) }, { additionalProperties: false });
+
+/**
+ * Seed 004's REST under `{prefix}/ws`: `/api/ws/...` (documented) and the short `/ws/...` its test
+ * scripts call (the same routes, hidden from the OpenAPI document). `GET …/clients` and
+ * `…/groups[/{g}]` share their paths with the sockets of clients named "clients" and "groups":
+ * a plain GET is the REST answer, an upgrade that client's socket.
+ */
+function adclusterRestRoutes(app: FastifyInstance, core: Core, prefix: string, socketToo: SocketToo) {
+  const { chat } = core;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['chat'];
+  const hide = prefix === '';
+  const base = `${prefix}/ws`;
+
+  r.route({
+    method: 'GET',
+    url: `${base}/clients`,
     schema: {
       tags,
+      hide,
       summary: 'Seed 004: client ids (usernames and guests) with a live chat connection on this server',
       response: { 200: Type.Object({ clients: Type.Array(Type.String()), count: Type.Integer() }), ...errors(401) },
     },
-  }, async (request) => {
-    requireUser(request);
-    const clients = chat.hub.onlineParticipants().map((p) => p.name).sort();
-    return { clients, count: clients.length };
+    ...socketToo('clients'),
+    handler: async (request) => {
+      requireUser(request);
+      const clients = chat.hub.onlineParticipants().map((p) => p.name).sort();
+      return { clients, count: clients.length };
+    },
   });
 
-  r.get('/api/ws/groups', {
+  r.route({
+    method: 'GET',
+    url: `${base}/groups`,
     schema: {
       tags,
+      hide,
       summary: 'Seed 004: the groups (rooms) you may see, with member and online counts',
       response: {
         200: Type.Object({
@@ -697,14 +731,19 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
         ...errors(401),
       },
     },
-  }, async (request) => {
-    const groups = await visibleGroups(core, requireUser(request).user);
-    return { groups, count: groups.length };
+    ...socketToo('groups'),
+    handler: async (request) => {
+      const groups = await visibleGroups(core, requireUser(request).user);
+      return { groups, count: groups.length };
+    },
   });
 
-  r.get('/api/ws/groups/:group', {
+  r.route({
+    method: 'GET',
+    url: `${base}/groups/:group`,
     schema: {
       tags,
+      hide,
       summary: "Seed 004: a group's members (and guests present)",
       params: Type.Object({ group: Name }),
       response: {
@@ -712,14 +751,28 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
         ...errors(401, 404),
       },
     },
-  }, async (request) => {
-    const members = await groupMembers(core, requireUser(request).user, request.params.group);
-    return { group: request.params.group, members, count: members.length };
+    ...socketToo('groups'),
+    handler: async (request) => {
+      const members = await groupMembers(core, requireUser(request).user, request.params.group);
+      return { group: request.params.group, members, count: members.length };
+    },
   });
 
-  r.post('/api/ws/send_to/:client_id', {
+  adclusterSendRoutes(app, core, prefix);
+}
+
+/** Seed 004's server-side sends under `{prefix}/ws` (see {@link adclusterRestRoutes}). */
+function adclusterSendRoutes(app: FastifyInstance, core: Core, prefix: string) {
+  const { chat } = core;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['chat'];
+  const hide = prefix === '';
+  const base = `${prefix}/ws`;
+
+  r.post(`${base}/send_to/:client_id`, {
     schema: {
       tags,
+      hide,
       summary: "Seed 004: push a private message to a client's live connections (admins; anyone to themself)",
       params: Type.Object({ client_id: Name }),
       body: Body,
@@ -745,9 +798,10 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
     };
   });
 
-  r.post('/api/ws/broadcast_to_group/:group', {
+  r.post(`${base}/broadcast_to_group/:group`, {
     schema: {
       tags,
+      hide,
       summary: 'Seed 004: post a message to a group (members; site admins post a system message)',
       params: Type.Object({ group: Name }),
       body: Body,
