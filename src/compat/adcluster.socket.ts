@@ -705,13 +705,12 @@ function adclusterRestRoutes(app: FastifyInstance, core: Core, prefix: string, s
     schema: {
       tags,
       hide,
-      summary: 'Seed 004: client ids (usernames and guests) with a live chat connection on this server',
+      summary: 'Seed 004: client ids (usernames and guests) with a live chat connection on this server that share a room with you (admins: all)',
       response: { 200: Type.Object({ clients: Type.Array(Type.String()), count: Type.Integer() }), ...errors(401) },
     },
     ...socketToo('clients'),
     handler: async (request) => {
-      requireUser(request);
-      const clients = chat.hub.onlineParticipants().map((p) => p.name).sort();
+      const clients = (await chat.visibleOnline(requireUser(request).user)).map((p) => p.name).sort();
       return { clients, count: clients.length };
     },
   });
