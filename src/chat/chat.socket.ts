@@ -315,6 +315,8 @@ export function serveNativeSocket(
       await replayAtConnect(rooms);
     },
     (err) => {
+      // Frames the client sent meanwhile are dropped: this connection never joined the hub.
+      closed = true;
       replyError(err);
       if (!closeIfOverCap(socket, err)) socket.close(1011, 'Could not load your rooms');
     },

@@ -12,9 +12,9 @@ const REASON = `Too many chat connections: at most ${CAP} per user; close one fi
 
 type Login = Awaited<ReturnType<typeof registerAndLogin>>;
 
-/** The transports a user may hold chat sockets on: how to open one, and how an accepted one greets. */
 const NATIVE_REFUSAL = JSON.stringify({ type: 'error', code: 'TOO_MANY_CONNECTIONS', message: REASON });
 const SEED_REFUSAL = `Error: ${REASON}`;
+/** The transports a user may hold chat sockets on: how to open one, how an accepted one greets, how a refused one is told. */
 const transports = [
   { name: 'native /api/chat', path: () => '/api/chat', greeted: /"type":"hello"/, refusal: NATIVE_REFUSAL },
   { name: 'seed 004 /ws/{client_id}', path: (u: Login) => `/ws/${u.user.username}`, greeted: /^Connected as client /, refusal: SEED_REFUSAL },
@@ -77,6 +77,23 @@ describe.each(await testDatabases())('chat sockets per user are capped (%s)', (d
     const again = await socket(ann, t.path(ann));
     await again.next(t.greeted);
     expect(again.closed).toBeUndefined();
+  });
+
+  it('frames a refused native socket sent before its close are dropped, never handled', async () => {
+    const dan = await registerAndLogin(base, 'dan');
+    const first = await ChatClient.open(base, { token: dan.accessToken });
+    open.push(first);
+    const room = (await first.request({ type: 'create', name: 'dan-room' })).room.id;
+    for (let i = 1; i < CAP; i++) await (await socket(dan, '/api/chat')).next(/"type":"hello"/);
+    const ws = new WebSocket(wsUrl(base, '/api/chat'), wsOptions({ token: dan.accessToken }));
+    const refused = new SocketClient(ws);
+    open.push(refused);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'send', room, body: 'sneaked in' })));
+    expect((await refused.waitClosed()).code).toBe(CLOSE_TOO_MANY_SOCKETS);
+    // Sent after the refused socket's frame reached the server: once it is in, the other would be too.
+    expect(await first.request({ type: 'send', room, body: 'marker' })).toMatchObject({ type: 'ack', seq: 1 });
+    expect((await first.next((f) => f.type === 'message')).body).toBe('marker');
+    expect(first.take('message')).toEqual([]);
   });
 
   it('a seed 003 TCP chat connection counts toward the cap too', async () => {
