@@ -26,6 +26,7 @@ describe('config', () => {
       framesPer10s: 200,
       maxBufferedBytes: 4 * 1024 * 1024,
       heartbeatSeconds: 30,
+      maxSocketsPerUser: 50,
     });
     expect(d.netclassPort).toBeUndefined();
     expect(d.tcpchat).toBeUndefined();
@@ -38,6 +39,10 @@ describe('config', () => {
       PLAZA_SQLITE_SYNCHRONOUS: 'normal',
     });
     expect(c.chat.guests).toBe(true);
+    expect(loadConfig({ PLAZA_CHAT_MAX_SOCKETS_PER_USER: '3' }).chat.maxSocketsPerUser).toBe(3);
+    for (const bad of ['0', 'many', '100001']) {
+      expect(() => loadConfig({ PLAZA_CHAT_MAX_SOCKETS_PER_USER: bad })).toThrow(/PLAZA_CHAT_MAX_SOCKETS_PER_USER/);
+    }
     expect(c.netclassPort).toBe(0);
     expect(c.tcpchat).toEqual({ port: 9000, room: '대화방', autoRegister: false });
     expect(c.database).toMatchObject({ kind: 'sqlite', synchronous: 'normal' });

@@ -61,6 +61,8 @@ export interface Config {
     maxBufferedBytes: number;
     /** Sockets are pinged this often; one that missed the previous ping is dropped. */
     heartbeatSeconds: number;
+    /** Chat sockets one user may hold on this instance, every transport together; more are closed with 4029. */
+    maxSocketsPerUser: number;
   };
   /** Seed 001's raw TCP front door (undefined = off). */
   netclassPort?: number;
@@ -242,6 +244,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       framesPer10s: int('PLAZA_CHAT_FRAMES_PER_10S', 200, 1, 1_000_000),
       maxBufferedBytes: int('PLAZA_CHAT_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 ** 3),
       heartbeatSeconds: int('PLAZA_CHAT_HEARTBEAT_SECONDS', 30, 1, 3600),
+      maxSocketsPerUser: int('PLAZA_CHAT_MAX_SOCKETS_PER_USER', 50, 1, 100_000),
     },
     ...(netclassPort !== undefined ? { netclassPort } : {}),
     ...(tcpchatPort !== undefined

@@ -9,7 +9,6 @@ import { AppError } from '../shared/errors.js';
 import { hashToken, randomToken } from '../shared/ids.js';
 import { heartbeatOptions, type LiveSocket, serveNativeSocket } from './chat.socket.js';
 import { startHeartbeat } from './heartbeat.js';
-import { userKey } from './model.js';
 
 const TICKET_TTL_MS = 30_000;
 const RESUME_PATTERN = '^[0-9]{1,15}:[0-9]{1,15}(,[0-9]{1,15}:[0-9]{1,15}){0,499}$';
@@ -267,14 +266,9 @@ export async function chatRoutes(app: FastifyInstance, { core }: { core: Core })
   r.get('/chat/users/:user/presence', {
     schema: {
       tags,
-      summary: "A user's presence",
+      summary: "A user's presence: yours, and that of users who share a room with you (admins: anyone); others are 404 like unknown users",
       params: Type.Object({ user: Type.Integer({ minimum: 1 }) }),
       response: { 200: Type.Object({ presence: Presence, connections: Type.Integer() }), ...errors(401, 404) },
     },
-  }, async (request) => {
-    requireUser(request);
-    const target = await chat.resolveUser(request.params.user);
-    const key = userKey(target.id);
-    return { presence: chat.hub.presenceOf(key), connections: chat.hub.connectionsOf(key) };
-  });
+  }, async (request) => chat.presenceFor(requireUser(request).user, request.params.user));
 }

@@ -40,10 +40,26 @@ export function createChatService({ database, config, users, files, clock, bus, 
   }
 
   /**
+   * One account may not exhaust the server with sockets: a participant holds at most
+   * `maxSocketsPerUser` connections on this instance, every transport together. Throws
+   * TOO_MANY_CONNECTIONS (its message is the close reason) when they already hold that many.
+   * Synchronous, so a transport can check before it greets and attach in the same turn.
+   */
+  function admit(participant: Participant): void {
+    const max = config.chat.maxSocketsPerUser;
+    if (hub.connectionsOf(participant.key) >= max) {
+      throw new AppError('TOO_MANY_CONNECTIONS', `Too many chat connections: at most ${max} per user; close one first`);
+    }
+  }
+
+  /**
    * A new connection follows every room its user belongs to; returns them. Rooms in `holdFrom`
    * (room id → last sequence seen) start held for a replay, so nothing live overtakes it.
+   * Refused (TOO_MANY_CONNECTIONS, nothing attached) past the per-user cap.
    */
   async function connect(conn: HubConnection, holdFrom?: ReadonlyMap<number, number>): Promise<RoomInfo[]> {
+    // Checked and attached in the same turn: concurrent upgrades cannot slip past the cap.
+    admit(conn.participant);
     hub.attach(conn);
     try {
       const list = await rooms.roomsOf(conn.participant);
@@ -59,11 +75,40 @@ export function createChatService({ database, config, users, files, clock, bus, 
     }
   }
 
+  const noSuchUser = () => new AppError('NOT_FOUND', 'No such user');
+
   /** `user` given as an id or a username. */
   async function resolveUser(ref: number | string): Promise<User> {
     const found = typeof ref === 'number' ? await users.findById(ref) : await users.findByUsername(ref);
-    if (!found || found.disabled) throw new AppError('NOT_FOUND', 'No such user');
+    if (!found || found.disabled) throw noSuchUser();
     return found;
+  }
+
+  /**
+   * A user's presence on this instance, for those who may know it: themself, site admins and
+   * anyone sharing a room (or DM) with them. Anyone else gets what an unknown user gets.
+   */
+  async function presenceFor(viewer: User, targetId: number) {
+    const target = await resolveUser(targetId);
+    const allowed = viewer.id === target.id || viewer.role === 'admin' || (await rooms.shareARoom(viewer.id, target.id));
+    if (!allowed) throw noSuchUser();
+    const key = userKey(target.id);
+    return { presence: hub.presenceOf(key), connections: hub.connectionsOf(key) };
+  }
+
+  /**
+   * Participants with a live connection here that `viewer` may know are online: all of them for
+   * site admins; otherwise themself and whoever is present in one of their rooms (DMs included).
+   */
+  async function visibleOnline(viewer: User): Promise<Participant[]> {
+    const online = (p: Participant) => hub.presenceOf(p.key) === 'online';
+    if (viewer.role === 'admin') return hub.onlineParticipants();
+    const self = participantOf(viewer);
+    const seen = new Map<string, Participant>(online(self) ? [[self.key, self]] : []);
+    for (const room of await rooms.roomsOf(self)) {
+      for (const p of hub.presentIn(room.id)) if (online(p)) seen.set(p.key, p);
+    }
+    return [...seen.values()];
   }
 
   /**
@@ -97,10 +142,13 @@ export function createChatService({ database, config, users, files, clock, bus, 
     hub,
     rooms,
     messages,
+    admit,
     connect,
     disconnect: (conn: HubConnection, clean: boolean) => hub.detach(conn, clean),
     participantOf,
     resolveUser,
+    presenceFor,
+    visibleOnline,
     sendToUser,
     sendToRoom,
     close: () => hub.close(),

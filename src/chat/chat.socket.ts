@@ -26,11 +26,20 @@ import {
  */
 
 export const CLOSE_SLOW_CONSUMER = 1008;
+/** The user already holds PLAZA_CHAT_MAX_SOCKETS_PER_USER chat sockets (4000 + HTTP's 429). */
+export const CLOSE_TOO_MANY_SOCKETS = 4029;
 /** Frames received but not yet handled, per connection; more are refused (a client outrunning the server). */
 const MAX_PENDING_FRAMES = 256;
 
 export interface LiveSocket extends HeartbeatEntry {
   conn: HubConnection;
+}
+
+/** Closes a socket refused by the per-user cap with 4029 and the cap's reason; false for any other error. */
+export function closeIfOverCap(socket: WebSocket, err: unknown): boolean {
+  if (!(err instanceof AppError && err.code === 'TOO_MANY_CONNECTIONS')) return false;
+  socket.close(CLOSE_TOO_MANY_SOCKETS, err.message);
+  return true;
 }
 
 /** Heartbeat settings for a transport's sockets: logins are re-checked with the accounts service. */
@@ -306,8 +315,10 @@ export function serveNativeSocket(
       await replayAtConnect(rooms);
     },
     (err) => {
+      // Frames the client sent meanwhile are dropped: this connection never joined the hub.
+      closed = true;
       replyError(err);
-      socket.close(1011, 'Could not load your rooms');
+      if (!closeIfOverCap(socket, err)) socket.close(1011, 'Could not load your rooms');
     },
   );
   let chain: Promise<void> = ready.catch(() => {});

@@ -114,6 +114,19 @@ export function listMembers(db: Db, roomId: number, limit: number): Promise<Memb
     .execute();
 }
 
+/** Whether two users are members of one room (direct-message rooms included). */
+export async function shareARoom(db: Db, a: number, b: number): Promise<boolean> {
+  const r = await db
+    .selectFrom('chat_members as x')
+    .innerJoin('chat_members as y', 'y.room_id', 'x.room_id')
+    .select('x.room_id')
+    .where('x.user_id', '=', a)
+    .where('y.user_id', '=', b)
+    .limit(1)
+    .executeTakeFirst();
+  return r !== undefined;
+}
+
 export async function insertInvite(db: Db, roomId: number, userId: number, invitedBy: number, now: number) {
   await db
     .insertInto('chat_invites')

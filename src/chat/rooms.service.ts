@@ -262,6 +262,7 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
     groups,
     publicGroupMembers,
     findRow: (roomId: number) => rooms.findRoomById(db, roomId),
+    shareARoom: (a: number, b: number) => rooms.shareARoom(db, a, b),
     fileSharedWith: (fileId: string, userId: number) => rooms.fileSharedWith(db, fileId, userId),
   };
 }

@@ -1,85 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { api, cookieFrom, PASSWORD, registerAndLogin } from '../../test/helpers/api.js';
-import { ChatClient, SocketClient } from '../../test/helpers/chat.js';
+import { type Auth, ChatClient, TextClient, wsOptions, wsUrl } from '../../test/helpers/chat.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-
-interface Auth {
-  token?: string;
-  queryToken?: string;
-  cookie?: string;
-  origin?: string;
-}
-
-function wsUrl(base: string, path: string, auth: Auth = {}) {
-  return `${base.replace(/^http/, 'ws')}${path}${auth.queryToken ? `?token=${encodeURIComponent(auth.queryToken)}` : ''}`;
-}
-
-function wsOptions(auth: Auth) {
-  const headers: Record<string, string> = {};
-  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
-  if (auth.cookie) headers.cookie = auth.cookie;
-  return { headers, ...(auth.origin ? { origin: auth.origin } : {}) };
-}
-
-/** A seed 004 text client: collects every text frame and waits for the ones a test expects. */
-class TextClient extends SocketClient {
-  readonly lines: string[] = [];
-  private waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void; timer: NodeJS.Timeout }> = [];
-
-  constructor(ws: WebSocket) {
-    super(ws);
-    ws.on('message', (data) => {
-      const line = data.toString();
-      const w = this.waiters.find((x) => x.pred(line));
-      if (w) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(line);
-      } else this.lines.push(line);
-    });
-  }
-
-  static async open(base: string, path: string, auth: Auth = {}): Promise<TextClient> {
-    const ws = new WebSocket(wsUrl(base, path, auth), wsOptions(auth));
-    const c = new TextClient(ws);
-    await SocketClient.opened(ws);
-    return c;
-  }
-
-  /** The first line (already received and not taken, or from now on) matching `pred`. */
-  next(pred: string | RegExp | ((l: string) => boolean), timeoutMs = 5000): Promise<string> {
-    const test =
-      typeof pred === 'string' ? (l: string) => l === pred : pred instanceof RegExp ? (l: string) => pred.test(l) : pred;
-    const i = this.lines.findIndex(test);
-    if (i >= 0) return Promise.resolve(this.lines.splice(i, 1)[0] as string);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.findIndex((w) => w.timer === timer), 1);
-        reject(new Error(`timed out waiting for ${String(pred)}; lines so far: ${JSON.stringify(this.lines.slice(-6))}`));
-      }, timeoutMs);
-      this.waiters.push({ pred: test, resolve, timer });
-    });
-  }
-
-  send(text: string) {
-    this.ws.send(text);
-  }
-
-  /** Sends a command and waits for the reply matching `pred`. */
-  async ask(text: string, pred: string | RegExp | ((l: string) => boolean)): Promise<string> {
-    this.send(text);
-    return this.next(pred);
-  }
-
-  /** Lines received so far matching `pred` (taken out). */
-  take(pred: RegExp): string[] {
-    const out = this.lines.filter((l) => pred.test(l));
-    for (const l of out) this.lines.splice(this.lines.indexOf(l), 1);
-    return out;
-  }
-}
 
 /** The HTTP status and error code of a refused upgrade (or 101 when it was accepted). */
 async function upgradeStatus(base: string, path: string, auth: Auth = {}): Promise<{ status: number; code?: string }> {
@@ -181,12 +105,17 @@ describe.each(await testDatabases())('seed 004 WebSocket text commands (%s)', (d
     expect(await b.ask('/join cmd-a', /Joined|Error/)).toBe('Joined group: cmd-a');
     expect(await a.next(/joined group/)).toBe("Client 'bob' joined group 'cmd-a'");
     expect(await a.ask('/my_groups', /^Your groups/)).toBe("Your groups: ['cmd-a', 'cmd-b']");
+    // The seed's words: JSON as Python's json.dumps writes it (", " and ": "), member_count first.
     const groups = await a.ask('/groups', /^Available groups/);
-    expect(groups).toContain("{'name': 'cmd-a', 'members': 2, 'online': 2}");
-    expect(groups).toContain("{'name': 'cmd-b', 'members': 1, 'online': 1}");
-    expect(groups).toMatch(/^Available groups: \[\{'name': /);
-    expect(await b.ask('/group_members cmd-a', /^Members|Error/)).toBe("Members of group 'cmd-a': ['ann', 'bob']");
-    expect(await b.ask('/group_members cmd-b', /^Members|Error/)).toBe("Members of group 'cmd-b': ['ann']");
+    expect(groups).toContain('{"name": "cmd-a", "member_count": 2, "online": 2}');
+    expect(groups).toContain('{"name": "cmd-b", "member_count": 1, "online": 1}');
+    expect(groups).toMatch(/^Available groups: \[\{"name": /);
+    expect(await b.ask('/group_members cmd-a', /^Members|Error/)).toBe("Members in group 'cmd-a': ['ann', 'bob']");
+    expect(await b.ask('/group_members cmd-b', /^Members|Error/)).toBe("Members in group 'cmd-b': ['ann']");
+    // Non-ASCII names are escaped as json.dumps does by default.
+    expect(await a.ask('/join 대화', /Joined|Error/)).toBe('Joined group: 대화');
+    expect(await a.ask('/groups', /^Available groups/)).toContain('{"name": "\\ub300\\ud654", "member_count": 1, "online": 1}');
+    expect(await a.ask('/leave 대화', /Left|Error/)).toBe('Left group: 대화');
     expect(await b.ask('/group_members nowhere', /^Members|Error/)).toBe("Error: No group 'nowhere'");
 
     // /group reaches each of the sender's groups (sender included); plain text likewise in its own words.
@@ -204,8 +133,9 @@ describe.each(await testDatabases())('seed 004 WebSocket text commands (%s)', (d
     expect(await b.ask('/leave cmd-a', /Left|Error/)).toBe("Error: You are not in group 'cmd-a'");
     const loner = await seed(await registerAndLogin(base, 'loner'));
     expect(await loner.ask('/group anyone?', /^Error/)).toBe('Error: You are not in any group; use /join <group> first');
-    expect(await loner.ask('anyone?', /^Error/)).toBe('Error: You are not in any group; use /join <group> first');
-    expect(await b.ask('/groups', /^Available groups/)).toContain("{'name': 'cmd-a', 'members': 1, 'online': 1}");
+    // Plain text outside any group: the seed answers the sender in its own words (and Plaza tells nobody else).
+    expect(await loner.ask('anyone?', /says|^Error/)).toBe("Client 'loner' says: anyone?");
+    expect(await b.ask('/groups', /^Available groups/)).toContain('{"name": "cmd-a", "member_count": 1, "online": 1}');
 
     expect(await a.ask('/join', /^Error|Usage/)).toBe('Error: Usage: /join <group>');
     expect(await a.ask('/join bad/name', /^Error/)).toBe('Error: Group names are 1-64 letters, digits, "_", "." or "-"');
@@ -220,6 +150,87 @@ describe.each(await testDatabases())('seed 004 WebSocket text commands (%s)', (d
     expect(await a.next(/^Client 'ann': /)).toBe("Client 'ann': /usr/bin is a path");
     // bob left every group they shared with ann.
     expect(b.lines.filter((l) => l.includes('/usr/bin'))).toEqual([]);
+  });
+
+  it("/group on /ws/{client_id}/{group} goes to the path's group only (the sender sees it once)", async () => {
+    const setup = await seed(ann);
+    await setup.ask('/join path-x', 'Joined group: path-x');
+    await setup.ask('/join path-y', 'Joined group: path-y');
+    await setup.close();
+    // ann's connection on path-x follows both of ann's groups; bob hears path-y only, cat path-x only.
+    const a = await seed(ann, 'path-x');
+    const b = await seed(bob, 'path-y');
+    const c = await seed(cat, 'path-x');
+    a.send('/group only for x');
+    // Plain text still goes to all of ann's groups: once it reached everyone, the /group had too.
+    a.send('to every group');
+    expect(await c.next(/only for x/)).toBe("Group message from client 'ann': only for x");
+    await b.next("Client 'ann': to every group");
+    await c.next("Client 'ann': to every group");
+    await a.next("Client 'ann': to every group");
+    await a.next("Client 'ann': to every group");
+    expect(a.take(/only for x/)).toEqual(["Group message from client 'ann': only for x"]);
+    expect(b.take(/only for x/)).toEqual([]);
+
+    // Having left the path's group, the connection speaks to the groups it still follows.
+    expect(await a.ask('/leave path-x', /Left|Error/)).toBe('Left group: path-x');
+    a.send('/group after leaving x');
+    expect(await b.next(/after leaving x/)).toBe("Group message from client 'ann': after leaving x");
+    expect(await a.next(/after leaving x/)).toBe("Group message from client 'ann': after leaving x");
+  });
+
+  it('serves every /api/ws REST route under /ws too, with the same auth and the same answers', async () => {
+    const a = await seed(ann, 'short-g');
+    const b = await seed(bob, 'short-g');
+    const post = (path: string, token: string | undefined, message: string) =>
+      api(base, 'POST', path, { ...(token ? { token } : {}), json: { message } });
+    const answers = async (prefix: string) => ({
+      anonymous: (await api(base, 'GET', `${prefix}/ws/clients`)).text,
+      clients: (await api(base, 'GET', `${prefix}/ws/clients`, { token: boss.accessToken })).text,
+      groups: (await api(base, 'GET', `${prefix}/ws/groups`, { token: ann.accessToken })).text,
+      members: (await api(base, 'GET', `${prefix}/ws/groups/short-g`, { token: ann.accessToken })).text,
+      noGroup: (await api(base, 'GET', `${prefix}/ws/groups/no-such`, { token: ann.accessToken })).text,
+      selfSend: (await post(`${prefix}/ws/send_to/ann`, ann.accessToken, 'to myself')).text,
+      otherSend: (await post(`${prefix}/ws/send_to/bob`, ann.accessToken, 'not allowed')).text,
+      castNoAuth: (await post(`${prefix}/ws/broadcast_to_group/short-g`, undefined, 'x')).text,
+    });
+    const long = await answers('/api');
+    const short = await answers('');
+    expect(short).toEqual(long);
+    expect(short.anonymous).toMatch(/^\{"error":\{"code":"UNAUTHENTICATED"/);
+    expect(short.members).toBe('{"group":"short-g","members":["ann","bob"],"count":2}');
+    expect(short.noGroup).toBe('{"error":{"code":"NOT_FOUND","message":"No group \'no-such\'"}}');
+    expect(short.selfSend).toBe('{"client_id":"ann","delivered":1,"success":true,"detail":"Message sent to client \'ann\'"}');
+    expect(JSON.parse(short.otherSend).error.code).toBe('FORBIDDEN');
+    // Once from each form of the route.
+    expect(await a.next(/to myself/)).toBe("Private message from client 'ann': to myself");
+    expect(await a.next(/to myself/)).toBe("Private message from client 'ann': to myself");
+
+    const cast = await post('/ws/broadcast_to_group/short-g', bob.accessToken, 'short cast');
+    expect(cast.status).toBe(200);
+    expect(cast.body).toEqual({ group: 'short-g', delivered: 2, id: cast.body.id, seq: 1, detail: "Message broadcast to group 'short-g'" });
+    expect(await a.next(/short cast/)).toBe("Group message from client 'bob': short cast");
+    expect(await b.next(/short cast/)).toBe("Group message from client 'bob': short cast");
+  });
+
+  it('a WebSocket upgrade to /ws/clients or /ws/groups/{g} is the client of that name, like any other /ws/{client_id}', async () => {
+    const clients = await registerAndLogin(base, 'clients');
+    const groups = await registerAndLogin(base, 'groups');
+    for (const prefix of ['', '/api']) {
+      const c = await text(`${prefix}/ws/clients`, { token: clients.accessToken });
+      expect(await c.next(WELCOME)).toMatch(/^Connected as client 'clients'\. Commands: /);
+      expect(await c.ask('/my_groups', /^Your groups/)).toBe('Your groups: []');
+      const g = await text(`${prefix}/ws/groups`, { token: groups.accessToken });
+      expect(await g.next(WELCOME)).toMatch(/^Connected as client 'groups'\. Commands: /);
+      const gg = await text(`${prefix}/ws/groups/named-path`, { token: groups.accessToken });
+      expect(await gg.next(WELCOME)).toMatch(/^Connected as client 'groups' in group 'named-path'\. Commands: /);
+      expect(await upgradeStatus(base, `${prefix}/ws/clients`, { token: ann.accessToken })).toEqual({ status: 403, code: 'FORBIDDEN' });
+      expect(await upgradeStatus(base, `${prefix}/ws/groups/x`)).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+      await Promise.all([c.close(), g.close(), gg.close()]);
+    }
+    // Without an upgrade the same paths are the REST routes.
+    const rest = await api(base, 'GET', '/ws/groups/named-path', { token: ann.accessToken });
+    expect(rest.text).toBe('{"group":"named-path","members":["groups"],"count":1}');
   });
 
   it('native clients and seed 004 sockets in one room see each other; messages are stored', async () => {
@@ -295,7 +306,8 @@ describe.each(await testDatabases())('seed 004 WebSocket text commands (%s)', (d
     const a2 = await seed(ann);
     const b = await seed(bob, 'rest-g');
     expect((await api(base, 'GET', '/api/ws/clients')).status).toBe(401);
-    const clients = await api(base, 'GET', '/api/ws/clients', { token: cat.accessToken });
+    // A site admin sees every connected client (who else sees whom: presence-privacy.test.ts).
+    const clients = await api(base, 'GET', '/api/ws/clients', { token: boss.accessToken });
     expect(clients.status).toBe(200);
     expect(clients.body).toEqual({ clients: ['ann', 'bob'], count: 2 });
 
@@ -466,8 +478,8 @@ describe.each(await testDatabases())('seed 004 guests (PLAZA_GUEST_CHAT=true, %s
     a.send('/group welcome, visitor');
     expect(await g.next(/^Group message/)).toBe("Group message from client 'ann': welcome, visitor");
     expect(await g.ask('/my_groups', /^Your groups/)).toBe("Your groups: ['lobby']");
-    expect(await g.ask('/group_members lobby', /^Members|Error/)).toBe("Members of group 'lobby': ['ann', 'visitor']");
-    expect(await g.ask('/groups', /^Available/)).toBe("Available groups: [{'name': 'lobby', 'members': 2, 'online': 2}]");
+    expect(await g.ask('/group_members lobby', /^Members|Error/)).toBe("Members in group 'lobby': ['ann', 'visitor']");
+    expect(await g.ask('/groups', /^Available/)).toBe('Available groups: [{"name": "lobby", "member_count": 2, "online": 2}]');
     expect(await g.ask('/join staff', /Joined|Error/)).toBe("Error: Cannot join group 'staff': guests join existing public groups only");
     expect(await g.ask('/join brand-new', /Joined|Error/)).toBe("Error: Cannot join group 'brand-new': guests join existing public groups only");
     expect(await g.ask('/group_members staff', /Members|Error/)).toBe("Error: No group 'staff'");
@@ -491,7 +503,12 @@ describe.each(await testDatabases())('seed 004 guests (PLAZA_GUEST_CHAT=true, %s
 
     expect(await g.ask('/leave lobby', /Left|Error/)).toBe('Left group: lobby');
     expect(await a.next(/left group/)).toBe("Client 'visitor' left group 'lobby'");
-    expect(await g.ask('anyone?', /^Error/)).toBe('Error: You are not in any group; use /join <group> first');
+    // A guest in no group: the sender hears its words back, nobody else hears them.
+    expect(await g.ask('anyone?', /says|^Error/)).toBe("Client 'visitor' says: anyone?");
+    expect(await g.ask('/send_to ann after that', /^Message sent|^Failed/)).toBe("Message sent to client 'ann'");
+    expect(await a.next(/^Private/)).toBe("Private message from client 'visitor': after that");
+    expect(a.lines.filter((l) => l.includes('anyone?'))).toEqual([]);
+    expect(await g.ask('/group anyone?', /^Error/)).toBe('Error: You are not in any group; use /join <group> first');
     expect(await g.ask('/join lobby', /Joined|Error/)).toBe('Joined group: lobby');
     await g.close();
     expect(await a.next(/disconnected/)).toBe("Client 'visitor' has disconnected");

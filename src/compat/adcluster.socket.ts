@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { Principal, User } from '../accounts/model.js';
 import type { Core } from '../app.js';
-import { CLOSE_SLOW_CONSUMER, heartbeatOptions } from '../chat/chat.socket.js';
+import { CLOSE_SLOW_CONSUMER, closeIfOverCap, heartbeatOptions } from '../chat/chat.socket.js';
 import { createFrameLimit } from '../chat/frame-limit.js';
 import { type HeartbeatEntry, startHeartbeat } from '../chat/heartbeat.js';
 import type { HubConnection } from '../chat/hub.js';
@@ -40,12 +40,15 @@ import { randomId } from '../shared/ids.js';
  * - `/send_to <id> <msg>` → target: `Private message from client '<me>': <msg>`; sender
  *   `Message sent to client '<id>'` or `Failed to send message to client '<id>'. Client not found or disconnected.`
  * - `/join <g>` → `Joined group: <g>` · `/leave <g>` → `Left group: <g>`
- * - `/group <msg>` → every group of the sender (sender included) gets `Group message from client '<me>': <msg>`
+ * - `/group <msg>` → every group of the sender (sender included) gets `Group message from client '<me>': <msg>`;
+ *   on `/ws/{client_id}/{group}` only that group does (while the connection is still in it)
  * - other text → every group of the sender gets `Client '<me>': <msg>`; messages from native
  *   clients render as group messages; a direct-message room's messages as private messages.
- * - `/groups` → `Available groups: [{'name': 'lobby', 'members': 2, 'online': 1}]` — groups the
- *   caller may see; members = memberships + guests present, online = present with a live connection.
- * - `/group_members <g>` → `Members of group '<g>': ['ann', 'bob']` (members, then guests present)
+ *   Outside any group, the sender alone gets `Client '<me>' says: <msg>` (the seed told everyone).
+ * - `/groups` → `Available groups: [{"name": "lobby", "member_count": 2, "online": 1}]` (Python's
+ *   json.dumps) — groups the caller may see; member_count = memberships + guests present, online =
+ *   present with a live connection.
+ * - `/group_members <g>` → `Members in group '<g>': ['ann', 'bob']` (members, then guests present)
  * - `/my_groups` → `Your groups: ['lobby']` · `/help` → the command list
  * - others joining: `Client '<name>' joined group '<g>'`; leaving a group while still connected:
  *   `Client '<name>' left group '<g>'`; disconnecting: `Client '<name>' has disconnected` (once per
@@ -53,7 +56,9 @@ import { randomId } from '../shared/ids.js';
  * - problems: `Error: <reason>` — an unknown `/command` (`Error: Unknown command '/nope'. Commands: …`;
  *   text like `/usr/bin` that is not a `/word` is plain text), an empty message, a binary frame,
  *   too many frames (more than PLAZA_CHAT_FRAMES_PER_10S per 10 s), no group to speak to.
- *   Frames over 64 KiB close the socket (1009); a client too far behind is closed (1008).
+ *   Frames over 64 KiB close the socket (1009); a client too far behind is closed (1008); a socket
+ *   past the user's chat socket cap (PLAZA_CHAT_MAX_SOCKETS_PER_USER, all transports) gets
+ *   `Error: Too many chat connections: …` instead of the welcome and is closed with 4029.
  */
 
 export const ADCLUSTER_HELP =
@@ -72,6 +77,18 @@ function pyStr(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
 }
 const pyList = (items: string[]) => `[${items.map(pyStr).join(', ')}]`;
+
+/**
+ * What Python's `json.dumps` writes with its defaults (seed 004 printed its group list so): ", " and
+ * ": " between items, everything beyond ASCII as \uXXXX (UTF-16 units, as Python does).
+ */
+function pyJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(pyJson).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.entries(value).map(([k, v]) => `${pyJson(k)}: ${pyJson(v)}`).join(', ')}}`;
+  }
+  return JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 interface Identity {
   participant: Participant;
@@ -283,10 +300,27 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * Who a message goes to: the connection's groups; for `/group` on `/ws/{client_id}/{group}`, the
+   * path's group alone while the connection follows it (the seed sends it there only).
+   */
+  function audience(style: 'group' | 'text'): RoomInfo[] {
+    const groups = myGroups();
+    const own = style === 'group' && identity.group ? groups.find((r) => r.id === identity.group?.id) : undefined;
+    return own ? [own] : groups;
+  }
+
   async function speak(body: string, style: 'group' | 'text') {
     if (body.trim() === '') throw new AppError('VALIDATION_FAILED', 'A message needs some text');
-    const groups = myGroups();
-    if (groups.length === 0) throw fail('You are not in any group; use /join <group> first');
+    const groups = audience(style);
+    if (groups.length === 0) {
+      // The seed answers plain text outside any group in its own words (and tells everyone: Plaza tells nobody else).
+      if (style === 'text') {
+        write(`Client '${me.name}' says: ${body}`);
+        return;
+      }
+      throw fail('You are not in any group; use /join <group> first');
+    }
     for (const room of groups) {
       try {
         const input = { body, style };
@@ -371,12 +405,12 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
         return speak(rest, 'group');
       case 'groups': {
         const rows = await visibleGroups(core, user);
-        write(`Available groups: [${rows.map((g) => `{'name': ${pyStr(g.name)}, 'members': ${g.members}, 'online': ${g.online}}`).join(', ')}]`);
+        write(`Available groups: ${pyJson(rows.map((g) => ({ name: g.name, member_count: g.members, online: g.online })))}`);
         return;
       }
       case 'group_members': {
         const name = groupName(rest, '/group_members <group>');
-        write(`Members of group '${name}': ${pyList(await groupMembers(core, user, name))}`);
+        write(`Members in group '${name}': ${pyList(await groupMembers(core, user, name))}`);
         return;
       }
       case 'my_groups': {
@@ -398,6 +432,16 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
   if (user === null && chat.hub.connectionsOf(me.key) > 0) {
     write(`Error: Client '${me.name}' is already connected`);
     socket.close(CLOSE_SLOW_CONSUMER, 'Client id in use');
+    live.delete(entry);
+    return;
+  }
+
+  // Past the per-user cap nothing is attached and no welcome goes out (chat.connect below runs in this same turn).
+  try {
+    chat.admit(me);
+  } catch (err) {
+    replyError(err);
+    closeIfOverCap(socket, err);
     live.delete(entry);
     return;
   }
@@ -519,11 +563,9 @@ const GROUP_TEST = testPage(
   ['/group ', '/join ', '/leave ', '/groups', '/group_members ', '/my_groups', '/send_to '],
 );
 
-/** Seed 004's WebSocket endpoints, its `/api/ws` REST and its two test pages. Registered at the root scope. */
+/** Seed 004's WebSocket endpoints, its REST (`/api/ws/…` and `/ws/…`) and its two test pages. Registered at the root scope. */
 export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { core: Core }) {
   const { chat } = core;
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const tags = ['chat'];
   const live = new Set<Live>();
   const identities = new WeakMap<FastifyRequest, Identity>();
   const echoes = { count: 0 };
@@ -566,8 +608,11 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
     return null;
   }
 
-  async function identify(request: FastifyRequest): Promise<Identity> {
-    const { client_id: clientId, group: groupName } = request.params as { client_id: string; group?: string };
+  /** `clientId` is given for paths whose id segment is fixed (`/ws/clients`, `/ws/groups/{g}`). */
+  async function identify(request: FastifyRequest, fixedClientId?: string): Promise<Identity> {
+    const params = request.params as { client_id?: string; group?: string };
+    const clientId = fixedClientId ?? (params.client_id as string);
+    const groupName = params.group;
     if (groupName !== undefined && !ROOM_NAME.test(groupName)) {
       throw new AppError('VALIDATION_FAILED', 'Group names are 1-64 letters, digits, "_", "." or "-"');
     }
@@ -615,35 +660,67 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
     serveCommands(core, socket, identity, request.log, live);
   };
 
+  /** A REST path that is also the socket path of the client named like its segment: only an upgrade is that client. */
+  const socketToo: SocketToo = (clientId) => ({
+    preValidation: async (request) => {
+      if (request.ws) identities.set(request, await identify(request, clientId));
+    },
+    wsHandler: onCommands,
+  });
+
   for (const prefix of ['', '/api']) {
     app.get(`${prefix}/ws`, { websocket: true }, (socket, request) => serveEcho(core, socket, request.log, live, echoes));
     app.get(`${prefix}/ws/:client_id`, { websocket: true, preValidation }, onCommands);
     app.get(`${prefix}/ws/:client_id/:group`, { websocket: true, preValidation }, onCommands);
+    adclusterRestRoutes(app, core, prefix, socketToo);
   }
 
   const hide = { schema: { hide: true } };
   const page = (html: string) => async (_request: FastifyRequest, reply: FastifyReply) => reply.headers(PAGE_HEADERS).send(html);
   app.get('/socket_test.html', hide, page(SOCKET_TEST));
   app.get('/group_messaging_test.html', hide, page(GROUP_TEST));
+}
 
-  const Name = Type.String({ minLength: 1, maxLength: 64 });
-  const Body = Type.Object({ message: Type.String({ minLength: 1, maxLength: MAX_BODY_CHARS }) }, { additionalProperties: false });
+type SocketToo = (clientId: string) => Pick<RouteOptions, 'preValidation' | 'wsHandler'>;
 
-  r.get('/api/ws/clients', {
+const Name = Type.String({ minLength: 1, maxLength: 64 });
+const Body = Type.Object({ message: Type.String({ minLength: 1, maxLength: MAX_BODY_CHARS }) }, { additionalProperties: false });
+
+/**
+ * Seed 004's REST under `{prefix}/ws`: `/api/ws/...` (documented) and the short `/ws/...` its test
+ * scripts call (the same routes, hidden from the OpenAPI document). `GET …/clients` and
+ * `…/groups[/{g}]` share their paths with the sockets of clients named "clients" and "groups":
+ * a plain GET is the REST answer, an upgrade that client's socket.
+ */
+function adclusterRestRoutes(app: FastifyInstance, core: Core, prefix: string, socketToo: SocketToo) {
+  const { chat } = core;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['chat'];
+  const hide = prefix === '';
+  const base = `${prefix}/ws`;
+
+  r.route({
+    method: 'GET',
+    url: `${base}/clients`,
     schema: {
       tags,
-      summary: 'Seed 004: client ids (usernames and guests) with a live chat connection on this server',
+      hide,
+      summary: 'Seed 004: client ids (usernames and guests) with a live chat connection on this server that share a room with you (admins: all)',
       response: { 200: Type.Object({ clients: Type.Array(Type.String()), count: Type.Integer() }), ...errors(401) },
     },
-  }, async (request) => {
-    requireUser(request);
-    const clients = chat.hub.onlineParticipants().map((p) => p.name).sort();
-    return { clients, count: clients.length };
+    ...socketToo('clients'),
+    handler: async (request) => {
+      const clients = (await chat.visibleOnline(requireUser(request).user)).map((p) => p.name).sort();
+      return { clients, count: clients.length };
+    },
   });
 
-  r.get('/api/ws/groups', {
+  r.route({
+    method: 'GET',
+    url: `${base}/groups`,
     schema: {
       tags,
+      hide,
       summary: 'Seed 004: the groups (rooms) you may see, with member and online counts',
       response: {
         200: Type.Object({
@@ -653,14 +730,19 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
         ...errors(401),
       },
     },
-  }, async (request) => {
-    const groups = await visibleGroups(core, requireUser(request).user);
-    return { groups, count: groups.length };
+    ...socketToo('groups'),
+    handler: async (request) => {
+      const groups = await visibleGroups(core, requireUser(request).user);
+      return { groups, count: groups.length };
+    },
   });
 
-  r.get('/api/ws/groups/:group', {
+  r.route({
+    method: 'GET',
+    url: `${base}/groups/:group`,
     schema: {
       tags,
+      hide,
       summary: "Seed 004: a group's members (and guests present)",
       params: Type.Object({ group: Name }),
       response: {
@@ -668,14 +750,28 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
         ...errors(401, 404),
       },
     },
-  }, async (request) => {
-    const members = await groupMembers(core, requireUser(request).user, request.params.group);
-    return { group: request.params.group, members, count: members.length };
+    ...socketToo('groups'),
+    handler: async (request) => {
+      const members = await groupMembers(core, requireUser(request).user, request.params.group);
+      return { group: request.params.group, members, count: members.length };
+    },
   });
 
-  r.post('/api/ws/send_to/:client_id', {
+  adclusterSendRoutes(app, core, prefix);
+}
+
+/** Seed 004's server-side sends under `{prefix}/ws` (see {@link adclusterRestRoutes}). */
+function adclusterSendRoutes(app: FastifyInstance, core: Core, prefix: string) {
+  const { chat } = core;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['chat'];
+  const hide = prefix === '';
+  const base = `${prefix}/ws`;
+
+  r.post(`${base}/send_to/:client_id`, {
     schema: {
       tags,
+      hide,
       summary: "Seed 004: push a private message to a client's live connections (admins; anyone to themself)",
       params: Type.Object({ client_id: Name }),
       body: Body,
@@ -701,9 +797,10 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
     };
   });
 
-  r.post('/api/ws/broadcast_to_group/:group', {
+  r.post(`${base}/broadcast_to_group/:group`, {
     schema: {
       tags,
+      hide,
       summary: 'Seed 004: post a message to a group (members; site admins post a system message)',
       params: Type.Object({ group: Name }),
       body: Body,

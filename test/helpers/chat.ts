@@ -126,3 +126,80 @@ export class ChatClient extends SocketClient {
     return out;
   }
 }
+
+/** How a test socket authenticates: bearer header, `?token=`, cookie (with its origin). */
+export interface Auth {
+  token?: string;
+  queryToken?: string;
+  cookie?: string;
+  origin?: string;
+}
+
+export function wsUrl(base: string, path: string, auth: Auth = {}) {
+  return `${base.replace(/^http/, 'ws')}${path}${auth.queryToken ? `?token=${encodeURIComponent(auth.queryToken)}` : ''}`;
+}
+
+export function wsOptions(auth: Auth) {
+  const headers: Record<string, string> = {};
+  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+  if (auth.cookie) headers.cookie = auth.cookie;
+  return { headers, ...(auth.origin ? { origin: auth.origin } : {}) };
+}
+
+/** A seed 004 text client: collects every text frame and waits for the ones a test expects. */
+export class TextClient extends SocketClient {
+  readonly lines: string[] = [];
+  private waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void; timer: NodeJS.Timeout }> = [];
+
+  constructor(ws: WebSocket) {
+    super(ws);
+    ws.on('message', (data) => {
+      const line = data.toString();
+      const w = this.waiters.find((x) => x.pred(line));
+      if (w) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        clearTimeout(w.timer);
+        w.resolve(line);
+      } else this.lines.push(line);
+    });
+  }
+
+  static async open(base: string, path: string, auth: Auth = {}): Promise<TextClient> {
+    const ws = new WebSocket(wsUrl(base, path, auth), wsOptions(auth));
+    const c = new TextClient(ws);
+    await SocketClient.opened(ws);
+    return c;
+  }
+
+  /** The first line (already received and not taken, or from now on) matching `pred`. */
+  next(pred: string | RegExp | ((l: string) => boolean), timeoutMs = 5000): Promise<string> {
+    const test =
+      typeof pred === 'string' ? (l: string) => l === pred : pred instanceof RegExp ? (l: string) => pred.test(l) : pred;
+    const i = this.lines.findIndex(test);
+    if (i >= 0) return Promise.resolve(this.lines.splice(i, 1)[0] as string);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.findIndex((w) => w.timer === timer), 1);
+        reject(new Error(`timed out waiting for ${String(pred)}; lines so far: ${JSON.stringify(this.lines.slice(-6))}`));
+      }, timeoutMs);
+      this.waiters.push({ pred: test, resolve, timer });
+    });
+  }
+
+  send(text: string) {
+    this.ws.send(text);
+  }
+
+  /** Sends a command and waits for the reply matching `pred`. */
+  async ask(text: string, pred: string | RegExp | ((l: string) => boolean)): Promise<string> {
+    this.send(text);
+    return this.next(pred);
+  }
+
+  /** Lines received so far matching `pred` (taken out). */
+  take(pred: RegExp): string[] {
+    const out = this.lines.filter((l) => pred.test(l));
+    for (const l of out) this.lines.splice(this.lines.indexOf(l), 1);
+    return out;
+  }
+}
