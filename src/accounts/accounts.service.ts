@@ -6,7 +6,7 @@ import { AppError } from '../shared/errors.js';
 import { hashToken, randomId, randomToken } from '../shared/ids.js';
 import { type Principal, type RequestContext, type Role, toUser, type User } from './model.js';
 import type { PasswordHasher } from './passwords.js';
-import type { RateLimits } from './rate-limits.js';
+import { clientNetwork, type RateLimits } from './rate-limits.js';
 import {
   checkEmail,
   checkPassword,
@@ -136,21 +136,29 @@ export function createAccountsService(deps: AccountsDeps) {
     return createUser(input);
   }
 
+  /** Whether `userId` ever logged in from the client network of `ip` (sessions keep their IP). */
+  async function loggedInFrom(userId: number | undefined, ip: string): Promise<boolean> {
+    // Unknown names run the same query, so the answer takes the same time for both.
+    const ips = await sessions.listSessionIps(db, userId ?? 0);
+    const network = clientNetwork(ip);
+    return ips.some((known) => clientNetwork(known) === network);
+  }
+
   /**
    * Checks a password. Unknown users and wrong passwords take the same time and give the same
-   * error; attempts are limited per IP and per account.
+   * error. Attempts are limited per client (all attempts, and failures), per (account, client)
+   * and per account; failures of others never lock the owner out (decision 0003).
    */
   async function verifyCredentials(identifier: string, password: string, ctx: RequestContext): Promise<User> {
     await rateLimits.consume('loginIp', ctx.ip);
     const row = password.length <= 4096 ? await findByIdentifier(identifier) : undefined;
-    // Counted before the check, so parallel guesses are limited too; keyed on the account, so its
-    // username and email share one budget. A success refunds it.
+    // Keyed on the account, so its username and email share one budget.
     const accountKey = row ? `user:${row.id}` : `name:${identifier.trim().toLowerCase().normalize('NFKC').slice(0, 320)}`;
-    await rateLimits.consume('loginAccount', accountKey);
+    const attempt = await rateLimits.beginLogin(accountKey, ctx.ip, () => loggedInFrom(row?.id, ctx.ip));
     const ok = await hasher.verify(row?.password_hash ?? null, password);
     if (!row || !ok) throw new AppError('INVALID_CREDENTIALS', 'Incorrect username, email or password');
     if (row.disabled === 1) throw new AppError('ACCOUNT_DISABLED', 'This account is disabled');
-    await rateLimits.reset('loginAccount', accountKey);
+    await attempt.succeeded();
     if (hasher.needsRehash(row.password_hash)) {
       await users.updateUser(db, row.id, { password_hash: await hasher.hash(password) });
     }

@@ -123,6 +123,19 @@ export async function revokeUserSessions(db: Db, userId: number, now: number, ex
   return Number(r.numUpdatedRows);
 }
 
+/** The addresses a user's sessions were opened from (ended ones too, until they are purged). */
+export async function listSessionIps(db: Db, userId: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('sessions')
+    .select('ip')
+    .distinct()
+    .where('user_id', '=', userId)
+    .where('ip', 'is not', null)
+    .limit(1000)
+    .execute();
+  return rows.flatMap((r) => (r.ip === null ? [] : [r.ip]));
+}
+
 export function listUserSessions(db: Db, userId: number, now: number): Promise<SessionRow[]> {
   return db
     .selectFrom('sessions')
