@@ -269,27 +269,49 @@ export function createAccountsService(deps: AccountsDeps) {
     return { user: toUser(found.user), sessionId: found.session.id, via: 'bearer' };
   }
 
-  /** Renews a bearer token: the refresh token is rotated, so each one works once. */
+  /**
+   * Renews a bearer token. The refresh token is rotated, so each one works once; one presented
+   * again was copied (by whoever used it first, or now), so the session it belongs to is revoked,
+   * with its current refresh token and access tokens (OAuth 2.0 Security BCP: the token family).
+   */
   async function refresh(refreshToken: string): Promise<TokenLogin> {
     const now = clock.now();
     const oldHash = hashToken(refreshToken);
     const found = await sessions.findLiveSession(db, { tokenHash: oldHash }, now);
-    if (!found || found.session.kind !== 'api' || found.user.disabled === 1) {
-      throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
+    if (found && found.session.kind === 'api' && found.user.disabled !== 1) {
+      const id = found.session.id;
+      const next = randomToken(32);
+      // The old hash is kept in the same transaction: a concurrent use of it either wins this
+      // rotation or, failing the guarded update, finds the hash and revokes the session.
+      const rotated = await db.transaction().execute(async (trx) => {
+        if (!(await sessions.rotateSessionToken(trx, id, oldHash, hashToken(next), now))) return false;
+        await sessions.insertRotatedToken(trx, oldHash, id, now);
+        return true;
+      });
+      sessionCache.invalidateSession(id);
+      if (rotated) {
+        const access = await signer.sign(found.user.id, id, now);
+        return {
+          user: toUser(found.user),
+          sessionId: id,
+          accessToken: access.token,
+          accessTokenExpiresAt: access.expiresAt,
+          refreshToken: next,
+          refreshTokenExpiresAt: found.session.expires_at,
+        };
+      }
     }
-    const next = randomToken(32);
-    const rotated = await sessions.rotateSessionToken(db, found.session.id, oldHash, hashToken(next), now);
-    sessionCache.invalidateSession(found.session.id);
-    if (!rotated) throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
-    const access = await signer.sign(found.user.id, found.session.id, now);
-    return {
-      user: toUser(found.user),
-      sessionId: found.session.id,
-      accessToken: access.token,
-      accessTokenExpiresAt: access.expiresAt,
-      refreshToken: next,
-      refreshTokenExpiresAt: found.session.expires_at,
-    };
+    await revokeIfReused(oldHash, now);
+    throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
+  }
+
+  /** Ends the session a replaced refresh token belonged to, and says so. */
+  async function revokeIfReused(tokenHash: string, now: number): Promise<void> {
+    const sessionId = await sessions.findRotatedTokenSession(db, tokenHash);
+    if (sessionId === undefined) return;
+    await sessions.revokeSession(db, sessionId, now);
+    sessionCache.invalidateSession(sessionId);
+    throw new AppError('INVALID_TOKEN', 'Refresh token was already used; its session has been ended, log in again');
   }
 
   async function logout(sessionId: string): Promise<void> {

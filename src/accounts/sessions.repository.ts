@@ -102,6 +102,21 @@ export async function rotateSessionToken(db: Db, id: string, oldHash: string, ne
   return Number(r.numUpdatedRows) === 1;
 }
 
+/** Keeps a replaced refresh token's hash (in the rotation's transaction). */
+export async function insertRotatedToken(db: Db, tokenHash: string, sessionId: string, now: number): Promise<void> {
+  await db.insertInto('rotated_refresh_tokens').values({ token_hash: tokenHash, session_id: sessionId, rotated_at: now }).execute();
+}
+
+/** The session a replaced refresh token belonged to, if it is one. */
+export async function findRotatedTokenSession(db: Db, tokenHash: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('rotated_refresh_tokens')
+    .select('session_id')
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst();
+  return row?.session_id;
+}
+
 export async function revokeSession(db: Db, id: string, now: number): Promise<boolean> {
   const r = await db
     .updateTable('sessions')
