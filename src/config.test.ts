@@ -100,6 +100,14 @@ describe('config', () => {
     });
     expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@h/db', schema: 'plaza' });
     expect(c.rateLimits.loginPerIp).toEqual({ points: 7, durationSeconds: 7200 });
+    const login = loadConfig({ PLAZA_RATE_LOGIN_ACCOUNT_IP: '5/10m', PLAZA_RATE_LOGIN_FAIL_IP: '50/1h' }).rateLimits;
+    expect(login.loginPerAccountIp).toEqual({ points: 5, durationSeconds: 600 });
+    expect(login.loginFailuresPerIp).toEqual({ points: 50, durationSeconds: 3600 });
+    // The account-wide limit only holds back strangers, so its default is above what one IP may fail in its window (10/15m).
+    expect(login.loginPerAccount).toEqual({ points: 100, durationSeconds: 3600 });
+    expect(() => loadConfig({ PLAZA_RATE_LOGIN_ACCOUNT_IP: '0/1m', PLAZA_RATE_LOGIN_FAIL_IP: 'x' })).toThrow(
+      /PLAZA_RATE_LOGIN_FAIL_IP[\s\S]*PLAZA_RATE_LOGIN_ACCOUNT_IP/,
+    );
     expect(() => loadConfig({ PLAZA_DATABASE_URL: 'postgres://u@h/db', PLAZA_DATABASE_SCHEMA: 'x;drop' })).toThrow(
       /SCHEMA/,
     );

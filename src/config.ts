@@ -44,7 +44,13 @@ export interface Config {
   sessionAbsoluteSeconds: number;
   cookieSecure: boolean;
   rateLimits: {
+    /** Every login attempt from one IP (flood control, before any password is checked). */
     loginPerIp: RateRule;
+    /** Failed logins from one IP, whatever the accounts (password spraying). */
+    loginFailuresPerIp: RateRule;
+    /** Failed logins from one IP against one account (guessing one password). */
+    loginPerAccountIp: RateRule;
+    /** Failed logins against one account from all IPs; past it, only IPs it logged in from before get through. */
     loginPerAccount: RateRule;
     registerPerIp: RateRule;
     elevatePerAccount: RateRule;
@@ -233,7 +239,9 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     cookieSecure: bool('PLAZA_COOKIE_SECURE', publicUrl?.startsWith('https:') ?? false),
     rateLimits: {
       loginPerIp: rate('PLAZA_RATE_LOGIN_IP', { points: 30, durationSeconds: 60 }),
-      loginPerAccount: rate('PLAZA_RATE_LOGIN_ACCOUNT', { points: 10, durationSeconds: 300 }),
+      loginFailuresPerIp: rate('PLAZA_RATE_LOGIN_FAIL_IP', { points: 100, durationSeconds: 3600 }),
+      loginPerAccountIp: rate('PLAZA_RATE_LOGIN_ACCOUNT_IP', { points: 10, durationSeconds: 900 }),
+      loginPerAccount: rate('PLAZA_RATE_LOGIN_ACCOUNT', { points: 100, durationSeconds: 3600 }),
       registerPerIp: rate('PLAZA_RATE_REGISTER_IP', { points: 10, durationSeconds: 3600 }),
       elevatePerAccount: rate('PLAZA_RATE_ELEVATE_ACCOUNT', { points: 10, durationSeconds: 3600 }),
       elevatePerIp: rate('PLAZA_RATE_ELEVATE_IP', { points: 30, durationSeconds: 3600 }),

@@ -6,7 +6,7 @@ import { AppError } from '../shared/errors.js';
 import { hashToken, randomId, randomToken } from '../shared/ids.js';
 import { type Principal, type RequestContext, type Role, toUser, type User } from './model.js';
 import type { PasswordHasher } from './passwords.js';
-import type { RateLimits } from './rate-limits.js';
+import { clientNetwork, type RateLimits } from './rate-limits.js';
 import {
   checkEmail,
   checkPassword,
@@ -136,21 +136,29 @@ export function createAccountsService(deps: AccountsDeps) {
     return createUser(input);
   }
 
+  /** Whether `userId` ever logged in from the client network of `ip` (sessions keep their IP). */
+  async function loggedInFrom(userId: number | undefined, ip: string): Promise<boolean> {
+    // Unknown names run the same query, so the answer takes the same time for both.
+    const ips = await sessions.listSessionIps(db, userId ?? 0);
+    const network = clientNetwork(ip);
+    return ips.some((known) => clientNetwork(known) === network);
+  }
+
   /**
    * Checks a password. Unknown users and wrong passwords take the same time and give the same
-   * error; attempts are limited per IP and per account.
+   * error. Attempts are limited per client (all attempts, and failures), per (account, client)
+   * and per account; failures of others never lock the owner out (decision 0003).
    */
   async function verifyCredentials(identifier: string, password: string, ctx: RequestContext): Promise<User> {
     await rateLimits.consume('loginIp', ctx.ip);
     const row = password.length <= 4096 ? await findByIdentifier(identifier) : undefined;
-    // Counted before the check, so parallel guesses are limited too; keyed on the account, so its
-    // username and email share one budget. A success refunds it.
+    // Keyed on the account, so its username and email share one budget.
     const accountKey = row ? `user:${row.id}` : `name:${identifier.trim().toLowerCase().normalize('NFKC').slice(0, 320)}`;
-    await rateLimits.consume('loginAccount', accountKey);
+    const attempt = await rateLimits.beginLogin(accountKey, ctx.ip, () => loggedInFrom(row?.id, ctx.ip));
     const ok = await hasher.verify(row?.password_hash ?? null, password);
     if (!row || !ok) throw new AppError('INVALID_CREDENTIALS', 'Incorrect username, email or password');
     if (row.disabled === 1) throw new AppError('ACCOUNT_DISABLED', 'This account is disabled');
-    await rateLimits.reset('loginAccount', accountKey);
+    await attempt.succeeded();
     if (hasher.needsRehash(row.password_hash)) {
       await users.updateUser(db, row.id, { password_hash: await hasher.hash(password) });
     }
@@ -261,27 +269,49 @@ export function createAccountsService(deps: AccountsDeps) {
     return { user: toUser(found.user), sessionId: found.session.id, via: 'bearer' };
   }
 
-  /** Renews a bearer token: the refresh token is rotated, so each one works once. */
+  /**
+   * Renews a bearer token. The refresh token is rotated, so each one works once; one presented
+   * again was copied (by whoever used it first, or now), so the session it belongs to is revoked,
+   * with its current refresh token and access tokens (OAuth 2.0 Security BCP: the token family).
+   */
   async function refresh(refreshToken: string): Promise<TokenLogin> {
     const now = clock.now();
     const oldHash = hashToken(refreshToken);
     const found = await sessions.findLiveSession(db, { tokenHash: oldHash }, now);
-    if (!found || found.session.kind !== 'api' || found.user.disabled === 1) {
-      throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
+    if (found && found.session.kind === 'api' && found.user.disabled !== 1) {
+      const id = found.session.id;
+      const next = randomToken(32);
+      // The old hash is kept in the same transaction: a concurrent use of it either wins this
+      // rotation or, failing the guarded update, finds the hash and revokes the session.
+      const rotated = await db.transaction().execute(async (trx) => {
+        if (!(await sessions.rotateSessionToken(trx, id, oldHash, hashToken(next), now))) return false;
+        await sessions.insertRotatedToken(trx, oldHash, id, now);
+        return true;
+      });
+      sessionCache.invalidateSession(id);
+      if (rotated) {
+        const access = await signer.sign(found.user.id, id, now);
+        return {
+          user: toUser(found.user),
+          sessionId: id,
+          accessToken: access.token,
+          accessTokenExpiresAt: access.expiresAt,
+          refreshToken: next,
+          refreshTokenExpiresAt: found.session.expires_at,
+        };
+      }
     }
-    const next = randomToken(32);
-    const rotated = await sessions.rotateSessionToken(db, found.session.id, oldHash, hashToken(next), now);
-    sessionCache.invalidateSession(found.session.id);
-    if (!rotated) throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
-    const access = await signer.sign(found.user.id, found.session.id, now);
-    return {
-      user: toUser(found.user),
-      sessionId: found.session.id,
-      accessToken: access.token,
-      accessTokenExpiresAt: access.expiresAt,
-      refreshToken: next,
-      refreshTokenExpiresAt: found.session.expires_at,
-    };
+    await revokeIfReused(oldHash, now);
+    throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
+  }
+
+  /** Ends the session a replaced refresh token belonged to, and says so. */
+  async function revokeIfReused(tokenHash: string, now: number): Promise<void> {
+    const sessionId = await sessions.findRotatedTokenSession(db, tokenHash);
+    if (sessionId === undefined) return;
+    await sessions.revokeSession(db, sessionId, now);
+    sessionCache.invalidateSession(sessionId);
+    throw new AppError('INVALID_TOKEN', 'Refresh token was already used; its session has been ended, log in again');
   }
 
   async function logout(sessionId: string): Promise<void> {

@@ -1,6 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { api, PASSWORD, registerAndLogin } from '../../test/helpers/api.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
+import { clientNetwork } from './rate-limits.js';
+
+describe('clientNetwork: the key a client is counted under', () => {
+  it.each([
+    ['203.0.113.7', '203.0.113.7'],
+    ['::ffff:203.0.113.7', '203.0.113.7'],
+    ['2001:db8:1:2::a', '2001:db8:1:2::/64'],
+    ['2001:0db8:0001:0002:ffff:ffff:ffff:ffff', '2001:db8:1:2::/64'],
+    ['2001:db8:1:3::a', '2001:db8:1:3::/64'],
+    ['::1', '::/64'],
+    ['not-an-address', 'not-an-address'],
+  ])('%s → %s', (ip, network) => {
+    expect(clientNetwork(ip)).toBe(network);
+  });
+});
 
 describe('rate limits (429 + Retry-After)', () => {
   let server: TestServer | undefined;
@@ -29,8 +44,8 @@ describe('rate limits (429 + Retry-After)', () => {
     expect(seed.text).toMatch(/^LOGIN_FAILED/);
   });
 
-  it('login per account: failures lock the account, even from other IPs; the right password waits too', async () => {
-    server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_ACCOUNT: '3/5m' });
+  it('per (account, IP): failures from one IP make the right password wait there too; other accounts are unaffected', async () => {
+    server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_ACCOUNT_IP: '3/5m' });
     await registerAndLogin(server.url, 'locked');
     for (let i = 0; i < 3; i++) {
       const r = await api(server.url, 'POST', '/api/auth/login', {
@@ -43,12 +58,12 @@ describe('rate limits (429 + Retry-After)', () => {
     });
     expect(right.status).toBe(429);
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(200);
-    // Other accounts are unaffected.
+    // Other accounts are unaffected, from the same IP too.
     await registerAndLogin(server.url, 'free');
   });
 
-  it('per account: parallel guesses are counted, and username and email share one budget', async () => {
-    server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_ACCOUNT: '3/1m' });
+  it('per (account, IP): parallel guesses are counted, and username and email share one budget', async () => {
+    server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_ACCOUNT_IP: '3/1m' });
     await registerAndLogin(server.url, 'parallel', PASSWORD, 'parallel@x.io');
     const url = server.url;
     const burst = await Promise.all(
@@ -59,6 +74,20 @@ describe('rate limits (429 + Retry-After)', () => {
     const statuses = burst.map((r) => r.status);
     expect(statuses.filter((s) => s === 401)).toHaveLength(3);
     expect(statuses.filter((s) => s === 429)).toHaveLength(9);
+  });
+
+  it('IPv6 clients are counted per /64: rotating addresses inside it does not reset the count', async () => {
+    server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_ACCOUNT_IP: '2/5m', PLAZA_TRUST_PROXY: 'true' });
+    await registerAndLogin(server.url, 'six');
+    const from = (ip: string, password: string) =>
+      api(server?.url ?? '', 'POST', '/api/auth/login', {
+        json: { identifier: 'six', password },
+        headers: { 'x-forwarded-for': ip },
+      });
+    expect((await from('2001:db8:1:2::a', 'guess-one')).status).toBe(401);
+    expect((await from('2001:db8:1:2::b', 'guess-two')).status).toBe(401);
+    expect((await from('2001:db8:1:2:ffff::c', 'guess-three')).status).toBe(429);
+    expect((await from('2001:db8:1:3::a', PASSWORD)).status).toBe(200);
   });
 
   it('register per IP, elevation per account and per IP', async () => {

@@ -1,43 +1,105 @@
+import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config, RateRule } from '../config.js';
 import { AppError } from '../shared/errors.js';
 
-export type RateKind = 'loginIp' | 'loginAccount' | 'registerIp' | 'elevateAccount' | 'elevateIp';
+/** Limits counted per client network (see `clientNetwork`) or per account. */
+export type RateKind = 'loginIp' | 'registerIp' | 'elevateAccount' | 'elevateIp' | 'currentPassword';
+
+/** A password check that was let through; tell it how it went. */
+export interface LoginAttempt {
+  /** The password was right: the attempt is not held against the client or the account. */
+  succeeded(): Promise<void>;
+}
 
 /**
- * Fixed-window counters per IP and per account. In memory for one instance; the same
+ * Fixed-window counters per client network and per account. In memory for one instance; the same
  * rate-limiter-flexible API has a Redis store for several instances.
  */
 export interface RateLimits {
   /** Counts one attempt; throws RATE_LIMITED (with Retry-After) when over the limit. */
   consume(kind: RateKind, key: string): Promise<void>;
   reset(kind: RateKind, key: string): Promise<void>;
+  /**
+   * Counts a password check against `account` from `ip` as a failure before it runs (so parallel
+   * guesses are counted too); `succeeded` takes it back. Throws RATE_LIMITED when the client has
+   * failed too often, against this account or overall, or when the account has failed too often
+   * from everywhere and `knownIp` says the account never logged in from this client.
+   */
+  beginLogin(account: string, ip: string, knownIp: () => Promise<boolean>): Promise<LoginAttempt>;
+}
+
+/**
+ * The key a client is counted under: its IPv4 address, or the /64 network of an IPv6 address
+ * (one subscriber usually holds a whole /64, so counting single addresses would let it rotate
+ * through them). IPv4-mapped IPv6 addresses count as their IPv4 address.
+ */
+export function clientNetwork(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const addr = ipaddr.process(ip);
+  if (addr.kind() === 'ipv4') return addr.toString();
+  return `${ipaddr.IPv6.networkAddressFromCIDR(`${addr.toNormalizedString()}/64`).toString()}/64`;
+}
+
+function limited(res: RateLimiterRes) {
+  return new AppError('RATE_LIMITED', 'Too many attempts; try again later', {
+    retryAfter: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+  });
+}
+
+async function consumeOrRefuse(limiter: RateLimiterMemory, key: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (err) {
+    if (err instanceof RateLimiterRes) throw limited(err);
+    throw err;
+  }
 }
 
 export function createRateLimits(rules: Config['rateLimits']): RateLimits {
   const make = (rule: RateRule) => new RateLimiterMemory({ points: rule.points, duration: rule.durationSeconds });
   const limiters: Record<RateKind, RateLimiterMemory> = {
     loginIp: make(rules.loginPerIp),
-    loginAccount: make(rules.loginPerAccount),
     registerIp: make(rules.registerPerIp),
     elevateAccount: make(rules.elevatePerAccount),
     elevateIp: make(rules.elevatePerIp),
+    // Someone holding a session guesses the current password: as many tries as one client gets
+    // against one account at the login.
+    currentPassword: make(rules.loginPerAccountIp),
   };
-  const limited = (res: RateLimiterRes) =>
-    new AppError('RATE_LIMITED', 'Too many attempts; try again later', {
-      retryAfter: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
-    });
+  const perNetwork = new Set<RateKind>(['loginIp', 'registerIp', 'elevateIp']);
+  const keyOf = (kind: RateKind, key: string) => (perNetwork.has(kind) ? clientNetwork(key) : key);
+  const failuresPerIp = make(rules.loginFailuresPerIp);
+  const failuresPerPair = make(rules.loginPerAccountIp);
+  const failuresPerAccount = make(rules.loginPerAccount);
+
   return {
-    async consume(kind, key) {
-      try {
-        await limiters[kind].consume(key);
-      } catch (err) {
-        if (err instanceof RateLimiterRes) throw limited(err);
-        throw err;
-      }
-    },
+    consume: (kind, key) => consumeOrRefuse(limiters[kind], keyOf(kind, key)),
     async reset(kind, key) {
-      await limiters[kind].delete(key);
+      await limiters[kind].delete(keyOf(kind, key));
+    },
+    async beginLogin(account, ip, knownIp) {
+      const network = clientNetwork(ip);
+      // A network has no '|', so the pair's key is unambiguous whatever the account name holds.
+      const pair = `${network}|${account}`;
+      await consumeOrRefuse(failuresPerIp, network);
+      await consumeOrRefuse(failuresPerPair, pair);
+      try {
+        await failuresPerAccount.consume(account);
+      } catch (err) {
+        if (!(err instanceof RateLimiterRes)) throw err;
+        // Many networks together have failed against this account: new ones wait, but where the
+        // owner logged in before, only that network's own limits apply.
+        if (!(await knownIp())) throw limited(err);
+      }
+      return {
+        async succeeded() {
+          await failuresPerPair.delete(pair);
+          await failuresPerIp.reward(network);
+          // Only this attempt is taken back: the owner's login does not clear the others' failures.
+          await failuresPerAccount.reward(account);
+        },
+      };
     },
   };
 }

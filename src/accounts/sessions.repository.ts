@@ -102,6 +102,21 @@ export async function rotateSessionToken(db: Db, id: string, oldHash: string, ne
   return Number(r.numUpdatedRows) === 1;
 }
 
+/** Keeps a replaced refresh token's hash (in the rotation's transaction). */
+export async function insertRotatedToken(db: Db, tokenHash: string, sessionId: string, now: number): Promise<void> {
+  await db.insertInto('rotated_refresh_tokens').values({ token_hash: tokenHash, session_id: sessionId, rotated_at: now }).execute();
+}
+
+/** The session a replaced refresh token belonged to, if it is one. */
+export async function findRotatedTokenSession(db: Db, tokenHash: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('rotated_refresh_tokens')
+    .select('session_id')
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst();
+  return row?.session_id;
+}
+
 export async function revokeSession(db: Db, id: string, now: number): Promise<boolean> {
   const r = await db
     .updateTable('sessions')
@@ -121,6 +136,19 @@ export async function revokeUserSessions(db: Db, userId: number, now: number, ex
   if (exceptId) q = q.where('id', '!=', exceptId);
   const r = await q.executeTakeFirst();
   return Number(r.numUpdatedRows);
+}
+
+/** The addresses a user's sessions were opened from (ended ones too, until they are purged). */
+export async function listSessionIps(db: Db, userId: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('sessions')
+    .select('ip')
+    .distinct()
+    .where('user_id', '=', userId)
+    .where('ip', 'is not', null)
+    .limit(1000)
+    .execute();
+  return rows.flatMap((r) => (r.ip === null ? [] : [r.ip]));
 }
 
 export function listUserSessions(db: Db, userId: number, now: number): Promise<SessionRow[]> {

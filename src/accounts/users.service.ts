@@ -93,11 +93,11 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
       if (!row) throw notFound();
       checkPassword(patch.password, config.password);
       // Guessing the current password through a stolen session is limited like logins.
-      await rateLimits.consume('loginAccount', `user:${id}`);
+      await rateLimits.consume('currentPassword', `user:${id}`);
       if (patch.currentPassword === undefined || !(await hasher.verify(row.password_hash, patch.currentPassword))) {
         throw new AppError('INVALID_CREDENTIALS', 'Current password is incorrect');
       }
-      await rateLimits.reset('loginAccount', `user:${id}`);
+      await rateLimits.reset('currentPassword', `user:${id}`);
       await users.updateUser(db, id, { password_hash: await hasher.hash(patch.password), updated_at: now });
       revokedSessions = await sessions.revokeUserSessions(db, id, now, principal.sessionId);
       await keys.deleteUserKeys(db, id);

@@ -29,6 +29,13 @@ export interface SessionsTable {
   ip: string | null;
 }
 
+/** A refresh token its session has replaced; presenting it again revokes the session. */
+export interface RotatedRefreshTokensTable {
+  token_hash: string;
+  session_id: string;
+  rotated_at: number;
+}
+
 export interface AccessKeysTable {
   id: string;
   user_id: number;
@@ -47,6 +54,7 @@ export interface SetupTokensTable {
 export interface Tables {
   users: UsersTable;
   sessions: SessionsTable;
+  rotated_refresh_tokens: RotatedRefreshTokensTable;
   access_keys: AccessKeysTable;
   setup_tokens: SetupTokensTable;
   files: FilesTable;
