@@ -68,8 +68,8 @@ export async function publicShareRoutes(app: FastifyInstance, { core }: { core: 
     // 304 do not (a resumed download is one download).
     const file = await core.shares.open(request.params.token, false);
     return sendFile(core.files, request, reply, file, {
-      beforeServingStart: async () => {
-        await core.shares.open(request.params.token, true);
+      beforeServing: async (part) => {
+        if (part.start === 0) await core.shares.open(request.params.token, true);
       },
     });
   });

@@ -160,11 +160,15 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
     await unlink(received.tempPath).catch(() => {});
   }
 
-  /** Opens a stored file for reading without following symlinks; NOT_FOUND if it is not a plain file. */
+  /**
+   * Opens a stored file for reading without following symlinks; NOT_FOUND if it is not a plain
+   * file. O_NONBLOCK: a FIFO planted in its place would otherwise hold a thread-pool thread (and
+   * the request) until some writer opened it; for a regular file the flag changes nothing.
+   */
   async function openForRead(category: Category, storedName: string): Promise<{ fh: FileHandle; size: number; mtimeMs: number }> {
     let fh: FileHandle | undefined;
     try {
-      fh = await open(pathOf(category, storedName), constants.O_RDONLY | constants.O_NOFOLLOW);
+      fh = await open(pathOf(category, storedName), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       const st = await fh.stat();
       if (!st.isFile()) throw new AppError('NOT_FOUND', 'No such file');
       return { fh, size: st.size, mtimeMs: st.mtimeMs };
