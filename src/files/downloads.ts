@@ -3,6 +3,7 @@ import contentDisposition from 'content-disposition';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.js';
 import { RASTER_MIME } from './categories.js';
+import type { SentBody } from './download-windows.js';
 import type { FileInfo, FilesService } from './files.service.js';
 
 /** Only these render in the browser; everything else (SVG, HTML, text…) downloads as an attachment. */
@@ -54,8 +55,12 @@ export interface BodyPart {
 }
 
 export interface SendOptions {
-  /** Called once a GET is known to carry `part` of the file, before any header is set; may refuse by throwing. */
-  beforeServing?: (part: BodyPart) => Promise<void>;
+  /**
+   * Called once a GET is known to carry `part` of the file, before any header is set; may refuse
+   * by throwing. The function it may return is told, when the response closes, how much of the
+   * body was read from the file and whether it all went out.
+   */
+  beforeServing?: (part: BodyPart) => Promise<((sent: SentBody) => void) | void>;
 }
 
 /** Validators: sent with every 200/206 and with 304. */
@@ -110,18 +115,21 @@ export async function sendFile(
     }
     const { start, end } = range === 'whole' ? { start: 0, end: size - 1 } : range;
     const withBody = request.method !== 'HEAD';
-    if (withBody && options.beforeServing) await options.beforeServing({ start, end, size });
+    const settle = withBody && options.beforeServing ? await options.beforeServing({ start, end, size }) : undefined;
     validatorHeaders(reply, file, etag);
     contentHeaders(reply, file);
     if (range !== 'whole') reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
     reply.header('content-length', String(size === 0 ? 0 : end - start + 1));
     if (!withBody || size === 0) {
       await fh.close();
+      settle?.({ bytes: 0, complete: true });
       // Fastify's automatic HEAD route sets Content-Length: 0 for an empty payload but leaves a
       // stream's alone: an empty stream keeps the length of the body a GET would carry.
       return reply.send(withBody ? undefined : Readable.from([]));
     }
-    return reply.send(fh.createReadStream({ start, end, highWaterMark: 256 * 1024 }));
+    const body = fh.createReadStream({ start, end, highWaterMark: 256 * 1024 });
+    if (settle) reply.raw.once('close', () => settle({ bytes: body.bytesRead, complete: reply.raw.writableFinished }));
+    return reply.send(body);
   } catch (err) {
     await fh.close().catch(() => {});
     throw err;
