@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -256,6 +257,32 @@ describe.each(withWriters(await testDatabases()))('tus resumable uploads on %s (
     expect(extra.status).toBeGreaterThanOrEqual(400);
     expect(extra.status).toBeLessThan(500);
     expect((await api(base, 'GET', '/health')).status).toBe(200);
+  });
+});
+
+describe('tus sweep', () => {
+  it('also removes what tus would skip: unreadable metadata and complete uploads never finalised, once they are old', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'plaza-tus-sweep-'));
+    try {
+      const old = new Date(Date.now() - 48 * 3600_000);
+      const plant = (id: string, meta: string, data: string, age?: Date) => {
+        writeFileSync(path.join(dir, id), data);
+        writeFileSync(path.join(dir, `${id}.json`), meta);
+        if (age) for (const f of [id, `${id}.json`]) utimesSync(path.join(dir, f), age, age);
+      };
+      const id = (n: number) => String(n).repeat(32);
+      plant(id(1), '', '', old); // a creation the disk cut short
+      plant(id(2), JSON.stringify({ id: id(2), size: 3, offset: 0, creation_date: old.toISOString() }), 'abc', old); // complete, never finalised
+      plant(id(3), '', ''); // cut short just now: may still be in use
+      plant(id(4), JSON.stringify({ id: id(4), size: 10, offset: 0, creation_date: new Date().toISOString() }), 'abc'); // alive
+      writeFileSync(path.join(dir, `${id(5)}.json`), ''); // metadata without data, old
+      utimesSync(path.join(dir, `${id(5)}.json`), old, old);
+      const store = new HashingFileStore({ directory: dir, expirationPeriodInMilliseconds: 24 * 3600_000 });
+      expect(await store.deleteExpired()).toBe(3);
+      expect(readdirSync(dir).sort()).toEqual([id(3), `${id(3)}.json`, id(4), `${id(4)}.json`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
