@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { ChatClient } from '../../test/helpers/chat.js';
 import { PNG, uploadMultipart } from '../../test/helpers/files.js';
 import { RawConnection, type RawResponse } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
+import { createDiskGuard } from './disk.js';
 
 /**
  * A full and a read-only disk under a running server (SQLite): a small tmpfs filled to the last
@@ -51,6 +52,40 @@ async function rawRequest(port: number, head: string[], body = ''): Promise<RawR
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const errorOf = (r: { body: Buffer | unknown }) => (Buffer.isBuffer(r.body) ? JSON.parse(r.body.toString()) : r.body).error;
+
+describe('the disk reserve', () => {
+  it('is kept at its size, given up only for a write that failed for space, and shrinks with its setting', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'plaza-reserve-'));
+    try {
+      const guard = createDiskGuard(dir, 256 * 1024);
+      expect(await guard.refill()).toBe(true);
+      const reserve = readFileSync(guard.reservePath);
+      expect(reserve.length).toBe(256 * 1024);
+      expect(reserve.some((b) => b !== 0)).toBe(true);
+      const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      const other = Object.assign(new Error('no such table'), { code: 'SQLITE_ERROR' });
+      // Another failure is not the disk's: the reserve stays.
+      await expect(guard.withReserve(async () => Promise.reject(other))).rejects.toBe(other);
+      expect(statSync(guard.reservePath).size).toBe(256 * 1024);
+      // A write that failed for space gets the reserve and one more try.
+      let tries = 0;
+      expect(await guard.withReserve(async () => (++tries === 1 ? Promise.reject(full) : 'deleted'))).toBe('deleted');
+      expect([tries, statSync(guard.reservePath).size]).toEqual([2, 0]);
+      // With the reserve already given up, there is nothing more to give.
+      await expect(guard.withReserve(async () => Promise.reject(full))).rejects.toBe(full);
+      expect(await guard.refill()).toBe(true);
+      expect(statSync(guard.reservePath).size).toBe(256 * 1024);
+      expect(await guard.probe()).toBe('ok');
+      expect(await createDiskGuard(dir, 64 * 1024).refill()).toBe(true);
+      expect(statSync(guard.reservePath).size).toBe(64 * 1024);
+      expect(await createDiskGuard(dir, 0).refill()).toBe(true);
+      expect(existsSync(guard.reservePath)).toBe(false);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under a running server (SQLite)', () => {
   const cleanups: Array<() => void | Promise<void>> = [];

@@ -26,6 +26,8 @@ export function createDiskGuard(dir: string, reserveBytes: number) {
 
   async function grow(): Promise<boolean> {
     const have = await reserveSize();
+    // A smaller (or no) reserve configured since: give the rest back.
+    if (have > reserveBytes) await (reserveBytes === 0 ? unlink(reservePath) : truncate(reservePath, reserveBytes));
     if (have >= reserveBytes) return true;
     const fs = await statfs(dir);
     if (fs.bavail * fs.bsize < 2 * reserveBytes - have) return false;
@@ -47,7 +49,6 @@ export function createDiskGuard(dir: string, reserveBytes: number) {
 
   /** Rebuilds the reserve if it was given up and there is room; true when it is whole. */
   function refill(): Promise<boolean> {
-    if (reserveBytes === 0) return Promise.resolve(true);
     refilling ??= grow()
       .catch(() => false)
       .finally(() => (refilling = undefined));

@@ -20,16 +20,18 @@ export interface HealthCheck {
   storage: DiskState;
 }
 
+/** Health answers within 2 s whatever hangs below it. */
+function withinTimeout<T>(p: Promise<T>): Promise<T> {
+  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+}
+
 export function createHealthService({ database, clock, disk }: HealthDeps) {
   const startedAt = clock.now();
 
   async function pingDatabase(): Promise<Pick<HealthCheck, 'database' | 'latencyMs'>> {
     const t0 = performance.now();
     try {
-      await Promise.race([
-        database.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
-      ]);
+      await withinTimeout(database.ping());
       return { database: 'up', latencyMs: Math.round((performance.now() - t0) * 100) / 100 };
     } catch {
       return { database: 'down', latencyMs: Math.round(performance.now() - t0) };
@@ -38,7 +40,8 @@ export function createHealthService({ database, clock, disk }: HealthDeps) {
 
   /** Readiness: the database answers within a short time and the data dir takes writes. */
   async function check(): Promise<HealthCheck> {
-    const [db, storage] = await Promise.all([pingDatabase(), disk.probe().catch((): DiskState => 'unavailable')]);
+    // A disk that hangs (a dead network mount) answers as unavailable instead of hanging health.
+    const [db, storage] = await Promise.all([pingDatabase(), withinTimeout(disk.probe()).catch((): DiskState => 'unavailable')]);
     return { ok: db.database === 'up' && storage === 'ok', ...db, storage };
   }
 
