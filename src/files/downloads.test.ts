@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { PNG, uploadMultipart } from '../../test/helpers/files.js';
-import { RawConnection, type RawResponse, seed000Request } from '../../test/helpers/raw-http.js';
+import { RawConnection, type RawResponse, requestOnce, seed000Request } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
 const DATA = '0123456789';
@@ -53,15 +53,7 @@ interface Route {
   errorCode(r: RawResponse): string;
 }
 
-function get(port: number, url: string, headers: string[], method = 'GET'): Promise<RawResponse> {
-  return RawConnection.open(port).then(async (c) => {
-    try {
-      return await c.request([`${method} ${url} HTTP/1.1`, 'Host: 127.0.0.1', ...headers, '', ''].join('\r\n'), { head: method === 'HEAD' });
-    } finally {
-      c.close();
-    }
-  });
-}
+const get = (port: number, url: string, headers: string[], method = 'GET') => requestOnce(port, [`${method} ${url} HTTP/1.1`, ...headers]);
 
 const json = (r: RawResponse) => JSON.parse(r.body.toString());
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { PNG, uploadMultipart } from '../../test/helpers/files.js';
-import { RawConnection } from '../../test/helpers/raw-http.js';
+import { requestOnce } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
 function crc32(buf: Buffer): number {
@@ -88,14 +88,8 @@ describe.each(await testDatabases())('share links and thumbnails on %s', (db) =>
   });
 
   /** One request on its own connection; `from` (another 127.x address) is another client. */
-  async function viaLink(link: string, headers: string[] = [], from = '127.0.0.1', method = 'GET') {
-    const c = await RawConnection.open(server.port, '127.0.0.1', from);
-    try {
-      return await c.request([`${method} ${link} HTTP/1.1`, 'Host: 127.0.0.1', ...headers, '', ''].join('\r\n'), { head: method === 'HEAD' });
-    } finally {
-      c.close();
-    }
-  }
+  const viaLink = (link: string, headers: string[] = [], from = '127.0.0.1', method = 'GET') =>
+    requestOnce(server.port, [`${method} ${link} HTTP/1.1`, ...headers], '', { from });
 
   async function shareOf(data: Buffer, name: string, maxDownloads: number) {
     const up = await uploadMultipart(base, owner.accessToken, [{ name, data }]);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases, withWriters } from '../../test/helpers/databases.js';
-import { RawConnection, type RawResponse } from '../../test/helpers/raw-http.js';
+import { type RawResponse, requestOnce } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 import { HashingFileStore } from './tus-store.js';
 
@@ -108,16 +108,8 @@ describe.each(withWriters(await testDatabases()))('tus resumable uploads on %s (
   });
 
   /** One raw request on its own connection: the exact framing a client chose. */
-  async function rawTus(token: string, head: string[], body: string | Buffer = '') {
-    const c = await RawConnection.open(server.port);
-    try {
-      const [requestLine, ...rest] = head;
-      const lines = [requestLine, 'Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Tus-Resumable: 1.0.0', ...rest];
-      return await c.request(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), Buffer.from(body)]));
-    } finally {
-      c.close();
-    }
-  }
+  const rawTus = (token: string, [requestLine = '', ...rest]: string[], body: string | Buffer = '') =>
+    requestOnce(server.port, [requestLine, `Authorization: Bearer ${token}`, 'Tus-Resumable: 1.0.0', ...rest], body);
 
   it('lists a file only when it is exactly the bytes declared and received; anything else stays unfinished or is refused', async () => {
     const u = await registerAndLogin(base, 'tus-sizes');

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, PASSWORD, registerAndLogin } from '../../test/helpers/api.js';
 import { ChatClient } from '../../test/helpers/chat.js';
 import { PNG, uploadMultipart } from '../../test/helpers/files.js';
-import { RawConnection, type RawResponse } from '../../test/helpers/raw-http.js';
+import { RawConnection, type RawResponse, requestOnce } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 import { createDiskGuard } from './disk.js';
 
@@ -38,16 +38,6 @@ function fillDisk(dir: string): string {
     closeSync(fd);
   }
   return filler;
-}
-
-/** One raw request on its own connection: the answer (never a dropped connection) or the error. */
-async function rawRequest(port: number, head: string[], body = ''): Promise<RawResponse> {
-  const c = await RawConnection.open(port);
-  try {
-    return await c.request(`${[...head, 'Host: 127.0.0.1', `Content-Length: ${Buffer.byteLength(body)}`].join('\r\n')}\r\n\r\n${body}`);
-  } finally {
-    c.close();
-  }
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -148,7 +138,7 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
       const login = await api(server.url, 'POST', '/api/auth/login', { json: { identifier: 'filler', password: PASSWORD } });
       expect([login.status, login.body.error?.code]).toEqual([507, 'STORAGE_FULL']);
       const bearer = `Authorization: Bearer ${user.accessToken}`;
-      const raw = await rawRequest(server.port, ['POST /api/files/raw HTTP/1.1', bearer, 'Content-Type: application/octet-stream', 'File-Name: more.txt'], 'hello');
+      const raw = await requestOnce(server.port, ['POST /api/files/raw HTTP/1.1', bearer, 'Content-Type: application/octet-stream', 'File-Name: more.txt'], 'hello');
       expect([raw.status, errorOf(raw).code]).toEqual([507, 'STORAGE_FULL']);
       const multi = await uploadMultipart(server.url, user.accessToken, [{ name: 'more.txt', data: Buffer.from('hello') }]);
       expect([multi.status, multi.body.error.code]).toEqual([507, 'STORAGE_FULL']);
@@ -160,7 +150,7 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
     it('tus answers 507 JSON and leaves nothing behind; an unfinished upload resumes once there is room', async () => {
       const tusDir = path.join(dir, 'uploads', '.tus');
       const before = readdirSync(tusDir).sort();
-      const created = await rawRequest(server.port, [
+      const created = await requestOnce(server.port, [
         'POST /api/files/tus HTTP/1.1',
         `Authorization: Bearer ${user.accessToken}`,
         'Tus-Resumable: 1.0.0',
@@ -171,7 +161,7 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
       expect(created.headers['content-type']).toMatch(/^application\/json/);
       expect(errorOf(created).code).toBe('STORAGE_FULL');
       expect(readdirSync(tusDir).sort()).toEqual(before);
-      const patch = await rawRequest(
+      const patch = await requestOnce(
         server.port,
         [`PATCH ${tusLocation} HTTP/1.1`, `Authorization: Bearer ${user.accessToken}`, 'Tus-Resumable: 1.0.0', 'Upload-Offset: 0', 'Content-Type: application/offset+octet-stream'],
         'x'.repeat(50_000),
@@ -262,9 +252,9 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
     it('uploads are answered 503 STORAGE_UNAVAILABLE with Retry-After, never a dropped connection', async () => {
       const bearer = `Authorization: Bearer ${user.accessToken}`;
       const answers = [
-        await rawRequest(server.port, ['POST /api/files/raw HTTP/1.1', bearer, 'Content-Type: application/octet-stream', 'File-Name: ro.txt'], 'hello'),
-        await rawRequest(server.port, ['POST /upload HTTP/1.1', bearer, 'Content-Type: application/octet-stream', 'File-Name: ro.txt'], 'hello'),
-        await rawRequest(server.port, ['POST /api/files/tus HTTP/1.1', bearer, 'Tus-Resumable: 1.0.0', 'Upload-Length: 10', `Upload-Metadata: filename ${b64('ro.bin')}`]),
+        await requestOnce(server.port, ['POST /api/files/raw HTTP/1.1', bearer, 'Content-Type: application/octet-stream', 'File-Name: ro.txt'], 'hello'),
+        await requestOnce(server.port, ['POST /upload HTTP/1.1', bearer, 'Content-Type: application/octet-stream', 'File-Name: ro.txt'], 'hello'),
+        await requestOnce(server.port, ['POST /api/files/tus HTTP/1.1', bearer, 'Tus-Resumable: 1.0.0', 'Upload-Length: 10', `Upload-Metadata: filename ${b64('ro.bin')}`]),
       ];
       for (const r of answers) {
         expect(r.status, r.raw.toString().slice(0, 200)).toBe(503);
