@@ -185,12 +185,13 @@ function unlinkSafe(file: string) {
   } catch {}
 }
 
+/** Stands in for a ROLLBACK that SQLite already did itself (see withStatementCache). */
+const NO_OP_STATEMENT = { reader: false, run: () => ({ changes: 0, lastInsertRowid: 0 }) } as unknown as SqliteDatabase.Statement;
+
 /**
  * Kysely prepares every statement anew; preparing costs more than running a point query. The
  * handful of distinct SQL strings Plaza issues are kept prepared (bounded, oldest dropped first).
  */
-const NO_OP_STATEMENT = { reader: false, run: () => ({ changes: 0, lastInsertRowid: 0 }) } as unknown as SqliteDatabase.Statement;
-
 function withStatementCache(raw: SqliteDatabase.Database, max = 500) {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
