@@ -15,6 +15,7 @@ import { createFilesService, type FilesService } from './files/files.service.js'
 import { createSharesService, type SharesService } from './files/shares.service.js';
 import { createStorage, type Storage } from './files/storage.js';
 import { createThumbnailsService, type ThumbnailsService } from './files/thumbnails.service.js';
+import { createDiskGuard, type DiskGuard } from './ops/disk.js';
 import { createHealthService } from './ops/health.service.js';
 import { type Clock, systemClock } from './shared/clock.js';
 
@@ -31,6 +32,8 @@ export interface Core {
   elevation: ReturnType<typeof createElevationService>;
   setup: ReturnType<typeof createSetupService>;
   health: ReturnType<typeof createHealthService>;
+  /** The data dir's disk: its reserve for writes that free space (deletes), and a write probe. */
+  disk: DiskGuard;
   storage: Storage;
   files: FilesService;
   shares: SharesService;
@@ -66,10 +69,12 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const users = createUsersService({ database, config, hasher, clock, sessionCache, rateLimits });
   const elevation = createElevationService({ database, rateLimits, clock });
   const setup = createSetupService({ database, accounts, users, clock });
-  const health = createHealthService({ database, clock });
+  const disk = createDiskGuard(config.dataDir, config.diskReserveBytes);
+  await disk.refill();
+  const health = createHealthService({ database, clock, disk });
   const storage = createStorage(config.dataDir, { directIo: config.uploadDirectIo });
   await storage.init(options.cleanTemp === true);
-  const files = createFilesService({ database, storage, config, clock });
+  const files = createFilesService({ database, storage, config, clock, disk });
   const shares = createSharesService({ database, filesService: files, clock });
   const thumbnails = createThumbnailsService({ storage, files });
   const bus = createLocalBus();
@@ -85,6 +90,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     elevation,
     setup,
     health,
+    disk,
     storage,
     files,
     shares,

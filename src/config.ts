@@ -34,6 +34,8 @@ export interface Config {
   userQuotaBytes: number;
   /** Write uploads with O_DIRECT (bypassing the page cache) where the filesystem supports it. */
   uploadDirectIo: boolean;
+  /** Space kept in the data dir for deletes on a full disk (see ops/disk.ts); 0 = none. */
+  diskReserveBytes: number;
   registration: RegistrationMode;
   admin?: { username: string; password: string; email?: string };
   password: { minLength: number; maxLength: number };
@@ -226,6 +228,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     maxUploadBytes: int('PLAZA_MAX_UPLOAD_BYTES', 2 * 1024 ** 3, 1, 2 ** 50),
     userQuotaBytes: int('PLAZA_USER_QUOTA_BYTES', 10 * 1024 ** 3, 0, 2 ** 50),
     uploadDirectIo: bool('PLAZA_UPLOAD_DIRECT_IO', true),
+    diskReserveBytes: int('PLAZA_DISK_RESERVE_BYTES', 8 * 1024 * 1024, 0, 1024 ** 3),
     registration: oneOf('PLAZA_REGISTRATION', ['open', 'closed'], 'open'),
     ...(adminUsername && adminPassword
       ? { admin: { username: adminUsername, password: adminPassword, ...(adminEmail ? { email: adminEmail } : {}) } }

@@ -178,7 +178,9 @@ export function serveNativeSocket(
   function replyError(err: unknown, ref?: string) {
     const m = mapError(err);
     if (m.status >= 500) log.error({ err }, 'chat frame failed');
-    send(errorFrame(m.code, m.status >= 500 ? 'Something went wrong; try again' : m.message, ref));
+    // Mapped server-side conditions (storage full, database unavailable) say what to do; only an
+    // unknown failure stays vague.
+    send(errorFrame(m.code, m.code === 'INTERNAL' ? 'Something went wrong; try again' : m.message, ref));
   }
 
   async function roomForSend(frame: ClientFrame): Promise<number> {

@@ -122,7 +122,7 @@ export function adclusterRoutes(app: FastifyInstance, core: Core) {
   route('GET', '/health', async (_request, reply) => {
     const c = await core.health.check();
     if (c.ok) return reply.send({ status: 'healthy' });
-    return reply.code(503).header('retry-after', '5').send({ status: 'degraded', database: c.database });
+    return reply.code(503).header('retry-after', '5').send({ status: 'degraded', database: c.database, storage: c.storage });
   });
 
   route('POST', '/auth/register', async (request, reply) => {

@@ -177,6 +177,9 @@ function unlinkSafe(file: string) {
   } catch {}
 }
 
+/** Stands in for a ROLLBACK that SQLite already did itself (see withStatementCache). */
+const NO_OP_STATEMENT = { reader: false, run: () => ({ changes: 0, lastInsertRowid: 0 }) } as unknown as SqliteDatabase.Statement;
+
 /**
  * Kysely prepares every statement anew; preparing costs more than running a point query. The
  * handful of distinct SQL strings Plaza issues are kept prepared (bounded, oldest dropped first).
@@ -186,6 +189,9 @@ function withStatementCache(raw: SqliteDatabase.Database, max = 500) {
   return {
     close: () => raw.close(),
     prepare(sql: string) {
+      // SQLite rolls a transaction back by itself on SQLITE_FULL or an I/O error; Kysely's ROLLBACK
+      // after that fails ("no transaction is active") and would hide the error that matters.
+      if (sql === 'rollback' && !raw.inTransaction) return NO_OP_STATEMENT;
       let stmt = cache.get(sql);
       if (!stmt) {
         stmt = raw.prepare(sql);

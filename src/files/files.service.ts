@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { User } from '../accounts/model.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/connect.js';
+import type { DiskGuard } from '../ops/disk.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { randomId } from '../shared/ids.js';
@@ -41,6 +42,8 @@ export function toFileInfo(row: files.FileRow): FileInfo {
 export interface FilesDeps {
   database: Database;
   storage: Storage;
+  /** Deletes on a full disk use its reserve. */
+  disk: Pick<DiskGuard, 'withReserve' | 'refill'>;
   config: Pick<Config, 'maxUploadBytes' | 'userQuotaBytes'>;
   clock: Clock;
 }
@@ -60,7 +63,7 @@ export type FilesService = ReturnType<typeof createFilesService>;
  * ends in `finalize`: classify by extension and magic bytes, check the quota, move the fsync'd
  * file into place, then write the row — a crash at any point leaves nothing partial listed.
  */
-export function createFilesService({ database, storage, config, clock }: FilesDeps) {
+export function createFilesService({ database, storage, config, clock, disk }: FilesDeps) {
   const db = database.db;
   const notFound = () => new AppError('NOT_FOUND', 'No such file');
 
@@ -197,11 +200,16 @@ export function createFilesService({ database, storage, config, clock }: FilesDe
     return getVisible(viewer, id);
   }
 
-  /** Deletes the row first (so it is never listed without its bytes), then the bytes. */
+  /**
+   * Deletes the row first (so it is never listed without its bytes), then the bytes. On a full
+   * disk the row's deletion still needs room (SQLite's WAL): the disk reserve gives it.
+   */
   async function remove(viewer: User, id: string): Promise<void> {
     const file = await getVisible(viewer, id);
-    if (!(await files.deleteFile(db, file.id))) throw notFound();
+    if (!(await disk.withReserve(() => files.deleteFile(db, file.id)))) throw notFound();
     await storage.remove(file.category, file.storedName);
+    // The freed bytes may be what a given-up reserve needs to come back.
+    void disk.refill();
   }
 
   async function setQuota(admin: User, userId: number, bytes: number | null): Promise<void> {

@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import net, { type Socket } from 'node:net';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { PNG, uploadMultipart } from '../../test/helpers/files.js';
+import { requestOnce } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
 function crc32(buf: Buffer): number {
@@ -83,21 +87,84 @@ describe.each(await testDatabases())('share links and thumbnails on %s', (db) =>
     expect((await api(base, 'POST', `/api/files/${id}/shares`, { token: owner.accessToken, json: { expiresInSeconds: 5 } })).status).toBe(400);
   });
 
-  it('ranges, multi-ranges and revalidation cannot download past the limit', async () => {
-    const up = await uploadMultipart(base, owner.accessToken, [{ name: 'once.txt', data: Buffer.from('0123456789') }]);
-    const created = await api(base, 'POST', `/api/files/${up.body.files[0].id}/shares`, { token: owner.accessToken, json: { maxDownloads: 1 } });
-    const link = created.body.url as string;
-    const etag = `"${up.body.files[0].sha256}"`;
-    expect((await api(base, 'GET', link, { headers: { 'if-none-match': etag } })).status).toBe(304);
-    const tail = await api(base, 'GET', link, { headers: { range: 'bytes=5-' } });
-    expect(tail.status).toBe(206);
-    const full = await api(base, 'GET', link, { headers: { range: 'bytes=-100000' } });
-    expect(full.status).toBe(206);
-    expect(full.text).toBe('0123456789');
-    for (const range of ['bytes=-100000', 'bytes=1-2,0-', 'bytes=0-']) {
-      expect((await api(base, 'GET', link, { headers: { range } })).status, range).toBe(404);
+  /** One request on its own connection; `from` (another 127.x address) is another client. */
+  const viaLink = (link: string, headers: string[] = [], from = '127.0.0.1', method = 'GET') =>
+    requestOnce(server.port, [`${method} ${link} HTTP/1.1`, ...headers], '', { from });
+
+  async function shareOf(data: Buffer, name: string, maxDownloads: number) {
+    const up = await uploadMultipart(base, owner.accessToken, [{ name, data }]);
+    const file = up.body.files[0];
+    const created = await api(base, 'POST', `/api/files/${file.id}/shares`, { token: owner.accessToken, json: { maxDownloads } });
+    return { link: created.body.url as string, file, downloads: async () => (await api(base, 'GET', `/api/files/${file.id}/shares`, { token: owner.accessToken })).body.shares[0].downloads };
+  }
+
+  it('a download is spent once however it is ranged: fifty `bytes=1-` get one body, not fifty', async () => {
+    const { link, file, downloads } = await shareOf(Buffer.from('0123456789'), 'once.txt', 1);
+    // Revalidation and HEAD carry no body and spend nothing.
+    expect((await viaLink(link, [`If-None-Match: "${file.sha256}"`])).status).toBe(304);
+    expect((await viaLink(link, [], '127.0.0.1', 'HEAD')).status).toBe(200);
+    let served = '';
+    let bodies = 0;
+    for (let i = 0; i < 50; i++) {
+      const r = await viaLink(link, ['Range: bytes=1-']);
+      if (r.status === 206) {
+        bodies++;
+        served += r.body.toString();
+      } else expect(r.status, `request ${i}`).toBe(404);
     }
-    expect((await api(base, 'GET', link)).status).toBe(404);
+    expect(bodies).toBe(1);
+    // The byte that client has not fetched yet still belongs to the download it spent...
+    const first = await viaLink(link, ['Range: bytes=0-0']);
+    expect([first.status, first.body.toString()]).toEqual([206, '0']);
+    served = first.body.toString() + served;
+    expect(served).toBe('0123456789');
+    // ...and nothing more, however it is asked for, from this client or another.
+    for (const range of [undefined, 'bytes=0-0', 'bytes=-1', 'bytes=0-', 'bytes=5-', 'bytes=1-2,0-']) {
+      for (const from of ['127.0.0.1', '127.0.0.2']) {
+        const r = await viaLink(link, range ? [`Range: ${range}`] : [], from);
+        expect(r.status, `${range} from ${from}`).toBe(404);
+      }
+    }
+    expect(await downloads()).toBe(1);
+  });
+
+  it('a download manager resumes a cut download without spending another; other clients and new downloads spend one', async () => {
+    const data = randomBytes(24 * 1024 * 1024);
+    const { link, file, downloads } = await shareOf(data, 'big.bin', 2);
+    // Client A starts the download, takes a little over a MiB and loses the connection.
+    const serverSide = once(server.app.server, 'connection') as Promise<[Socket]>;
+    const cut = net.connect(server.port, '127.0.0.1');
+    cut.write(`GET ${link} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    let got = Buffer.alloc(0);
+    for await (const chunk of cut) {
+      got = Buffer.concat([got, chunk as Buffer]);
+      if (got.length > 1024 * 1024) break;
+    }
+    cut.destroy();
+    const [socket] = await serverSide;
+    // The server's side of the cut connection fails with ECONNRESET and then closes.
+    if (!socket.destroyed) await new Promise((r) => socket.on('close', r));
+    await new Promise((r) => setImmediate(r));
+    const headEnd = got.indexOf('\r\n\r\n') + 4;
+    const have = got.subarray(headEnd);
+    expect(got.subarray(0, 15).toString()).toBe('HTTP/1.1 200 OK');
+    expect(data.subarray(0, have.length).equals(have)).toBe(true);
+    expect(await downloads()).toBe(1);
+
+    // It resumes from what it has, as curl -C / wget -c / browsers do: free, the rest of the file.
+    const rest = await fetch(`${base}${link}`, { headers: { range: `bytes=${have.length}-`, 'if-range': `"${file.sha256}"` } });
+    expect(rest.status).toBe(206);
+    expect(Buffer.concat([have, Buffer.from(await rest.arrayBuffer())]).equals(data)).toBe(true);
+    expect(await downloads()).toBe(1);
+
+    // Another client starts its own download, whatever range it asks for.
+    const other = await viaLink(link, [`Range: bytes=${have.length}-${have.length + 9}`], '127.0.0.2');
+    expect([other.status, other.body.equals(data.subarray(have.length, have.length + 10))]).toEqual([206, true]);
+    expect(await downloads()).toBe(2);
+    // A's completed download is over: fetching it again is a new one, and the link is used up.
+    expect((await viaLink(link)).status).toBe(404);
+    expect((await viaLink(link, ['Range: bytes=0-'])).status).toBe(404);
+    expect(await downloads()).toBe(2);
   });
 
   it('expired links are refused', async () => {

@@ -64,13 +64,10 @@ export async function sharesRoutes(app: FastifyInstance, { core }: { core: Core 
 /** GET /s/<token>: the public download behind a share link (no login). */
 export async function publicShareRoutes(app: FastifyInstance, { core }: { core: Core }) {
   app.get<{ Params: { token: string } }>('/s/:token', { schema: { hide: true } }, async (request, reply) => {
-    // A response that carries the file's first byte spends one download; later ranges, HEAD and
-    // 304 do not (a resumed download is one download).
-    const file = await core.shares.open(request.params.token, false);
+    const { shareId, file } = await core.shares.open(request.params.token, request.ip);
+    // Every body is charged to a download (HEAD and 304 carry none); see download-windows.ts.
     return sendFile(core.files, request, reply, file, {
-      beforeServingStart: async () => {
-        await core.shares.open(request.params.token, true);
-      },
+      beforeServing: (part) => core.shares.admit(shareId, request.ip, part.end - part.start + 1, part.size),
     });
   });
 }

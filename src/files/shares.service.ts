@@ -6,6 +6,7 @@ import { hashToken, randomId, randomToken } from '../shared/ids.js';
 import * as files from './files.repository.js';
 import { type FileInfo, type FilesService, toFileInfo } from './files.service.js';
 import * as shares from './shares.repository.js';
+import { createDownloadWindows, type SentBody } from './download-windows.js';
 
 export const MAX_SHARE_SECONDS = 365 * 86400;
 
@@ -25,6 +26,7 @@ export type SharesService = ReturnType<typeof createSharesService>;
 /** Share links: anyone holding the token downloads the file until the link expires, is used up or revoked. */
 export function createSharesService({ database, filesService, clock }: { database: Database; filesService: FilesService; clock: Clock }) {
   const db = database.db;
+  const windows = createDownloadWindows();
   const gone = () => new AppError('NOT_FOUND', 'This link does not exist, has expired or was revoked');
 
   function info(row: shares.ShareRow, now: number): ShareInfo {
@@ -79,19 +81,37 @@ export function createSharesService({ database, filesService, clock }: { databas
     await shares.revokeShare(db, row.id, clock.now());
   }
 
-  /** The file behind a token; `count` spends one download (full downloads, not HEAD or later ranges). */
-  async function open(token: string, count: boolean): Promise<FileInfo> {
+  /**
+   * The live link behind a token and its file. A used-up link is as gone as a revoked one, except
+   * to a client still inside the download it spent.
+   */
+  async function open(token: string, client: string): Promise<{ shareId: string; file: FileInfo }> {
     if (token.length === 0 || token.length > 100) throw gone();
     const now = clock.now();
     const row = await shares.findLiveShare(db, hashToken(token), now);
     if (!row) throw gone();
-    if (count ? !(await shares.countShareDownload(db, row.id, now)) : row.max_downloads !== null && row.downloads >= row.max_downloads) {
-      throw gone();
-    }
+    const usedUp = row.max_downloads !== null && row.downloads >= row.max_downloads;
+    if (usedUp && !windows.isOpen(row.id, client, now)) throw gone();
     const file = await files.findFileById(db, row.file_id);
     if (!file) throw gone();
-    return toFileInfo(file);
+    return { shareId: row.id, file: toFileInfo(file) };
   }
 
-  return { create, list, revoke, open };
+  /**
+   * Lets `client` receive `length` bytes of a link's file, spending a download unless they fit in
+   * the client's open download (see DownloadWindows). The returned function learns how the body
+   * ended, so bytes a cut connection never delivered can be fetched again.
+   */
+  async function admit(shareId: string, client: string, length: number, size: number): Promise<(sent: SentBody) => void> {
+    const now = clock.now();
+    let window = windows.take(shareId, client, length, now);
+    if (!window) {
+      if (!(await shares.countShareDownload(db, shareId, now))) throw gone();
+      window = windows.open(shareId, client, size, length, now);
+    }
+    const w = window;
+    return (sent) => windows.settle(w, length, sent, clock.now());
+  }
+
+  return { create, list, revoke, open, admit };
 }

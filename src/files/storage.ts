@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../shared/errors.js';
 import type { Category } from './categories.js';
@@ -84,13 +84,9 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
         done(null, chunk);
       },
     });
-    let out: Writable;
-    try {
-      out = await openDiskWriter(tempPath, { direct, create: true, start: 0 });
-    } catch (err) {
-      source.destroy();
-      throw err;
-    }
+    // If the temp file cannot be opened (read-only disk, no descriptors left) the source is left
+    // alone: the route answers with the mapped error and closes the connection after it.
+    const out = await openDiskWriter(tempPath, { direct, create: true, start: 0 });
     try {
       await pipeline(source, meter, out);
       await syncFile(tempPath);
@@ -160,11 +156,15 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
     await unlink(received.tempPath).catch(() => {});
   }
 
-  /** Opens a stored file for reading without following symlinks; NOT_FOUND if it is not a plain file. */
+  /**
+   * Opens a stored file for reading without following symlinks; NOT_FOUND if it is not a plain
+   * file. O_NONBLOCK: a FIFO planted in its place would otherwise hold a thread-pool thread (and
+   * the request) until some writer opened it; for a regular file the flag changes nothing.
+   */
   async function openForRead(category: Category, storedName: string): Promise<{ fh: FileHandle; size: number; mtimeMs: number }> {
     let fh: FileHandle | undefined;
     try {
-      fh = await open(pathOf(category, storedName), constants.O_RDONLY | constants.O_NOFOLLOW);
+      fh = await open(pathOf(category, storedName), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       const st = await fh.stat();
       if (!st.isFile()) throw new AppError('NOT_FOUND', 'No such file');
       return { fh, size: st.size, mtimeMs: st.mtimeMs };

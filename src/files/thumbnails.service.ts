@@ -38,7 +38,9 @@ export function createThumbnailsService({ storage, files }: { storage: Storage; 
       return target;
     } catch (err) {
       await unlink(temp).catch(() => {});
-      if (err instanceof AppError) throw err;
+      // A failed system call (the cache cannot be written: a full or read-only disk) is the
+      // server's condition, mapped as such; anything else is the image's fault.
+      if (err instanceof AppError || typeof (err as NodeJS.ErrnoException).syscall === 'string') throw err;
       const msg = String((err as Error).message);
       throw new AppError(
         'UNSUPPORTED_IMAGE',

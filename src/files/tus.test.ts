@@ -1,13 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases, withWriters } from '../../test/helpers/databases.js';
+import { type RawResponse, requestOnce } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-import { HashingFileStore } from './tus.routes.js';
+import { HashingFileStore } from './tus-store.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -105,6 +107,59 @@ describe.each(withWriters(await testDatabases()))('tus resumable uploads on %s (
     expect(JSON.parse(done.text).file).toMatchObject({ size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
   });
 
+  /** One raw request on its own connection: the exact framing a client chose. */
+  const rawTus = (token: string, [requestLine = '', ...rest]: string[], body: string | Buffer = '') =>
+    requestOnce(server.port, [requestLine, `Authorization: Bearer ${token}`, 'Tus-Resumable: 1.0.0', ...rest], body);
+
+  it('lists a file only when it is exactly the bytes declared and received; anything else stays unfinished or is refused', async () => {
+    const u = await registerAndLogin(base, 'tus-sizes');
+    const off = 'Content-Type: application/offset+octet-stream';
+    const create = (name: string, declared: number, extra: string[] = [], body = '') =>
+      rawTus(u.accessToken, [`POST /api/files/tus HTTP/1.1`, `Upload-Length: ${declared}`, `Upload-Metadata: filename ${b64(name)}`, `Content-Length: ${Buffer.byteLength(body)}`, ...extra], body);
+    // [name, declared, what is sent, expected status, listed size (undefined: not listed), upload offset left behind]
+    const rows: Array<{ name: string; declared: number; send: () => Promise<RawResponse>; status: number; listed?: number; offset?: number }> = [
+      { name: 'zero.bin', declared: 0, send: () => create('zero.bin', 0), status: 201, listed: 0 },
+      { name: 'zero-typed.bin', declared: 0, send: () => create('zero-typed.bin', 0, ['Content-Type: text/plain']), status: 201, listed: 0 },
+      { name: 'lie-text0.bin', declared: 0, send: () => create('lie-text0.bin', 0, ['Content-Type: text/plain'], '0123456789'), status: 415 },
+      { name: 'lie-json0.bin', declared: 0, send: () => create('lie-json0.bin', 0, ['Content-Type: application/json'], '{"a":1}'), status: 415 },
+      { name: 'lie-text10.bin', declared: 10, send: () => create('lie-text10.bin', 10, ['Content-Type: text/plain'], '0123456789'), status: 415 },
+      { name: 'lie-over0.bin', declared: 0, send: () => create('lie-over0.bin', 0, [off], '0123456789'), status: 413 },
+      { name: 'lie-over3.bin', declared: 3, send: () => create('lie-over3.bin', 3, [off], '0123456789'), status: 413 },
+      { name: 'with-upload.bin', declared: 10, send: () => create('with-upload.bin', 10, [off], '0123456789'), status: 201, listed: 10 },
+      { name: 'part-upload.bin', declared: 10, send: () => create('part-upload.bin', 10, [off], '012'), status: 201, offset: 3 },
+    ];
+    for (const row of rows) {
+      const r = await row.send();
+      expect(r.status, row.name).toBe(row.status);
+      // Plaza's refusals are its JSON errors; tus's own (413 past Upload-Length) stay as tus words them.
+      if (r.status === 415) expect(JSON.parse(r.body.toString()).error.code, row.name).toBe('UNSUPPORTED_MEDIA_TYPE');
+      if (row.listed !== undefined) {
+        expect(JSON.parse(r.body.toString()).file, row.name).toMatchObject({ name: row.name, size: row.listed });
+        expect(r.headers['upload-expires'], row.name).toBeUndefined();
+      }
+      if (row.offset !== undefined) {
+        expect(r.headers['upload-offset'], row.name).toBe(String(row.offset));
+        const head = await tus(base, 'HEAD', r.headers.location ?? '', u.accessToken);
+        expect([head.status, head.headers.get('upload-offset')], row.name).toEqual([200, String(row.offset)]);
+      }
+    }
+    // PATCHes that leave the declared and sent sizes apart.
+    const patched = async (name: string, declared: number, body: string) => {
+      const created = await create(name, declared);
+      return rawTus(u.accessToken, [`PATCH ${created.headers.location} HTTP/1.1`, 'Upload-Offset: 0', off, `Content-Length: ${body.length}`], body);
+    };
+    expect((await patched('short.bin', 10, '012')).status).toBe(204);
+    expect((await patched('long.bin', 3, '0123456789')).status).toBe(413);
+    expect((await patched('exact.bin', 10, '0123456789')).status).toBe(200);
+
+    const list = await api(base, 'GET', '/api/files?limit=100', { token: u.accessToken });
+    const listed = Object.fromEntries(list.body.files.map((f: { name: string; size: number }) => [f.name, f.size]));
+    expect(listed).toEqual({ 'zero.bin': 0, 'zero-typed.bin': 0, 'with-upload.bin': 10, 'exact.bin': 10 });
+    const empty = createHash('sha256').update('').digest('hex');
+    const ten = createHash('sha256').update('0123456789').digest('hex');
+    for (const f of list.body.files) expect(f.sha256, f.name).toBe(f.size === 0 ? empty : ten);
+  });
+
   it('refuses a chunked PATCH that runs past Upload-Length (413), and the upload stays usable', async () => {
     const created = await tus(base, 'POST', '/api/files/tus', user.accessToken, {
       'upload-length': '10',
@@ -194,6 +249,32 @@ describe.each(withWriters(await testDatabases()))('tus resumable uploads on %s (
     expect(extra.status).toBeGreaterThanOrEqual(400);
     expect(extra.status).toBeLessThan(500);
     expect((await api(base, 'GET', '/health')).status).toBe(200);
+  });
+});
+
+describe('tus sweep', () => {
+  it('also removes what tus would skip: unreadable metadata and complete uploads never finalised, once they are old', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'plaza-tus-sweep-'));
+    try {
+      const old = new Date(Date.now() - 48 * 3600_000);
+      const plant = (id: string, meta: string, data: string, age?: Date) => {
+        writeFileSync(path.join(dir, id), data);
+        writeFileSync(path.join(dir, `${id}.json`), meta);
+        if (age) for (const f of [id, `${id}.json`]) utimesSync(path.join(dir, f), age, age);
+      };
+      const id = (n: number) => String(n).repeat(32);
+      plant(id(1), '', '', old); // a creation the disk cut short
+      plant(id(2), JSON.stringify({ id: id(2), size: 3, offset: 0, creation_date: old.toISOString() }), 'abc', old); // complete, never finalised
+      plant(id(3), '', ''); // cut short just now: may still be in use
+      plant(id(4), JSON.stringify({ id: id(4), size: 10, offset: 0, creation_date: new Date().toISOString() }), 'abc'); // alive
+      writeFileSync(path.join(dir, `${id(5)}.json`), ''); // metadata without data, old
+      utimesSync(path.join(dir, `${id(5)}.json`), old, old);
+      const store = new HashingFileStore({ directory: dir, expirationPeriodInMilliseconds: 24 * 3600_000 });
+      expect(await store.deleteExpired()).toBe(3);
+      expect(readdirSync(dir).sort()).toEqual([id(3), `${id(3)}.json`, id(4), `${id(4)}.json`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable, isInvalidDatabaseInput } from '../db/errors.js';
+import { isDatabaseUnavailable, isInvalidDatabaseInput, isStorageFull, storageUnavailable } from '../db/errors.js';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../shared/errors.js';
 
 export interface MappedError {
@@ -37,10 +37,8 @@ export function mapError(err: unknown): MappedError {
   if (err instanceof SyntaxError && (fe as { statusCode?: number }).statusCode === 400) {
     return { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' };
   }
-  const errno = (err as { code?: unknown })?.code;
-  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
-    return { status: 507, code: 'STORAGE_FULL', message: 'The server is out of storage space; try again later' };
-  }
+  const storage = mapStorageError(err);
+  if (storage) return storage;
   if (isInvalidDatabaseInput(err)) {
     return { status: 400, code: 'BAD_REQUEST', message: 'A value in the request is not acceptable' };
   }
@@ -58,6 +56,18 @@ export function mapError(err: unknown): MappedError {
     return { status, code, message: typeof fe.message === 'string' ? fe.message.slice(0, 200) : 'Bad request' };
   }
   return { status: 500, code: 'INTERNAL', message: 'Internal server error' };
+}
+
+/** A full disk is 507; a read-only disk or no file descriptors left is 503 with Retry-After. */
+function mapStorageError(err: unknown): MappedError | undefined {
+  if (isStorageFull(err)) {
+    return { status: 507, code: 'STORAGE_FULL', message: 'The server is out of storage space; try again later' };
+  }
+  const why = storageUnavailable(err);
+  if (!why) return undefined;
+  const message =
+    why === 'read-only' ? 'The server cannot write to its storage right now; retry later' : 'The server cannot open more files right now; retry shortly';
+  return { status: 503, code: 'STORAGE_UNAVAILABLE', message, retryAfter: 5 };
 }
 
 function describeValidation(err: FastifyError): string {

@@ -29,11 +29,14 @@ export async function healthRoutes(app: FastifyInstance, { core }: { core: Core 
       status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
       latencyMs: Type.Number(),
     }),
+    storage: Type.Object({
+      status: Type.Union([Type.Literal('ok'), Type.Literal('full'), Type.Literal('read-only'), Type.Literal('unavailable')]),
+    }),
   });
   r.get(
     '/ready',
     {
-      schema: { tags, summary: 'Readiness: the database answers', response: { 200: Ready, 503: Ready } },
+      schema: { tags, summary: 'Readiness: the database answers and the data dir takes writes', response: { 200: Ready, 503: Ready } },
     },
     async (_request, reply) => {
       const c = await core.health.check();
@@ -41,6 +44,7 @@ export async function healthRoutes(app: FastifyInstance, { core }: { core: Core 
       return {
         status: c.ok ? ('ready' as const) : ('degraded' as const),
         database: { dialect: core.health.dialect, status: c.database, latencyMs: c.latencyMs },
+        storage: { status: c.storage },
       };
     },
   );

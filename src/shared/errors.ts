@@ -35,6 +35,7 @@ export const ERROR_STATUS = {
   QUOTA_EXCEEDED: 507,
   STORAGE_FULL: 507,
   DATABASE_UNAVAILABLE: 503,
+  STORAGE_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

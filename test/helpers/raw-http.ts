@@ -107,3 +107,27 @@ export function seed000Request(method: string, path: string, body: unknown, extr
     json,
   ].join('\r\n');
 }
+
+/**
+ * One request on a connection of its own, closed after the answer: `head` is the request line and
+ * headers as sent (Host and a Content-Length for `body` are added when missing); `from` (another
+ * 127.x address) makes the request come from another client IP.
+ */
+export async function requestOnce(
+  port: number,
+  head: string[],
+  body: string | Buffer = '',
+  opts: { from?: string } = {},
+): Promise<RawResponse> {
+  const c = await RawConnection.open(port, '127.0.0.1', opts.from);
+  try {
+    const [requestLine = '', ...headers] = head;
+    if (!headers.some((h) => /^host:/i.test(h))) headers.unshift('Host: 127.0.0.1');
+    const length = Buffer.byteLength(body);
+    if (length > 0 && !headers.some((h) => /^content-length:/i.test(h))) headers.push(`Content-Length: ${length}`);
+    const bytes = Buffer.concat([Buffer.from(`${[requestLine, ...headers].join('\r\n')}\r\n\r\n`), Buffer.from(body)]);
+    return await c.request(bytes, { head: requestLine.startsWith('HEAD ') });
+  } finally {
+    c.close();
+  }
+}

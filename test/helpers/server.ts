@@ -24,6 +24,8 @@ const TEST_ENV: Record<string, string> = {
   PLAZA_RATE_REGISTER_IP: '10000/1m',
   PLAZA_RATE_ELEVATE_ACCOUNT: '10000/1m',
   PLAZA_RATE_ELEVATE_IP: '10000/1m',
+  // Every test server would otherwise write the default 8 MiB disk reserve; the disk tests set their own.
+  PLAZA_DISK_RESERVE_BYTES: String(64 * 1024),
 };
 
 /** A real Plaza on a real port, a temp data dir and a real database (SQLite file or a PostgreSQL schema). */
