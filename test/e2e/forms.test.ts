@@ -141,11 +141,20 @@ describe.runIf(browserAvailable())('pages and forms in a real Chromium', () => {
     await page.waitForURL(`${base}/register`);
     expect(await page.textContent('body')).toContain('CSRF_REJECTED');
 
-    attackerPage = `<iframe sandbox="allow-forms allow-scripts" srcdoc='<form method="post" action="${base}/register"><input name="username" value="forged2"><input name="password" value="${PASSWORD}"></form><script>document.forms[0].submit()</script>'></iframe>`;
+    // A sandboxed frame (an opaque origin: Origin: null) posts into a new window: Plaza's answers
+    // may not be shown inside a frame (frame-ancestors 'none'), and a still-sandboxed popup may
+    // not open them either (Cross-Origin-Opener-Policy).
+    attackerPage = `<iframe sandbox="allow-forms allow-scripts allow-popups allow-popups-to-escape-sandbox" srcdoc='<form method="post" target="_blank" action="${base}/register"><input name="username" value="forged2"><input name="password" value="${PASSWORD}"></form><script>document.forms[0].submit()</script>'></iframe>`;
+    const popup = context.waitForEvent('page');
+    const answered = context.waitForEvent('response', (r) => r.url() === `${base}/register`);
     await page.goto(evil);
-    const frame = page.frames()[1];
-    await frame?.waitForURL(`${base}/register`);
-    expect(await frame?.textContent('body')).toContain('CSRF_REJECTED');
+    const posted = await popup;
+    const answer = await answered;
+    expect(await answer.request().headerValue('origin')).toBe('null');
+    expect(answer.status()).toBe(403);
+    await posted.waitForLoadState();
+    expect(posted.url()).toBe(`${base}/register`);
+    expect(await posted.textContent('body')).toContain('CSRF_REJECTED');
     for (const name of ['forged1', 'forged2']) {
       const login = await api(base, 'POST', '/api/auth/login', { json: { identifier: name, password: PASSWORD } });
       expect(login.status).toBe(401);
