@@ -1,7 +1,9 @@
 import type { ServerOptions } from 'node:http';
+import { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { AppError } from '../shared/errors.js';
+import { createBodyDeadlines } from './body-deadlines.js';
 import { answerExpectation, createClientErrorHandler, createHandshakeErrorHandler } from './client-errors.js';
 import { sendNativeError } from './errors.js';
 import { createLinger } from './linger.js';
@@ -10,12 +12,14 @@ import { createLinger } from './linger.js';
 const TICK_MS = 1000;
 
 /**
- * What the main HTTP port does below the routes, in one place: Plaza-shaped answers where Node or
- * ws would answer on their own (client-errors.ts), closed lingeringly (linger.ts). Created before
- * Fastify (some parts are Fastify options), installed after.
+ * What the main HTTP port does below the routes, in one place: lingering close (linger.ts) of
+ * connections whose body is still arriving when they are answered (body-deadlines.ts), and
+ * Plaza-shaped answers where Node or ws would answer on their own (client-errors.ts). Created
+ * before Fastify (some parts are Fastify options), installed after.
  */
 export function createConnectionGuards(_config: Readonly<Config>) {
   const linger = createLinger();
+  const bodies = createBodyDeadlines(linger);
 
   /** Fastify's `http` option. */
   const httpOptions: ServerOptions = {
@@ -25,6 +29,13 @@ export function createConnectionGuards(_config: Readonly<Config>) {
 
   function install(app: FastifyInstance): void {
     const server = app.server;
+    server.on('connection', (socket: Socket) => {
+      // Node ends a `Connection: close` answer with destroySoon(); with a body still arriving
+      // that close would be a reset, so such a connection lingers instead.
+      socket.destroySoon = () => {
+        if (!bodies.closeUnread(socket)) Socket.prototype.destroySoon.call(socket);
+      };
+    });
     server.on('checkExpectation', answerExpectation);
     app.websocketServer.on('wsClientError', createHandshakeErrorHandler(linger));
 
@@ -40,10 +51,14 @@ export function createConnectionGuards(_config: Readonly<Config>) {
         sendNativeError(request, reply, new AppError('BAD_REQUEST', 'An HTTP/1.1 request must carry a Host header'));
         return;
       }
+      bodies.track(raw, reply.raw);
       done();
     });
 
-    const timer = setInterval(() => linger.sweep(Date.now()), TICK_MS);
+    const timer = setInterval(() => {
+      bodies.sweep();
+      linger.sweep(Date.now());
+    }, TICK_MS);
     timer.unref();
     app.addHook('preClose', (done) => {
       closing = true;
