@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 
 /** How long, and how much, a closing connection keeps reading what its client still sends. */
 export const LINGER_MS = 5000;
@@ -24,8 +24,9 @@ export function createLinger() {
     }
     lingering.set(socket, { until: Date.now() + LINGER_MS, maxBytesRead: socket.bytesRead + LINGER_BYTES });
     socket.once('close', () => lingering.delete(socket));
-    // The client closed its side: it has sent all it will and reads the answer before closing.
-    socket.once('end', () => socket.destroy());
+    // The client closed its side: it has sent all it will; close once the answer is out
+    // (net.Socket's own destroySoon: HTTP connections have theirs replaced by the guards).
+    socket.once('end', () => Socket.prototype.destroySoon.call(socket));
     if (socket.writable) {
       if (lastBytes === undefined) socket.end();
       else socket.end(lastBytes);

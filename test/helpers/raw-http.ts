@@ -31,9 +31,10 @@ export class RawConnection {
     socket.on('error', () => {});
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<RawConnection> {
+  /** `localAddress` picks the client address (any of 127.0.0.0/8 reaches a loopback server). */
+  static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, host, () => resolve(new RawConnection(s)));
+      const s = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => resolve(new RawConnection(s)));
       s.once('error', reject);
     });
   }
