@@ -63,9 +63,7 @@ export function createBodyDeadlines(limits: BodyLimits, linger: Linger) {
     const entry = inFlight.get(socket);
     if (!entry || entry.req.complete) return false;
     inFlight.delete(socket);
-    // Node's own way to drop an unread body: its parser then discards the bytes, even for a
-    // request that a failed pipeline has destroyed (Node leaves the socket open for the answer).
-    (entry.req as { _dump?: () => void })._dump?.();
+    dropRest(entry.req);
     linger.linger(socket);
     return true;
   }
@@ -130,7 +128,14 @@ export function createBodyDeadlines(limits: BodyLimits, linger: Linger) {
 function abandon(req: IncomingMessage, err: Error) {
   (req as { socket: Socket | null }).socket = null;
   req.destroy(err);
-  (req as { _dump?: () => void })._dump?.();
+  dropRest(req);
 }
 
-export type BodyDeadlines = ReturnType<typeof createBodyDeadlines>;
+/**
+ * Node's own way to drop an unread body (what it does for keep-alive requests nobody read): its
+ * parser then discards the bytes, even for a request already destroyed, whose socket a failed
+ * pipeline leaves open for the answer.
+ */
+function dropRest(req: IncomingMessage) {
+  (req as { _dump?: () => void })._dump?.();
+}

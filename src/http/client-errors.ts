@@ -12,10 +12,16 @@ import type { Linger } from './linger.js';
  * below Fastify, where there is no request or reply, so the bytes go to the socket.
  */
 
+/** Status, retry hint and native JSON body of an error. */
+function errorAnswer(err: unknown) {
+  const m = mapError(err);
+  return { ...m, body: JSON.stringify({ error: { code: m.code, message: m.message } }) };
+}
+
 /** A Plaza error as one complete HTTP/1.1 answer that closes the connection. */
 export function rawErrorResponse(err: unknown, headers: Record<string, string> = {}): string {
-  const m = mapError(err);
-  const body = JSON.stringify({ error: { code: m.code, message: m.message } });
+  const m = errorAnswer(err);
+  const body = m.body;
   const lines = [
     `HTTP/1.1 ${m.status} ${STATUS_CODES[m.status] ?? 'Error'}`,
     'Content-Type: application/json; charset=utf-8',
@@ -51,10 +57,9 @@ export function createClientErrorHandler(linger: Linger) {
 
 /** Node's 'checkExpectation': an `Expect` other than 100-continue (Node would send an empty 417). */
 export function answerExpectation(_req: IncomingMessage, res: ServerResponse): void {
-  const m = mapError(new AppError('EXPECTATION_FAILED', 'Only "Expect: 100-continue" is supported'));
-  const body = JSON.stringify({ error: { code: m.code, message: m.message } });
-  res.writeHead(m.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  const m = errorAnswer(new AppError('EXPECTATION_FAILED', 'Only "Expect: 100-continue" is supported'));
+  res.writeHead(m.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(m.body) });
+  res.end(m.body);
 }
 
 /** ws's 'wsClientError': a WebSocket handshake ws refuses (ws would answer in text/html). */
