@@ -62,7 +62,7 @@ export interface Config {
     /** Sockets are pinged this often; one that missed the previous ping is dropped. */
     heartbeatSeconds: number;
   };
-  /** Slow clients and connection caps on the main HTTP port (http/connections.ts). */
+  /** Slow clients and connection caps on the main HTTP port (http/connection-guards.ts). */
   connections: {
     /** Open connections (HTTP and WebSocket) in all; past it a new one is answered 503 and closed. */
     max: number;
