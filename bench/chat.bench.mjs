@@ -383,6 +383,9 @@ async function main() {
     PLAZA_RATE_LOGIN_IP: '100000/1m',
     PLAZA_RATE_LOGIN_ACCOUNT: '100000/1m',
     PLAZA_CHAT_FRAMES_PER_10S: '1000000',
+    // Every client comes from 127.0.0.1: room for all of them under the connection caps.
+    PLAZA_MAX_CONNECTIONS: String(IDLE + CLIENTS + 1000),
+    PLAZA_MAX_CONNECTIONS_PER_IP: String(IDLE + CLIENTS + 1000),
     // Measure the other durability setting with PLAZA_SQLITE_SYNCHRONOUS=normal.
     ...(env.PLAZA_SQLITE_SYNCHRONOUS ? { PLAZA_SQLITE_SYNCHRONOUS: env.PLAZA_SQLITE_SYNCHRONOUS } : {}),
   };

@@ -82,6 +82,49 @@ describe('config', () => {
     }
   });
 
+  it('reads the connection limits: defaults, overrides, and every bad value at once', () => {
+    expect(loadConfig({}).connections).toEqual({
+      max: 10_000,
+      maxPerIp: 1000,
+      headersTimeoutSeconds: 10,
+      bodyTimeoutSeconds: 30,
+      uploadMinBytesPerSecond: 1024,
+      uploadRateWindowSeconds: 30,
+    });
+    const c = loadConfig({
+      PLAZA_MAX_CONNECTIONS: '500',
+      PLAZA_MAX_CONNECTIONS_PER_IP: '50',
+      PLAZA_HEADERS_TIMEOUT_SECONDS: '5',
+      PLAZA_BODY_TIMEOUT_SECONDS: '20',
+      PLAZA_UPLOAD_MIN_BYTES_PER_SECOND: '0',
+      PLAZA_UPLOAD_RATE_WINDOW_SECONDS: '60',
+    });
+    expect(c.connections).toEqual({
+      max: 500,
+      maxPerIp: 50,
+      headersTimeoutSeconds: 5,
+      bodyTimeoutSeconds: 20,
+      uploadMinBytesPerSecond: 0,
+      uploadRateWindowSeconds: 60,
+    });
+    const bad = {
+      PLAZA_MAX_CONNECTIONS: '0',
+      PLAZA_HEADERS_TIMEOUT_SECONDS: 'soon',
+      PLAZA_BODY_TIMEOUT_SECONDS: '0',
+      PLAZA_UPLOAD_RATE_WINDOW_SECONDS: '-1',
+    };
+    expect(() => loadConfig(bad)).toThrow(ConfigError);
+    try {
+      loadConfig(bad);
+    } catch (err) {
+      const problems = (err as ConfigError).problems.join('\n');
+      for (const name of Object.keys(bad)) expect(problems).toContain(name);
+    }
+    expect(() => loadConfig({ PLAZA_MAX_CONNECTIONS: '100', PLAZA_MAX_CONNECTIONS_PER_IP: '200' })).toThrow(
+      /PLAZA_MAX_CONNECTIONS_PER_IP must not exceed PLAZA_MAX_CONNECTIONS/,
+    );
+  });
+
   it('caps the bearer token lifetime and refuses argon2 below the OWASP floor', () => {
     expect(() => loadConfig({ PLAZA_ACCESS_TOKEN_TTL: String(2 * 86400) })).toThrow(/PLAZA_ACCESS_TOKEN_TTL/);
     expect(() => loadConfig({ PLAZA_ARGON2_MEMORY_KIB: '7168', PLAZA_ARGON2_TIME_COST: '2' })).toThrow(/OWASP/);

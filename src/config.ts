@@ -72,6 +72,20 @@ export interface Config {
     /** Chat sockets one user may hold on this instance, every transport together; more are closed with 4029. */
     maxSocketsPerUser: number;
   };
+  /** Slow clients and connection caps on the main HTTP port (http/connection-guards.ts). */
+  connections: {
+    /** Open connections (HTTP and WebSocket) in all; past it a new one is answered 503 and closed. */
+    max: number;
+    /** Open connections per client address (IPv6: per /64); not applied behind a trusted proxy. */
+    maxPerIp: number;
+    /** A request's headers must arrive within this. */
+    headersTimeoutSeconds: number;
+    /** A body Plaza reads whole (JSON, forms) must arrive within this. */
+    bodyTimeoutSeconds: number;
+    /** A streamed body (uploads) must average at least this many bytes/s over each window. */
+    uploadMinBytesPerSecond: number;
+    uploadRateWindowSeconds: number;
+  };
   /** Seed 001's raw TCP front door (undefined = off). */
   netclassPort?: number;
   /** Seed 003's raw TCP chat front door (undefined = off). */
@@ -257,11 +271,22 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       heartbeatSeconds: int('PLAZA_CHAT_HEARTBEAT_SECONDS', 30, 1, 3600),
       maxSocketsPerUser: int('PLAZA_CHAT_MAX_SOCKETS_PER_USER', 50, 1, 100_000),
     },
+    connections: {
+      max: int('PLAZA_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+      maxPerIp: int('PLAZA_MAX_CONNECTIONS_PER_IP', 1000, 1, 1_000_000),
+      headersTimeoutSeconds: int('PLAZA_HEADERS_TIMEOUT_SECONDS', 10, 1, 300),
+      bodyTimeoutSeconds: int('PLAZA_BODY_TIMEOUT_SECONDS', 30, 1, 3600),
+      uploadMinBytesPerSecond: int('PLAZA_UPLOAD_MIN_BYTES_PER_SECOND', 1024, 0, 1024 ** 3),
+      uploadRateWindowSeconds: int('PLAZA_UPLOAD_RATE_WINDOW_SECONDS', 30, 1, 3600),
+    },
     ...(netclassPort !== undefined ? { netclassPort } : {}),
     ...(tcpchatPort !== undefined
       ? { tcpchat: { port: tcpchatPort, room: tcpchatRoom, autoRegister: bool('PLAZA_TCPCHAT_AUTO_REGISTER', false) } }
       : {}),
   };
+  if (config.connections.maxPerIp > config.connections.max) {
+    problems.push('PLAZA_MAX_CONNECTIONS_PER_IP must not exceed PLAZA_MAX_CONNECTIONS');
+  }
   if (config.sessionIdleSeconds > config.sessionAbsoluteSeconds) {
     problems.push('PLAZA_SESSION_IDLE_TTL must not exceed PLAZA_SESSION_ABSOLUTE_TTL');
   }

@@ -42,20 +42,20 @@ export function createChatService({ database, config, users, files, clock, bus, 
   /**
    * One account may not exhaust the server with sockets: a participant holds at most
    * `maxSocketsPerUser` connections on this instance, every transport together. Throws
-   * TOO_MANY_CONNECTIONS (its message is the close reason) when they already hold that many.
+   * TOO_MANY_SOCKETS (its message is the close reason) when they already hold that many.
    * Synchronous, so a transport can check before it greets and attach in the same turn.
    */
   function admit(participant: Participant): void {
     const max = config.chat.maxSocketsPerUser;
     if (hub.connectionsOf(participant.key) >= max) {
-      throw new AppError('TOO_MANY_CONNECTIONS', `Too many chat connections: at most ${max} per user; close one first`);
+      throw new AppError('TOO_MANY_SOCKETS', `Too many chat connections: at most ${max} per user; close one first`);
     }
   }
 
   /**
    * A new connection follows every room its user belongs to; returns them. Rooms in `holdFrom`
    * (room id → last sequence seen) start held for a replay, so nothing live overtakes it.
-   * Refused (TOO_MANY_CONNECTIONS, nothing attached) past the per-user cap.
+   * Refused (TOO_MANY_SOCKETS, nothing attached) past the per-user cap.
    */
   async function connect(conn: HubConnection, holdFrom?: ReadonlyMap<number, number>): Promise<RoomInfo[]> {
     // Checked and attached in the same turn: concurrent upgrades cannot slip past the cap.

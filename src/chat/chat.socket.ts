@@ -37,7 +37,7 @@ export interface LiveSocket extends HeartbeatEntry {
 
 /** Closes a socket refused by the per-user cap with 4029 and the cap's reason; false for any other error. */
 export function closeIfOverCap(socket: WebSocket, err: unknown): boolean {
-  if (!(err instanceof AppError && err.code === 'TOO_MANY_CONNECTIONS')) return false;
+  if (!(err instanceof AppError && err.code === 'TOO_MANY_SOCKETS')) return false;
   socket.close(CLOSE_TOO_MANY_SOCKETS, err.message);
   return true;
 }

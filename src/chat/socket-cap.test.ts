@@ -12,7 +12,7 @@ const REASON = `Too many chat connections: at most ${CAP} per user; close one fi
 
 type Login = Awaited<ReturnType<typeof registerAndLogin>>;
 
-const NATIVE_REFUSAL = JSON.stringify({ type: 'error', code: 'TOO_MANY_CONNECTIONS', message: REASON });
+const NATIVE_REFUSAL = JSON.stringify({ type: 'error', code: 'TOO_MANY_SOCKETS', message: REASON });
 const SEED_REFUSAL = `Error: ${REASON}`;
 /** The transports a user may hold chat sockets on: how to open one, how an accepted one greets, how a refused one is told. */
 const transports = [

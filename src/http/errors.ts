@@ -33,6 +33,21 @@ export function mapError(err: unknown): MappedError {
       return { status: 400, code: 'INVALID_JSON', message: 'Body is empty but Content-Type is application/json' };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { status: 414, code: 'URI_TOO_LONG', message: 'A segment of the URL is too long' };
+    case 'FST_ERR_BAD_URL':
+      return { status: 400, code: 'BAD_REQUEST', message: 'The URL is not valid (bad percent-encoding)' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request did not arrive in time' };
+    case 'HPE_HEADER_OVERFLOW':
+      return requestLineTooLong(err)
+        ? { status: 414, code: 'URI_TOO_LONG', message: 'The URL is too long' }
+        : { status: 431, code: 'HEADERS_TOO_LARGE', message: 'The request headers are too large' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Chunk extensions are too large' };
+  }
+  if (typeof fe?.code === 'string' && fe.code.startsWith('HPE_')) {
+    return { status: 400, code: 'BAD_REQUEST', message: HTTP_PARSE_ERRORS[fe.code] ?? 'The request is not valid HTTP' };
   }
   if (err instanceof SyntaxError && (fe as { statusCode?: number }).statusCode === 400) {
     return { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' };
@@ -68,6 +83,30 @@ function mapStorageError(err: unknown): MappedError | undefined {
   const message =
     why === 'read-only' ? 'The server cannot write to its storage right now; retry later' : 'The server cannot open more files right now; retry shortly';
   return { status: 503, code: 'STORAGE_UNAVAILABLE', message, retryAfter: 5 };
+}
+
+/** Node's HTTP parser errors (HPE_*, from llhttp) said in words; the rest are "not valid HTTP". */
+const HTTP_PARSE_ERRORS: Record<string, string> = {
+  HPE_INVALID_CONTENT_LENGTH: 'Content-Length is not valid',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'Content-Length and Transfer-Encoding must not both be sent',
+  HPE_INVALID_TRANSFER_ENCODING: 'Transfer-Encoding is not valid',
+  HPE_INVALID_CHUNK_SIZE: 'The chunked body is malformed',
+  HPE_INVALID_METHOD: 'The request method is not valid',
+  HPE_INVALID_URL: 'The request URL is not valid',
+  HPE_INVALID_VERSION: 'The HTTP version is not valid',
+  HPE_INVALID_HEADER_TOKEN: 'A request header is not valid',
+};
+
+/**
+ * Node counts the request line into its header-size limit: when the bytes it failed on start with
+ * a request line longer than half of that limit, the URL is what is too long (414), not the
+ * headers (431).
+ */
+function requestLineTooLong(err: unknown): boolean {
+  const packet = (err as { rawPacket?: unknown }).rawPacket;
+  if (!Buffer.isBuffer(packet) || !/^[A-Z]{3,10} [^\s]/.test(packet.toString('latin1', 0, 16))) return false;
+  const end = packet.indexOf('\n');
+  return end === -1 || end > 8 * 1024;
 }
 
 function describeValidation(err: FastifyError): string {

@@ -15,7 +15,8 @@ import { publicShareRoutes, sharesRoutes } from '../files/shares.routes.js';
 import { tusRoutes } from '../files/tus.routes.js';
 import { healthRoutes } from '../ops/health.routes.js';
 import { installAuth } from './auth.js';
-import { installNativeErrors } from './errors.js';
+import { createConnectionGuards } from './connection-guards.js';
+import { installNativeErrors, sendNativeError } from './errors.js';
 import { installOpenApi } from './openapi.js';
 import { installSecurityHeaders } from './security-headers.js';
 import { ErrorBody } from './schemas.js';
@@ -32,6 +33,8 @@ export function redactUrl(url: string): string {
 
 export async function buildServer(core: Core): Promise<FastifyInstance> {
   const { config } = core;
+  // Slow clients, connection caps, lingering close, Node's own answers (connection-guards.ts).
+  const guards = createConnectionGuards(config);
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -57,7 +60,12 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     // A connection silent this long is closed: a stalled upload must not hold its temp file forever.
     connectionTimeout: 120_000,
     schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
-    return503OnClosing: true,
+    // Connection layer: every answer Fastify or Node would write itself comes out in Plaza's
+    // shape (the 503 while closing is answered by the guards' onRequest hook).
+    http: guards.httpOptions,
+    clientErrorHandler: guards.onClientError,
+    frameworkErrors: (err, request, reply) => sendNativeError(request, reply, err),
+    return503OnClosing: false,
   });
 
   app.addHook('onRequest', (request, reply, done) => {
@@ -69,6 +77,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
   await app.register(cookie);
   // Chat frames are small: a client cannot make the server buffer more than this per frame.
   await app.register(websocket, { options: { maxPayload: CHAT_MAX_PAYLOAD } });
+  guards.install(app);
   installValidation(app);
   installNativeErrors(app);
   installAuth(app, core);

@@ -31,7 +31,7 @@ export class RawConnection {
     socket.on('error', () => {});
   }
 
-  /** `localAddress` (127.0.0.x) makes the server see another client IP, with no proxy header. */
+  /** `localAddress` picks the client address (any of 127.0.0.0/8 reaches a loopback server). */
   static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => resolve(new RawConnection(s)));
