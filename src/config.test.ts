@@ -86,6 +86,7 @@ describe('config', () => {
     expect(loadConfig({}).connections).toEqual({
       max: 10_000,
       maxPerIp: 1000,
+      keepAliveSeconds: 900,
       headersTimeoutSeconds: 10,
       bodyTimeoutSeconds: 30,
       uploadMinBytesPerSecond: 1024,
@@ -94,6 +95,7 @@ describe('config', () => {
     const c = loadConfig({
       PLAZA_MAX_CONNECTIONS: '500',
       PLAZA_MAX_CONNECTIONS_PER_IP: '50',
+      PLAZA_KEEP_ALIVE_SECONDS: '75',
       PLAZA_HEADERS_TIMEOUT_SECONDS: '5',
       PLAZA_BODY_TIMEOUT_SECONDS: '20',
       PLAZA_UPLOAD_MIN_BYTES_PER_SECOND: '0',
@@ -102,6 +104,7 @@ describe('config', () => {
     expect(c.connections).toEqual({
       max: 500,
       maxPerIp: 50,
+      keepAliveSeconds: 75,
       headersTimeoutSeconds: 5,
       bodyTimeoutSeconds: 20,
       uploadMinBytesPerSecond: 0,

@@ -78,6 +78,11 @@ export interface Config {
     max: number;
     /** Open connections per client address (IPv6: per /64); not applied behind a trusted proxy. */
     maxPerIp: number;
+    /**
+     * An idle keep-alive connection is closed after this. Long by default: seed 000's client keeps
+     * one connection for a whole session, idle while its user types.
+     */
+    keepAliveSeconds: number;
     /** A request's headers must arrive within this. */
     headersTimeoutSeconds: number;
     /** A body Plaza reads whole (JSON, forms) must arrive within this. */
@@ -274,6 +279,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     connections: {
       max: int('PLAZA_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
       maxPerIp: int('PLAZA_MAX_CONNECTIONS_PER_IP', 1000, 1, 1_000_000),
+      keepAliveSeconds: int('PLAZA_KEEP_ALIVE_SECONDS', 900, 1, 86_400),
       headersTimeoutSeconds: int('PLAZA_HEADERS_TIMEOUT_SECONDS', 10, 1, 300),
       bodyTimeoutSeconds: int('PLAZA_BODY_TIMEOUT_SECONDS', 30, 1, 3600),
       uploadMinBytesPerSecond: int('PLAZA_UPLOAD_MIN_BYTES_PER_SECOND', 1024, 0, 1024 ** 3),

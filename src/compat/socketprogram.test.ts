@@ -133,6 +133,10 @@ describe.each(await testDatabases())('seed 000 (SocketProgram) over one raw keep
     }
   });
 
+  it("keeps an idle connection open for 15 minutes: the client holds one for a user's whole session", () => {
+    expect(server.app.server.keepAliveTimeout).toBe(900_000);
+  });
+
   it('POST /privilege works too; elevation for another user (body username ≠ login) is refused', async () => {
     await registerAndLogin(server.url, 'mallory');
     await registerAndLogin(server.url, 'bobby');

@@ -59,6 +59,9 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     // A connection silent this long is closed: a stalled upload must not hold its temp file forever.
     connectionTimeout: 120_000,
+    // Idle keep-alive connections live long (seed 000's client holds one for a whole session);
+    // the per-address connection cap bounds what idle connections can cost.
+    keepAliveTimeout: config.connections.keepAliveSeconds * 1000,
     schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
     // Connection layer: every answer Fastify or Node would write itself comes out in Plaza's
     // shape (the 503 while closing is answered by the guards' onRequest hook).
