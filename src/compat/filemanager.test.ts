@@ -32,7 +32,7 @@ describe.each(await testDatabases())('seed 002 (file manager) forms on %s', (db)
     const cookie = cookieFrom(login.headers, 'plaza_session');
     const index = await api(base, 'GET', '/index', { cookie });
     expect(index.text).toContain('Signed in as <strong>new_user</strong>');
-    const out = await api(base, 'GET', '/logout', { cookie, headers: { accept: 'text/html' } });
+    const out = await api(base, 'GET', '/logout', { cookie, headers: { accept: 'text/html', 'sec-fetch-site': 'same-origin' } });
     expect(out.status).toBe(303);
     expect(out.headers.get('location')).toBe('/');
     const after = await api(base, 'GET', '/index', { cookie });

@@ -4,7 +4,7 @@ import type { Core } from '../app.js';
 import { sendFile } from '../files/downloads.js';
 import { closeAfterUploadError, receiveMultipart, receiveRaw } from '../files/files.routes.js';
 import type { FileInfo } from '../files/files.service.js';
-import { forgetConnectionLogin, isCrossSiteNavigation, principalOrConnection, requestContext } from '../http/auth.js';
+import { forgetConnectionLogin, isOwnNavigation, principalOrConnection, requestContext } from '../http/auth.js';
 import { mapError, sendNativeError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
 import { logoutConfirmPage } from '../http/web.js';
@@ -60,9 +60,9 @@ export function createFileManager(core: Core) {
   }
 
   async function logout(request: FastifyRequest, reply: FastifyReply) {
-    // A cross-site GET (a link or an image on another site, which SameSite=Lax cookies follow on
-    // top-level navigations) must not end the session: it gets a page with a same-origin button.
-    if (request.method === 'GET' && isCrossSiteNavigation(core, request)) return logoutConfirmPage(reply);
+    // A GET another site may have started (a link or an image, which SameSite=Lax cookies follow
+    // on top-level navigations) must not end the session: it gets a page with a same-origin button.
+    if (request.method === 'GET' && !isOwnNavigation(core, request)) return logoutConfirmPage(reply);
     if (request.principal) await core.accounts.logout(request.principal.sessionId);
     forgetConnectionLogin(request);
     clearSessionCookie(core, reply);

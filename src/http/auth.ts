@@ -86,41 +86,68 @@ function ownOrigin(core: Core, request: FastifyRequest): string | undefined {
 }
 
 /**
+ * Whether `url` is this server. With PLAZA_PUBLIC_URL the whole origin must match; without it
+ * only the host does (behind a TLS-terminating proxy the scheme the browser used is unknown here).
+ */
+function isOwnUrl(core: Core, request: FastifyRequest, url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (core.config.publicUrl) return parsed.origin === new URL(core.config.publicUrl).origin;
+  return request.headers.host !== undefined && parsed.host === request.headers.host.toLowerCase();
+}
+
+/**
  * CSRF: a browser marks where a request came from (Sec-Fetch-Site, Origin). An unsafe request that
  * a browser says came from another site — or from an opaque origin such as a sandboxed frame — is
  * refused before any handler runs; requests without either header (curl, seed clients, scripts)
  * carry no ambient browser credentials worth forging and pass.
  *
- * Sec-Fetch-Site is asked first: a page sent with a strict Referrer-Policy makes Chromium send
- * `Origin: null` on its own same-origin form posts, with `Sec-Fetch-Site: same-origin` beside it.
- * `Origin: null` is refused only when the browser does not vouch for the request that way.
- * Returns why the request is refused, or undefined.
+ * A real Origin that is not this server is refused whatever else the request says (no browser
+ * sends another origin with `Sec-Fetch-Site: same-origin`). Otherwise Sec-Fetch-Site decides: a
+ * page sent with a strict Referrer-Policy makes Chromium send `Origin: null` on its own
+ * same-origin form posts, with `Sec-Fetch-Site: same-origin` beside it; `Origin: null` is refused
+ * only when the browser does not vouch for the request that way (browsers send no Fetch Metadata
+ * to plain-HTTP hosts other than localhost). Returns why the request is refused, or undefined.
  */
 export function crossSiteReason(core: Core, request: FastifyRequest): string | undefined {
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== 'null' && !isOwnUrl(core, request, origin)) {
+    return `Origin ${origin.slice(0, 200)} is not ${ownOrigin(core, request) ?? 'this server'}`;
+  }
   const site = request.headers['sec-fetch-site'];
   if (site === 'same-origin' || site === 'none') return undefined;
   if (site === 'cross-site' || site === 'same-site') return `Sec-Fetch-Site: ${site}`;
-  const origin = request.headers.origin;
-  if (origin === undefined) return undefined;
-  if (origin === 'null') return 'Origin: null (opaque origin)';
-  const own = ownOrigin(core, request);
-  return origin === own ? undefined : `Origin ${origin.slice(0, 200)} is not ${own ?? 'this server'}`;
+  return origin === 'null' ? 'Origin: null (opaque origin)' : undefined;
+}
+
+/** Browsers announce themselves in ways a page on another site cannot change. */
+function fromBrowser(request: FastifyRequest): boolean {
+  const h = request.headers;
+  return (
+    h['sec-fetch-site'] !== undefined ||
+    h['upgrade-insecure-requests'] !== undefined ||
+    /\btext\/html\b/i.test(h.accept ?? '') ||
+    /^Mozilla\//.test(h['user-agent'] ?? '')
+  );
 }
 
 /**
- * A GET that a browser says another site started (a link, a redirect, an image). Browsers without
- * Fetch Metadata are judged by a Referer from another origin, when they send one.
+ * Whether a GET may have effects for this browser: only with proof that this server's own pages
+ * started it (`Sec-Fetch-Site: same-origin` or `none`, or a Referer from this server — Plaza's
+ * pages send one to themselves). A browser sends no Fetch Metadata to a plain-HTTP LAN address,
+ * and a link can drop its Referer, so the absence of headers proves nothing there. Clients that
+ * are not browsers (curl, scripts) carry no cookie another site could use, and pass.
  */
-export function isCrossSiteNavigation(core: Core, request: FastifyRequest): boolean {
+export function isOwnNavigation(core: Core, request: FastifyRequest): boolean {
+  if (!fromBrowser(request)) return true;
   const site = request.headers['sec-fetch-site'];
-  if (site !== undefined) return site === 'cross-site' || site === 'same-site';
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
   const referer = request.headers.referer;
-  if (referer === undefined) return false;
-  try {
-    return new URL(referer).origin !== ownOrigin(core, request);
-  } catch {
-    return true;
-  }
+  return referer !== undefined && isOwnUrl(core, request, referer);
 }
 
 /** For WebSocket upgrades, which carry the page's real Origin whatever its referrer policy. */

@@ -6,6 +6,8 @@ import { startTestServer, type TestServer } from '../../test/helpers/server.js';
  * CSRF as browsers really send it. The real-browser proof is test/e2e/forms.test.ts; these are the
  * header combinations, including ones a current Chromium does not send.
  */
+const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+
 describe('cross-site request checks', () => {
   let server: TestServer;
   let base: string;
@@ -30,6 +32,9 @@ describe('cross-site request checks', () => {
     { name: 'same-site but another origin', headers: () => ({ origin: 'http://127.0.0.1:1', 'sec-fetch-site': 'same-site' }), refused: true },
     { name: 'Origin null without Fetch Metadata', headers: () => ({ origin: 'null' }), refused: true },
     { name: 'foreign Origin without Fetch Metadata', headers: () => ({ origin: 'https://evil.example' }), refused: true },
+    // No browser sends these pairs; a foreign Origin is refused whatever Sec-Fetch-Site claims.
+    { name: 'foreign Origin claiming same-origin', headers: () => ({ origin: 'https://evil.example', 'sec-fetch-site': 'same-origin' }), refused: true },
+    { name: 'foreign Origin claiming none', headers: () => ({ origin: 'https://evil.example', 'sec-fetch-site': 'none' }), refused: true },
   ];
 
   it.each(cases)('POST with $name', async ({ headers, refused }) => {
@@ -59,12 +64,17 @@ describe('cross-site request checks', () => {
     { name: 'a cross-site link', headers: { 'sec-fetch-site': 'cross-site', accept: 'text/html' }, loggedOut: false },
     { name: 'a same-site page on another origin', headers: { 'sec-fetch-site': 'same-site', accept: 'text/html' }, loggedOut: false },
     { name: 'an older browser coming from another site', headers: { referer: 'https://evil.example/x', accept: 'text/html' }, loggedOut: false },
+    // Plain HTTP on a LAN address: Chromium sends no Fetch Metadata there, and rel=noreferrer drops the Referer.
+    { name: 'a plain-HTTP cross-site link without Referer', headers: { accept: 'text/html', 'user-agent': CHROME }, loggedOut: false },
+    { name: 'a plain-HTTP cross-site image', headers: { accept: 'image/avif,image/webp,*/*', 'user-agent': CHROME }, loggedOut: false },
+    { name: 'a plain-HTTP same-origin link (Referer from Plaza)', headers: { accept: 'text/html', 'user-agent': CHROME, referer: 'OWN/index' }, loggedOut: true },
     { name: 'a same-origin link', headers: { 'sec-fetch-site': 'same-origin', accept: 'text/html' }, loggedOut: true },
     { name: 'the address bar', headers: { 'sec-fetch-site': 'none', accept: 'text/html' }, loggedOut: true },
     { name: 'a script without browser headers', headers: {}, loggedOut: true },
   ])('GET /logout from $name', async ({ headers, loggedOut }) => {
     const cookie = await cookieSession();
-    const r = await api(base, 'GET', '/logout', { cookie, headers });
+    const sent = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.replace('OWN', own)]));
+    const r = await api(base, 'GET', '/logout', { cookie, headers: sent });
     expect(await stillIn(cookie)).toBe(!loggedOut);
     if (!loggedOut) {
       expect(r.status).toBe(200);

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -170,5 +171,75 @@ describe.runIf(browserAvailable())('pages and forms in a real Chromium', () => {
     await screenshot(page, 'logout-confirm');
     await page.goto(`${base}/index`);
     expect(await page.textContent('header')).toContain('Signed in as erin');
+  });
+});
+
+/** This machine's own non-loopback IPv4 address, as a team's LAN server would have. */
+function lanAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+}
+
+/**
+ * Plain HTTP on a LAN address, as many teams run Plaza: Chromium sends no Fetch Metadata there
+ * (it does for localhost and HTTPS), so only Origin and Referer can tell where a request came from.
+ */
+describe.runIf(browserAvailable() && lanAddress() !== undefined)('pages over plain HTTP on a LAN address', () => {
+  let server: TestServer;
+  let base: string;
+  let browser: Browser;
+  let attacker: http.Server;
+  let attackerPage = '';
+
+  beforeAll(async () => {
+    server = await startTestServer('sqlite', { PLAZA_HOST: lanAddress() ?? '' });
+    base = `http://${lanAddress()}:${server.port}`;
+    browser = await launchChromium();
+    attacker = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(attackerPage));
+    await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    attacker?.close();
+    await server?.close();
+  });
+
+  it('forms work, another site cannot post them, and a link without Referer does not log out', async () => {
+    await api(base, 'POST', '/api/auth/register', { json: { username: 'lan-user', password: PASSWORD } });
+    const context = await browser.newContext();
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    const sent: Record<string, string>[] = [];
+    page.on('request', (r) => {
+      if (r.url().startsWith(`${base}/`) && ['POST', 'GET'].includes(r.method())) sent.push(r.headers());
+    });
+    await page.goto(`${base}/login`);
+    await page.fill('input[name=username]', 'lan-user');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/index`);
+    // The browser vouched with nothing but the page's own Origin (no Fetch Metadata on plain HTTP).
+    const post = sent.find((h) => h.origin !== undefined);
+    expect(post?.origin).toBe(base);
+    expect(post?.['sec-fetch-site']).toBeUndefined();
+
+    const evil = `http://localhost:${(attacker.address() as AddressInfo).port}`;
+    attackerPage = `<a id="bye" rel="noreferrer" href="${base}/logout">win a prize</a>`;
+    await page.goto(evil);
+    await page.click('#bye');
+    await page.waitForURL(`${base}/logout`);
+    expect(await page.textContent('h1')).toBe('Log out of Plaza?');
+
+    attackerPage = `<form method="post" action="${base}/logout"></form><script>document.forms[0].submit()</script>`;
+    await page.goto(evil);
+    await page.waitForURL(`${base}/logout`);
+    expect(await page.textContent('body')).toContain('CSRF_REJECTED');
+
+    await page.goto(`${base}/index`);
+    expect(await page.textContent('header')).toContain('Signed in as lan-user');
+    await page.click('header button:has-text("Log out")');
+    await page.waitForURL(`${base}/`);
+    await context.close();
   });
 });
