@@ -386,6 +386,8 @@ async function main() {
     // Every client comes from 127.0.0.1: room for all of them under the connection caps.
     PLAZA_MAX_CONNECTIONS: String(IDLE + CLIENTS + 1000),
     PLAZA_MAX_CONNECTIONS_PER_IP: String(IDLE + CLIENTS + 1000),
+    // IDLE sockets are shared among USERS accounts: room for all of them under the per-user cap.
+    PLAZA_CHAT_MAX_SOCKETS_PER_USER: String(Math.ceil((IDLE + CLIENTS) / USERS) + 10),
     // Measure the other durability setting with PLAZA_SQLITE_SYNCHRONOUS=normal.
     ...(env.PLAZA_SQLITE_SYNCHRONOUS ? { PLAZA_SQLITE_SYNCHRONOUS: env.PLAZA_SQLITE_SYNCHRONOUS } : {}),
   };

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../shared/errors.js';
 import { mapError } from './errors.js';
 import type { Linger } from './linger.js';
+import { BASELINE_SECURITY_HEADERS } from './security-headers.js';
 
 /**
  * Answers that Node's HTTP server and ws would otherwise write in their own words (an empty 400,
@@ -28,6 +29,7 @@ export function rawErrorResponse(err: unknown, headers: Record<string, string> =
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
     ...(m.retryAfter !== undefined ? [`Retry-After: ${m.retryAfter}`] : []),
+    ...Object.entries(BASELINE_SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}`),
     ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
   ];
   return `${lines.join('\r\n')}\r\n\r\n${body}`;

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable, isInvalidDatabaseInput, isStorageFull, storageUnavailable } from '../db/errors.js';
+import { BASELINE_SECURITY_HEADERS } from './security-headers.js';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../shared/errors.js';
 
 export interface MappedError {
@@ -133,6 +134,10 @@ export function sendNativeError(request: FastifyRequest, reply: FastifyReply, er
   const mapped = mapError(err);
   logIfServerError(request, err, mapped);
   if (mapped.retryAfter !== undefined) reply.header('retry-after', String(mapped.retryAfter));
+  // Router errors (a bad URL, an over-long segment) are answered before helmet's hook runs.
+  for (const [name, value] of Object.entries(BASELINE_SECURITY_HEADERS)) {
+    if (!reply.hasHeader(name) && !reply.raw.hasHeader(name)) reply.header(name, value);
+  }
   return reply
     .code(mapped.status)
     .type('application/json; charset=utf-8')

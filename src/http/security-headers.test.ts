@@ -4,6 +4,8 @@ import { PNG, uploadMultipart } from '../../test/helpers/files.js';
 import { RawConnection, seed000Request } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
+const STRICT = /default-src 'none'.*frame-ancestors 'none'/;
+
 /** One policy for every response: JSON, text, pages, docs, downloads, tus, errors, seed replies. */
 describe('security headers on every response', () => {
   let server: TestServer;
@@ -23,7 +25,6 @@ describe('security headers on every response', () => {
   afterAll(() => server.close());
 
   type Req = { method: string; path: string; opts?: Parameters<typeof api>[3]; csp?: RegExp };
-  const STRICT = /default-src 'none'.*frame-ancestors 'none'/;
   const routes: Array<[string, () => Req]> = [
     ['JSON 200', () => ({ method: 'GET', path: '/api/users/me', opts: { token } })],
     ['JSON 401', () => ({ method: 'GET', path: '/api/users/me' })],
@@ -65,6 +66,22 @@ describe('security headers on every response', () => {
     const r = await c.request(seed000Request('GET', '/images', { url: 'missing.png' }, [`X-Plaza-Key: ${key}`]));
     expect(r.statusLine).toBe('HTTP/1.1 404 Not Found');
     expect(r.headers['x-content-type-options']).toBe('nosniff');
+    c.close();
+  });
+
+  it.each([
+    ['a bad percent-encoding (router error)', `GET /s/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n`, 400],
+    ['an over-long URL segment (router error)', `GET /s/${'a'.repeat(600)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
+    ['headers too large (answered below Fastify)', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`, 431],
+    ['a malformed request (answered below Fastify)', `GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n`, 400],
+  ])('%s carries them too', async (_name, bytes, status) => {
+    const c = await RawConnection.open(server.port);
+    const r = await c.request(bytes);
+    expect(r.status).toBe(status);
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(r.headers['x-frame-options']).toBe('DENY');
+    expect(r.headers['content-security-policy']).toMatch(STRICT);
+    expect(JSON.parse(r.body.toString()).error.code).toBeTypeOf('string');
     c.close();
   });
 

@@ -38,6 +38,17 @@ export const DOCS_HELMET = {
   },
 } as const;
 
+/**
+ * The headers an answer written without helmet's hook carries (router errors, answers written to
+ * the socket below Fastify): the same policy, for a body that renders nothing.
+ */
+export const BASELINE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'same-origin',
+};
+
 export async function installSecurityHeaders(app: FastifyInstance, config: Pick<Config, 'cookieSecure'>) {
   await app.register(helmet, {
     contentSecurityPolicy: { useDefaults: false, directives: API_CSP },
