@@ -62,7 +62,10 @@ export function createFileManager(core: Core) {
   async function logout(request: FastifyRequest, reply: FastifyReply) {
     // A GET another site may have started (a link or an image, which SameSite=Lax cookies follow
     // on top-level navigations) must not end the session: it gets a page with a same-origin button.
-    if (request.method === 'GET' && !isOwnNavigation(core, request)) return logoutConfirmPage(reply);
+    // HEAD is never an action (a page on a same-site origin can send one with the cookie).
+    if (request.method === 'HEAD' || (request.method === 'GET' && !isOwnNavigation(core, request))) {
+      return logoutConfirmPage(reply);
+    }
     if (request.principal) await core.accounts.logout(request.principal.sessionId);
     forgetConnectionLogin(request);
     clearSessionCookie(core, reply);

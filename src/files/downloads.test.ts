@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
@@ -159,5 +160,28 @@ describe.each(await testDatabases())('every download route on %s', (db) => {
       }
     }
     expect((await api(server.url, 'GET', '/health')).status).toBe(200);
+  });
+
+  it('a category folder replaced by a symlink to outside storage is not followed on any route', async () => {
+    const { routes, file } = await routesFor('outside.png', PNG);
+    const folder = path.join(server.dataDir, 'uploads', file.category);
+    const outside = mkdtempSync(path.join(tmpdir(), 'plaza-outside-'));
+    try {
+      // The folder moves out of the data dir and a link takes its place: the bytes are still
+      // there, but no longer inside storage.
+      renameSync(folder, path.join(outside, file.category));
+      symlinkSync(path.join(outside, file.category), folder);
+      for (const route of routes) {
+        const r = await get(server.port, route.path, route.headers);
+        expect(r.status, route.name).toBe(404);
+        route.notFound(r);
+      }
+    } finally {
+      rmSync(folder, { force: true });
+      renameSync(path.join(outside, file.category), folder);
+      rmSync(outside, { recursive: true, force: true });
+    }
+    const back = await get(server.port, routes[0]?.path ?? '', routes[0]?.headers ?? []);
+    expect(back.status).toBe(200);
   });
 });

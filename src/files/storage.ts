@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -60,6 +60,8 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
   const tempDir = path.join(root, '.tmp');
   /** Uploads bypass the page cache (see disk-writer.ts): asked for, and the filesystem takes it. */
   let direct = false;
+  /** The uploads folder with every symlink resolved (the data dir itself may be a link), set by init. */
+  let realRoot: string | undefined;
 
   async function init(cleanTemp: boolean): Promise<void> {
     for (const dir of [tempDir, ...CATEGORIES.map((c) => path.join(root, c))]) {
@@ -71,6 +73,18 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
       await Promise.all(left.map((d) => rm(path.join(tempDir, d.name), { force: true, recursive: true })));
     }
     direct = directIo && (await probeDirectIo(tempDir));
+    realRoot = await realpath(root);
+  }
+
+  /**
+   * Whether a stored file's path stays inside the uploads folder once every link is resolved:
+   * O_NOFOLLOW covers the last component only, and a category folder replaced by a symlink
+   * must not lead out of storage.
+   */
+  async function staysInside(category: Category, file: string): Promise<boolean> {
+    const base = realRoot ?? (await realpath(root));
+    const real = await realpath(file).catch(() => undefined);
+    return real !== undefined && real === path.join(base, category, path.basename(file));
   }
 
   /** Streams `source` into a new temp file, hashing and counting; fsyncs before returning. */
@@ -164,7 +178,9 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
   async function openForRead(category: Category, storedName: string): Promise<{ fh: FileHandle; size: number; mtimeMs: number }> {
     let fh: FileHandle | undefined;
     try {
-      fh = await open(pathOf(category, storedName), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const file = pathOf(category, storedName);
+      if (!(await staysInside(category, file))) throw new AppError('NOT_FOUND', 'The file is missing from storage');
+      fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       const st = await fh.stat();
       if (!st.isFile()) throw new AppError('NOT_FOUND', 'No such file');
       return { fh, size: st.size, mtimeMs: st.mtimeMs };

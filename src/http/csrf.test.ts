@@ -83,6 +83,15 @@ describe('cross-site request checks', () => {
     }
   });
 
+  it('HEAD /logout never ends the session, whoever sends it', async () => {
+    const cookie = await cookieSession();
+    for (const headers of [{}, { 'sec-fetch-site': 'same-site' }, { 'sec-fetch-site': 'same-origin' }] as Record<string, string>[]) {
+      const r = await api(base, 'HEAD', '/logout', { cookie, headers });
+      expect(r.status).toBe(200);
+      expect(await stillIn(cookie)).toBe(true);
+    }
+  });
+
   it('POST /logout from another site is refused and the session lives on', async () => {
     const cookie = await cookieSession();
     const r = await api(base, 'POST', '/logout', { cookie, headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
