@@ -10,7 +10,7 @@ import type { User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { requireUser } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, type ErrorCode } from '../shared/errors.js';
 import { closeAfterUploadError } from './files.routes.js';
 import { fileJson } from './files.schemas.js';
 import { HashingFileStore, TUS_ID, type TusError, tusError } from './tus-store.js';
@@ -79,6 +79,34 @@ function uploadRequest(req: IncomingMessage, res: ServerResponse): Request {
  * as every other upload (hash, category, quota, row) and the answer carries the stored file. A
  * file is listed only when it is exactly the bytes announced in Upload-Length and received.
  */
+/** tus's own refusals (412, 409 offset conflicts, 413, 410…) by status, in Plaza's codes. */
+const TUS_REFUSALS: Record<number, ErrorCode> = {
+  400: 'BAD_REQUEST',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'UPLOAD_CONFLICT',
+  410: 'UPLOAD_EXPIRED',
+  412: 'PRECONDITION_FAILED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/**
+ * Every error answer in Plaza's `{"error":{"code","message"}}` shape: tus writes its own refusals
+ * as plain text ("Invalid upload-length"); that text becomes the message. tus clients read only
+ * the status and tus headers, which are kept.
+ */
+async function inPlazaShape(response: Response): Promise<Response> {
+  if (response.status < 400 || response.headers.get('content-type')?.startsWith('application/json')) return response;
+  const code = TUS_REFUSALS[response.status] ?? (response.status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
+  const text = (await response.text()).trim().slice(0, 200);
+  const message = code === 'INTERNAL' ? 'Internal server error' : text || 'The upload request was refused';
+  const headers = new Headers(response.headers);
+  headers.set('content-type', 'application/json; charset=utf-8');
+  headers.delete('content-length');
+  return new Response(JSON.stringify({ error: { code, message } }), { status: response.status, headers });
+}
+
 export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) {
   const directory = path.join(core.storage.root, '.tus');
   const calls = new WeakMap<IncomingMessage, Call>();
@@ -200,7 +228,7 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
         response.headers.set('content-type', 'application/json; charset=utf-8');
         if (call.error.retryAfter !== undefined) response.headers.set('retry-after', String(call.error.retryAfter));
       }
-      await sendNodeResponse(reply.raw, response);
+      await sendNodeResponse(reply.raw, await inPlazaShape(response));
     } finally {
       if (call.finishedId) datastore.forget(call.finishedId);
     }

@@ -41,6 +41,27 @@ describe.each(withWriters(await testDatabases()))('tus resumable uploads on %s (
   });
   afterAll(() => server.close());
 
+  it("tus's own refusals come out in Plaza's error shape, with tus's headers kept", async () => {
+    const created = await tus(base, 'POST', '/api/files/tus', user.accessToken, {
+      'upload-length': '10',
+      'upload-metadata': `filename ${b64('shape.bin')}`,
+    });
+    const location = created.headers.get('location') ?? '';
+    const cases: Array<[string, () => ReturnType<typeof tus>, number, string]> = [
+      ['no Tus-Resumable', () => fetch(`${base}/api/files/tus`, { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}`, 'upload-length': '3' } }).then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text() })), 412, 'PRECONDITION_FAILED'],
+      ['a bad Upload-Length', () => tus(base, 'POST', '/api/files/tus', user.accessToken, { 'upload-length': '-5' }), 400, 'BAD_REQUEST'],
+      ['a wrong offset', () => tus(base, 'PATCH', location, user.accessToken, { 'upload-offset': '3', 'content-type': 'application/offset+octet-stream' }, Buffer.from('abc')), 409, 'UPLOAD_CONFLICT'],
+      ['past Upload-Length', () => tus(base, 'PATCH', location, user.accessToken, { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, Buffer.alloc(20)), 413, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [name, send, status, code] of cases) {
+      const r = await send();
+      expect(r.status, name).toBe(status);
+      expect(r.headers.get('content-type'), name).toBe('application/json; charset=utf-8');
+      expect(JSON.parse(r.text), name).toEqual({ error: { code, message: expect.any(String) } });
+      expect(r.headers.get('tus-resumable'), name).toBe('1.0.0');
+    }
+  });
+
   it('creates, resumes after an offset check, refuses a wrong offset, and finishes into a listed file', async () => {
     const data = randomBytes(300_000);
     const created = await tus(base, 'POST', '/api/files/tus', user.accessToken, {
