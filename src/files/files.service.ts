@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { User } from '../accounts/model.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/connect.js';
+import { isStorageFull } from '../db/errors.js';
 import type { DiskGuard } from '../ops/disk.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
@@ -202,14 +203,26 @@ export function createFilesService({ database, storage, config, clock, disk }: F
 
   /**
    * Deletes the row first (so it is never listed without its bytes), then the bytes. On a full
-   * disk the row's deletion still needs room (SQLite's WAL): the disk reserve gives it.
+   * disk the row's deletion still needs room (SQLite's WAL): the disk reserve gives it. When the
+   * reserve is already spent, the file's own bytes go first to make that room; until the row is
+   * gone the file reads as missing, and a retry of the delete finishes it.
    */
   async function remove(viewer: User, id: string): Promise<void> {
     const file = await getVisible(viewer, id);
-    if (!(await disk.withReserve(() => files.deleteFile(db, file.id)))) throw notFound();
+    const deleteRow = () => files.deleteFile(db, file.id);
+    let deleted: boolean;
+    try {
+      deleted = await disk.withReserve(deleteRow);
+    } catch (err) {
+      if (!isStorageFull(err)) throw err;
+      await storage.remove(file.category, file.storedName);
+      deleted = await deleteRow();
+    }
+    if (!deleted) throw notFound();
     await storage.remove(file.category, file.storedName);
-    // The freed bytes may be what a given-up reserve needs to come back.
-    void disk.refill();
+    // The freed bytes may be what a given-up reserve needs to come back: take them before anyone
+    // else can (the reserve is what lets the next delete on a full disk through).
+    await disk.refill();
   }
 
   async function setQuota(admin: User, userId: number, bytes: number | null): Promise<void> {

@@ -22,8 +22,8 @@ if (!isRoot && !inCi) console.warn('SKIPPING full/read-only disk tests: mounting
 const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { stdio: 'pipe' }).toString().trim();
 
 /** Fills the filesystem holding `dir` until writes fail with ENOSPC; returns the filler file. */
-function fillDisk(dir: string): string {
-  const filler = path.join(dir, 'filler');
+function fillDisk(dir: string, name = 'filler'): string {
+  const filler = path.join(dir, name);
   const fd = openSync(filler, 'w');
   try {
     for (const size of [1024 * 1024, 4096, 1]) {
@@ -108,6 +108,7 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
     let files: any[];
     let tusLocation: string;
     let filler: string;
+    const fillers: string[] = [];
 
     beforeAll(async () => {
       dir = tempDir('plaza-full-');
@@ -181,8 +182,10 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
       expect(ready.body).toMatchObject({ status: 'degraded', database: { status: 'up' }, storage: { status: 'full' } });
     });
 
-    it('deletes still work on the full disk, freeing space', async () => {
-      for (const f of files) {
+    it('deletes still work on the full disk, freeing space, also once the reserve is spent', async () => {
+      for (const [i, f] of files.entries()) {
+        // The first delete spends the reserve; the space each one frees is taken again before the next.
+        if (i > 0) fillers.push(fillDisk(dir, `filler-${i}`));
         const del = await api(server.url, 'DELETE', `/api/files/${f.id}`, { token: user.accessToken });
         expect(del.status, f.name).toBe(200);
         expect(existsSync(path.join(dir, 'uploads', f.category, f.filename))).toBe(false);
@@ -192,7 +195,7 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
     });
 
     it('recovers by itself once space returns: healthy, sends, logins and uploads work', async () => {
-      unlinkSync(filler);
+      for (const f of [filler, ...fillers]) unlinkSync(f);
       expect((await api(server.url, 'GET', '/health')).body).toEqual({ status: 'healthy' });
       expect((await api(server.url, 'GET', '/api/ready')).body).toMatchObject({ status: 'ready', storage: { status: 'ok' } });
       expect(await chat.request({ type: 'send', room, body: 'space again' })).toMatchObject({ type: 'ack' });

@@ -15,8 +15,8 @@ const PROBE_BYTES = 64 * 1024;
  * that free space. A full disk also refuses the database write a delete needs (SQLite appends the
  * deletion to its WAL: 5 pages, ~20 KiB per file row here), so users could never free space. The
  * reserve is a file of `reserveBytes` kept in the data dir; a write that frees space and fails
- * for lack of it gives the reserve up and tries once more. The reserve is rebuilt once the disk
- * has twice its size free (so rebuilding never fills the disk itself).
+ * for lack of it gives the reserve up and tries once more. The reserve is rebuilt whole once the
+ * disk has twice its size free; before that, a delete's freed bytes go back into it first.
  */
 export function createDiskGuard(dir: string, reserveBytes: number) {
   const reservePath = path.join(dir, '.disk-reserve');
@@ -30,16 +30,22 @@ export function createDiskGuard(dir: string, reserveBytes: number) {
     if (have > reserveBytes) await (reserveBytes === 0 ? unlink(reservePath) : truncate(reservePath, reserveBytes));
     if (have >= reserveBytes) return true;
     const fs = await statfs(dir);
-    if (fs.bavail * fs.bsize < 2 * reserveBytes - have) return false;
+    const free = fs.bavail * fs.bsize;
+    // With room to spare the reserve is rebuilt whole. On a disk that is still nearly full it takes
+    // what a delete just freed, up to its size, before other writes can: that is what lets the
+    // next delete through once the reserve has been spent (a small file frees less than its
+    // row's deletion needs).
+    const target = free >= 2 * reserveBytes - have ? reserveBytes : Math.min(reserveBytes, have + Math.max(0, free - 4096));
+    if (target <= have) return false;
     const fh = await open(reservePath, 'a', 0o600);
     try {
       // Random bytes: a compressing filesystem would store zeros in no space at all.
-      for (let size = have; size < reserveBytes; ) {
-        const { bytesWritten } = await fh.write(randomBytes(Math.min(1024 * 1024, reserveBytes - size)));
+      for (let size = have; size < target; ) {
+        const { bytesWritten } = await fh.write(randomBytes(Math.min(1024 * 1024, target - size)));
         size += bytesWritten;
       }
       await fh.sync();
-      return true;
+      return target === reserveBytes;
     } catch {
       return false;
     } finally {
