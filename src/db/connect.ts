@@ -5,10 +5,10 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
-import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Config } from '../config.js';
 import { fsyncPath } from '../shared/durable.js';
+import { withStatementCache } from './statement-cache.js';
 import type { Tables } from './tables.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -175,32 +175,6 @@ function unlinkSafe(file: string) {
   try {
     unlinkSync(file);
   } catch {}
-}
-
-/** Stands in for a ROLLBACK that SQLite already did itself (see withStatementCache). */
-const NO_OP_STATEMENT = { reader: false, run: () => ({ changes: 0, lastInsertRowid: 0 }) } as unknown as SqliteDatabase.Statement;
-
-/**
- * Kysely prepares every statement anew; preparing costs more than running a point query. The
- * handful of distinct SQL strings Plaza issues are kept prepared (bounded, oldest dropped first).
- */
-function withStatementCache(raw: SqliteDatabase.Database, max = 500) {
-  const cache = new Map<string, SqliteDatabase.Statement>();
-  return {
-    close: () => raw.close(),
-    prepare(sql: string) {
-      // SQLite rolls a transaction back by itself on SQLITE_FULL or an I/O error; Kysely's ROLLBACK
-      // after that fails ("no transaction is active") and would hide the error that matters.
-      if (sql === 'rollback' && !raw.inTransaction) return NO_OP_STATEMENT;
-      let stmt = cache.get(sql);
-      if (!stmt) {
-        stmt = raw.prepare(sql);
-        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
-        cache.set(sql, stmt);
-      }
-      return stmt;
-    },
-  };
 }
 
 /** Runs in the checkpointer's worker thread: its own connection, PASSIVE checkpoints on request. */
