@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { connectDatabase, createCheckpointer, type Database } from './connect.js';
+import { createCheckpointer } from './checkpointer.js';
+import { connectDatabase, type Database } from './connect.js';
 
 const dirs: string[] = [];
 const open: Database[] = [];

@@ -1,12 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { once } from 'node:events';
-import { stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Config } from '../config.js';
 import { openMarkers } from './boot-markers.js';
+import { createCheckpointer, DEFAULT_CHECKPOINT_BYTES } from './checkpointer.js';
 import { withStatementCache } from './statement-cache.js';
 import { createSyncer } from './wal-syncer.js';
 import type { Tables } from './tables.js';
@@ -34,76 +31,6 @@ export interface Database {
    */
   lostUnsyncedCommits: boolean;
   lossHandled(): void;
-}
-
-/** Runs in the checkpointer's worker thread: its own connection, PASSIVE checkpoints on request. */
-const CHECKPOINTER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file);
-parentPort.on('message', (m) => {
-  if (m === 'close') { db.close(); parentPort.close(); return; }
-  try { db.pragma('wal_checkpoint(PASSIVE)'); parentPort.postMessage('done'); }
-  catch (err) { parentPort.postMessage(String(err && err.message || err)); }
-});
-`;
-
-export const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
-
-/**
- * SQLite's automatic checkpoint runs inside whichever commit crosses the WAL threshold, and syncs
- * the database file there: on a slow disk that stalls the event loop for the whole fsync. Instead
- * the main connection never checkpoints by itself, and a worker thread with its own connection
- * runs a PASSIVE checkpoint (never blocking writers or readers) whenever the WAL has grown past
- * `thresholdBytes`, checked every second. The worker starts on first need.
- */
-export function createCheckpointer(file: string, thresholdBytes = DEFAULT_CHECKPOINT_BYTES, everyMs = 1000) {
-  let worker: Worker | undefined;
-  let busy = false;
-  let closed = false;
-  let runs = 0;
-  const walPath = `${file}-wal`;
-  const start = () => {
-    const w = new Worker(CHECKPOINTER_SOURCE, {
-      eval: true,
-      workerData: { file, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
-    });
-    w.on('message', () => {
-      busy = false;
-      runs++;
-    });
-    // A checkpointer that dies only means the WAL grows until the next start: never fatal.
-    w.on('error', () => {
-      busy = false;
-      worker = undefined;
-    });
-    w.unref();
-    return w;
-  };
-  const tick = async () => {
-    if (busy || closed) return;
-    const size = (await stat(walPath).catch(() => undefined))?.size ?? 0;
-    if (size < thresholdBytes || closed) return;
-    worker ??= start();
-    busy = true;
-    worker.postMessage('checkpoint');
-  };
-  const timer = setInterval(() => void tick(), everyMs);
-  timer.unref();
-  return {
-    runs: () => runs,
-    async close() {
-      closed = true;
-      clearInterval(timer);
-      const w = worker;
-      worker = undefined;
-      if (!w) return;
-      const exited = once(w, 'exit').catch(() => {});
-      w.postMessage('close');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
-      await w.terminate().catch(() => {});
-    },
-  };
 }
 
 /** Each driver is loaded only when used: loading both costs start-up time (SPEC §11). */
