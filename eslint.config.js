@@ -1,5 +1,6 @@
 // Lint rules. Beyond the recommended sets, the layering of docs/ARCHITECTURE.md is enforced:
-// services, repositories, db/ and shared/ never import Fastify; only repositories and db/ touch SQL drivers.
+// services, repositories, db/ and shared/ never import Fastify; only repositories and db/ touch SQL
+// drivers or build queries.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -17,6 +18,19 @@ const noSql = {
     { name: 'pg', message: 'SQL lives in repositories and db/ only.' },
   ],
 };
+
+/** Kysely's query builders and its `sql` template: a database handle reaches services too (`database.db`). */
+const QUERY_BUILDERS = 'selectFrom|selectNoFrom|insertInto|replaceInto|updateTable|deleteFrom|mergeInto';
+const noQueries = [
+  {
+    selector: `CallExpression[callee.type='MemberExpression'][callee.property.name=/^(${QUERY_BUILDERS})$/]`,
+    message: 'SQL lives in repositories (*.repository.ts, db/): call a repository function.',
+  },
+  {
+    selector: "TaggedTemplateExpression[tag.name='sql'], CallExpression[callee.object.name='sql']",
+    message: 'SQL lives in repositories (*.repository.ts, db/): call a repository function.',
+  },
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
@@ -45,5 +59,10 @@ export default tseslint.config(
     files: ['src/**/*.routes.ts', 'src/**/*.socket.ts', 'src/http/**', 'src/compat/**', 'src/cli/**'],
     ignores: ['**/*.test.ts'],
     rules: { 'no-restricted-imports': ['error', noSql] },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.repository.ts', 'src/db/**', '**/*.test.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...noQueries] },
   },
 );
