@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import { sendFile } from '../files/downloads.js';
-import { closeAfterUploadError, receiveMultipart, receiveRaw } from '../files/files.routes.js';
 import type { FileInfo } from '../files/files.service.js';
+import { closeAfterUploadError, receiveMultipart, receiveRaw } from '../files/upload-intake.js';
 import { forgetConnectionLogin, isCrossSiteNavigation, principalOrConnection, requestContext } from '../http/auth.js';
 import { mapError, sendNativeError } from '../http/errors.js';
 import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js';
