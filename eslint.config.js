@@ -56,7 +56,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { paths: [...noTransport.paths, ...noSql.paths], patterns: noTransport.patterns }] },
   },
   {
-    files: ['src/**/*.routes.ts', 'src/**/*.socket.ts', 'src/http/**', 'src/compat/**', 'src/cli/**'],
+    files: ['src/server.ts', 'src/**/*.routes.ts', 'src/**/*.socket.ts', 'src/http/**', 'src/compat/**', 'src/cli/**'],
     ignores: ['**/*.test.ts'],
     rules: { 'no-restricted-imports': ['error', noSql] },
   },
