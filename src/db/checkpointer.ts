@@ -9,7 +9,7 @@ import type { CheckpointRequest, CheckpointWorkerData } from './checkpoint-worke
  * source (vitest: this module is src/db/checkpointer.ts) the worker is the same built file, which
  * the test run builds first (test/global-setup.mjs): Node 20 cannot run a .ts file in a thread.
  */
-export const CHECKPOINT_WORKER = import.meta.url.endsWith('.ts')
+const WORKER_MODULE = import.meta.url.endsWith('.ts')
   ? new URL('../../dist/checkpoint-worker.mjs', import.meta.url)
   : new URL('./checkpoint-worker.mjs', import.meta.url);
 
@@ -30,7 +30,7 @@ export function createCheckpointer(file: string, thresholdBytes = DEFAULT_CHECKP
   const walPath = `${file}-wal`;
   const start = () => {
     const data: CheckpointWorkerData = { file };
-    const w = new Worker(CHECKPOINT_WORKER, { workerData: data });
+    const w = new Worker(WORKER_MODULE, { workerData: data });
     w.on('message', () => {
       busy = false;
       runs++;
