@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../app.js';
 import {
@@ -7,9 +7,9 @@ import {
   presentedAccessKey,
   requestContext,
   requireUser,
-  SESSION_COOKIE,
 } from '../http/auth.js';
 import { errors } from '../http/schemas.js';
+import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js';
 import { AppError } from '../shared/errors.js';
 import {
   CookieLoginReply,
@@ -25,21 +25,7 @@ import {
   TokenPair,
   UserRef,
 } from './accounts.schemas.js';
-import type { CookieLogin, TokenLogin } from './accounts.service.js';
-
-export function setSessionCookie(core: Core, reply: FastifyReply, login: CookieLogin) {
-  reply.setCookie(SESSION_COOKIE, login.sessionToken, {
-    path: '/',
-    httpOnly: true,
-    sameSite: 'lax',
-    secure: core.config.cookieSecure,
-    maxAge: Math.floor((login.expiresAt - core.clock.now()) / 1000),
-  });
-}
-
-export function clearSessionCookie(core: Core, reply: FastifyReply) {
-  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: core.config.cookieSecure });
-}
+import type { TokenLogin } from './accounts.service.js';
 
 export function tokenReply(core: Core, t: TokenLogin) {
   return {

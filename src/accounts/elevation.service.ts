@@ -5,6 +5,7 @@ import { hashToken, randomId } from '../shared/ids.js';
 import * as keys from './access-keys.repository.js';
 import type { RequestContext, User } from './model.js';
 import type { RateLimits } from './rate-limits.js';
+import { lockUser } from './users.repository.js';
 
 /** Seed 000's privilege elevation: a 1-hour access key, 32 random bytes, stored hashed. */
 export const ACCESS_KEY_TTL_MS = 3600_000;
@@ -28,9 +29,7 @@ export function createElevationService({ database, rateLimits, clock }: Elevatio
     const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex');
     await db.transaction().execute(async (trx) => {
       // Serialises concurrent elevations of one user on PostgreSQL (SQLite transactions already are).
-      if (database.dialect === 'postgres') {
-        await trx.selectFrom('users').select('id').where('id', '=', user.id).forUpdate().execute();
-      }
+      if (database.dialect === 'postgres') await lockUser(trx, user.id);
       await keys.deleteUserKeys(trx, user.id, now);
       if (await keys.findValidKeyForUser(trx, user.id, now)) {
         throw new AppError('ACCESS_KEY_ACTIVE', 'An access key is already active for this user');

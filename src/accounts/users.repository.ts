@@ -52,3 +52,8 @@ export async function countUsers(db: Db, role?: 'admin' | 'user', activeOnly = f
 export async function lockActiveAdmins(db: Db): Promise<void> {
   await db.selectFrom('users').select('id').where('role', '=', 'admin').where('disabled', '=', 0).forUpdate().execute();
 }
+
+/** Locks one user's row (PostgreSQL) so that transactions about that user run one at a time. */
+export async function lockUser(db: Db, id: number): Promise<void> {
+  await db.selectFrom('users').select('id').where('id', '=', id).forUpdate().execute();
+}

@@ -4,8 +4,8 @@ import type { Core } from '../app.js';
 import { requestContext } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
 import { sendFile } from '../files/downloads.js';
-import { receiveMultipart } from '../files/files.routes.js';
 import type { FileInfo } from '../files/files.service.js';
+import { receiveMultipart } from '../files/upload-intake.js';
 import { AppError } from '../shared/errors.js';
 import { formFields, jsonObject, rawBody, stringField } from './body.js';
 

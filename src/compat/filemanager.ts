@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { clearSessionCookie, setSessionCookie } from '../accounts/accounts.routes.js';
 import type { Core } from '../app.js';
 import { sendFile } from '../files/downloads.js';
-import { closeAfterUploadError, receiveMultipart, receiveRaw } from '../files/files.routes.js';
 import type { FileInfo } from '../files/files.service.js';
+import { closeAfterUploadError, receiveMultipart, receiveRaw } from '../files/upload-intake.js';
 import { forgetConnectionLogin, isOwnNavigation, principalOrConnection, requestContext } from '../http/auth.js';
 import { mapError, sendNativeError } from '../http/errors.js';
+import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js';
 import { AppError } from '../shared/errors.js';
 import { logoutConfirmPage } from '../http/web.js';
 import { formFields, rawBody, wantsHtml } from './body.js';

@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { setSessionCookie } from '../accounts/accounts.routes.js';
 import type { CookieLogin } from '../accounts/accounts.service.js';
 import type { RequestContext, User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { principalOrConnection, rememberConnectionLogin, requestContext } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
+import { setSessionCookie } from '../http/session-cookie.js';
 import { AppError } from '../shared/errors.js';
 import { jsonObject, rawBody, stringField } from './body.js';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import { homePage, setupFormHandler } from '../http/web.js';
-import { acceptMultipart, closeAfterUploadError } from '../files/files.routes.js';
+import { acceptMultipart, closeAfterUploadError } from '../files/upload-intake.js';
 import { adclusterFileRoutes, adclusterRoutes } from './adcluster.js';
 import { acceptRawBodies, formFields, isFormBody, rawBody, wantsHtml } from './body.js';
 import { createFileManager } from './filemanager.js';

@@ -1,9 +1,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { setSessionCookie } from '../accounts/accounts.routes.js';
 import type { Core } from '../app.js';
 import { presentedAccessKey, principalOrConnection, rememberConnectionLogin, requestContext } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
+import { setSessionCookie } from '../http/session-cookie.js';
 import contentDisposition from 'content-disposition';
 import { isInlineSafe } from '../files/downloads.js';
 import type { FileInfo } from '../files/files.service.js';

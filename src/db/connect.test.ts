@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { connectDatabase, createCheckpointer, createSyncer, type Database } from './connect.js';
+import { createCheckpointer } from './checkpointer.js';
+import { connectDatabase, type Database } from './connect.js';
 
 const dirs: string[] = [];
 const open: Database[] = [];
@@ -114,40 +115,6 @@ describe('the WAL file', () => {
       { timeout: 8000, interval: 200 },
     );
     expect((await sql<{ n: number }>`select count(*) as n from blobs`.execute(database.db)).rows[0]?.n).toBeGreaterThan(1000);
-  });
-});
-
-describe('the WAL syncer', () => {
-  it('gives every caller a sync that started after it asked, sharing one among those who wait', async () => {
-    const file = path.join(tempDir(), 'f');
-    writeFileSync(file, 'x');
-    const syncer = createSyncer(file);
-    const a = syncer.sync();
-    const b = syncer.sync();
-    const c = syncer.sync();
-    // a runs now; b and c (asked while a ran) share the next one.
-    expect(b).toBe(c);
-    expect(a).not.toBe(b);
-    await Promise.all([a, b, c]);
-    await syncer.close();
-  });
-
-  it('fails for good once a sync has failed, even if the file becomes syncable again', async () => {
-    const file = path.join(tempDir(), 'not-a-file');
-    mkdirSync(file);
-    const syncer = createSyncer(file);
-    await expect(syncer.sync()).rejects.toThrow();
-    expect(syncer.failed()).toBe(true);
-    rmSync(file, { recursive: true });
-    writeFileSync(file, 'x');
-    await expect(syncer.sync()).rejects.toThrow();
-    await syncer.close();
-  });
-
-  it('treats a missing file as synced (the WAL is gone after the last connection closed)', async () => {
-    const syncer = createSyncer(path.join(tempDir(), 'missing-wal'));
-    await expect(syncer.sync()).resolves.toBeUndefined();
-    await syncer.close();
   });
 });
 

@@ -11,9 +11,9 @@ import type { Core } from '../app.js';
 import { requireUser } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
 import { AppError, type ErrorCode } from '../shared/errors.js';
-import { closeAfterUploadError } from './files.routes.js';
 import { fileJson } from './files.schemas.js';
 import { HashingFileStore, TUS_ID, type TusError, tusError } from './tus-store.js';
+import { closeAfterUploadError } from './upload-intake.js';
 
 export const TUS_PATH = '/api/files/tus';
 const TUS_BODY = 'application/offset+octet-stream';

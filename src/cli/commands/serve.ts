@@ -4,7 +4,7 @@ import { buildCore, type Core } from '../../app.js';
 import { type NetclassDoor, startNetclassDoor } from '../../compat/netclass.js';
 import { startTcpChatDoor } from '../../compat/tcpchat.js';
 import type { Config } from '../../config.js';
-import { buildServer } from '../../http/server.js';
+import { buildServer } from '../../server.js';
 import { tuneHeapForStreaming } from '../../ops/heap.js';
 import { loadOrCreateSecret } from '../../ops/secret.js';
 
