@@ -4,9 +4,10 @@ import { clientNetwork } from '../accounts/rate-limits.js';
  * How a share link counts downloads when clients ask for ranges. A body spends a download unless
  * it fits in the budget of the same client's open download: spending one opens a window holding
  * the file's size in bytes, and every body served to that client (same link, same client network:
- * its IPv4 address or IPv6 /64, see `clientNetwork`) within the window is charged to it. A download manager that resumes a cut transfer (`Range: bytes=N-`)
- * therefore spends nothing more, while fifty `bytes=1-` requests spend fifty downloads' worth:
- * a counted download yields the file's bytes once, however it is sliced.
+ * its IPv4 address or IPv6 /64, see `clientNetwork`) within the window is charged to it. A
+ * download manager that resumes a cut transfer (`Range: bytes=N-`) therefore spends nothing more,
+ * while fifty `bytes=1-` requests spend fifty downloads' worth: a counted download yields the
+ * file's bytes once, however it is sliced.
  *
  * A cut connection may have swallowed what the server read but the client never received (socket
  * buffers, a few MiB), so bytes read by a body that did not finish are given back, up to
