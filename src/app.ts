@@ -69,7 +69,8 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const users = createUsersService({ database, config, hasher, clock, sessionCache, rateLimits });
   const elevation = createElevationService({ database, rateLimits, clock });
   const setup = createSetupService({ database, accounts, users, clock });
-  const disk = createDiskGuard(config.dataDir, config.diskReserveBytes);
+  const disk = createDiskGuard(config.dataDir, config.diskReserveBytes, clock);
+  await disk.removeStaleProbes();
   await disk.refill();
   const health = createHealthService({ database, clock, disk });
   const storage = createStorage(config.dataDir, { directIo: config.uploadDirectIo });

@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import net, { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -130,6 +133,133 @@ describe.each(await testDatabases())('seed 000 (SocketProgram) over one raw keep
       }
     } finally {
       rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  /**
+   * The server's side of each new connection, by the client's port, with what it hands the
+   * operating system write by write (Node's socket writes, observed, not replaced): a one-write
+   * reply is a single write of headers and body.
+   */
+  function recordConnections() {
+    const sockets = new Map<number, { socket: Socket; writes: number[] }>();
+    const listener = (socket: Socket) => {
+      const writes: number[] = [];
+      sockets.set(socket.remotePort ?? 0, { socket, writes });
+      const s = socket as any;
+      const write = s._write.bind(socket);
+      const writev = s._writev.bind(socket);
+      s._write = (chunk: any, encoding: BufferEncoding, cb: () => void) => {
+        writes.push(Buffer.byteLength(chunk, encoding));
+        return write(chunk, encoding, cb);
+      };
+      s._writev = (chunks: Array<{ chunk: any; encoding: BufferEncoding }>, cb: () => void) => {
+        writes.push(chunks.reduce((n, c) => n + Buffer.byteLength(c.chunk, c.encoding), 0));
+        return writev(chunks, cb);
+      };
+    };
+    /** How each reply's body began to leave Plaza: `end` with all of it (one write), or `write` (streamed). */
+    const replies: Array<'one write' | 'streamed'> = [];
+    let waiting: { count: number; resolve: () => void } | undefined;
+    const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
+      const r = res as any;
+      const write = r.write.bind(res);
+      const end = r.end.bind(res);
+      let begun = false;
+      const begin = (how: 'one write' | 'streamed') => {
+        if (begun) return;
+        begun = true;
+        replies.push(how);
+        if (waiting && replies.length >= waiting.count) waiting.resolve();
+      };
+      r.write = (...args: any[]) => {
+        begin('streamed');
+        return write(...args);
+      };
+      r.end = (...args: any[]) => {
+        begin(Buffer.isBuffer(args[0]) && args[0].length > 0 ? 'one write' : 'streamed');
+        return end(...args);
+      };
+    };
+    server.app.server.on('connection', listener);
+    server.app.server.on('request', onRequest);
+    return {
+      sockets,
+      replies,
+      /** Resolves once `count` replies (counted from now) have begun. */
+      repliesBegun(count: number): Promise<void> {
+        replies.length = 0;
+        return new Promise((resolve) => (waiting = { count, resolve }));
+      },
+      stop() {
+        server.app.server.off('connection', listener);
+        server.app.server.off('request', onRequest);
+      },
+    };
+  }
+
+  it('images up to 256 KiB go out in one write while at most 32 MiB of such replies are held; past either, they are streamed', async () => {
+    const user = 'budget000';
+    await registerAndLogin(server.url, user);
+    const c = await RawConnection.open(server.port);
+    await c.request(seed000Request('POST', '/login', { username: user, password: PASSWORD }));
+    const priv = await c.request(seed000Request('PUT', '/privilege', { username: user }));
+    c.close();
+    const key = priv.headerLines.find((l) => l.startsWith('Set-Cookie: key='))?.slice('Set-Cookie: key='.length, 'Set-Cookie: key='.length + 64);
+    const t = await api(server.url, 'POST', '/api/auth/login', { json: { identifier: user, password: PASSWORD } });
+    // Noise does not compress: PNGs of about 250 KiB and 300 KiB.
+    const png = (w: number, h: number) => sharp(randomBytes(w * h * 3), { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+    const [small, large] = [await png(290, 290), await png(320, 320)];
+    expect(small.length).toBeLessThanOrEqual(256 * 1024);
+    expect(large.length).toBeGreaterThan(256 * 1024);
+    const uploaded = await uploadMultipart(server.url, t.body.accessToken, [{ name: 'small.png', data: small }, { name: 'large.png', data: large }]);
+    expect(uploaded.status).toBe(201);
+    const get = (name: string) => seed000Request('GET', '/images', { url: name }, [`Cookie: key=${key}`]);
+
+    const recorder = recordConnections();
+    const serverSide = (conn: RawConnection) => recorder.sockets.get(conn.localPort);
+    /** Downloads `name` on a connection of its own; true when the reply left in one write. */
+    async function inOneWrite(name: string, data: Buffer) {
+      const conn = await RawConnection.open(server.port);
+      try {
+        const r = await conn.request(get(name));
+        expect([r.status, r.body.equals(data)]).toEqual([200, true]);
+        return (serverSide(conn)?.writes[0] ?? 0) >= data.length;
+      } finally {
+        conn.close();
+      }
+    }
+    let hog: Socket | undefined;
+    try {
+      expect(await inOneWrite('small.png', small)).toBe(true);
+      expect(await inOneWrite('large.png', large)).toBe(false);
+
+      // A connection that reads nothing (a socket without a reader stops at its 16 KiB buffer)
+      // asks at once (pipelined) for 20 streamed images, more than the operating system takes
+      // (about 4 MiB a connection), then for 140 small ones: those wait in Plaza's memory.
+      hog = net.connect(server.port, '127.0.0.1');
+      await once(hog, 'connect');
+      const begun = recorder.repliesBegun(160);
+      hog.write(get('large.png').repeat(20) + get('small.png').repeat(140));
+      await begun;
+      // The large ones are streamed and take no budget; of the small ones, as many as fit in 32 MiB went out whole.
+      const held = Math.floor((32 * 1024 * 1024) / small.length);
+      expect(held).toBeLessThan(140);
+      expect(recorder.replies.filter((how) => how === 'one write')).toHaveLength(held);
+      // With the budget spent, another client's small image is streamed too.
+      expect(await inOneWrite('small.png', small)).toBe(false);
+
+      // When that connection closes, its replies give their bytes back (Node never closes the ones still queued).
+      // (Not events.once: the server's side fails with ECONNRESET before it closes.)
+      const serverSocket = recorder.sockets.get(hog.localPort ?? 0)?.socket;
+      const closed = new Promise((resolve) => serverSocket?.once('close', resolve));
+      expect(serverSocket).toBeDefined();
+      hog.destroy();
+      await closed;
+      expect(await inOneWrite('small.png', small)).toBe(true);
+    } finally {
+      hog?.destroy();
+      recorder.stop();
     }
   });
 

@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import { presentedAccessKey, principalOrConnection, rememberConnectionLogin, requestContext } from '../http/auth.js';
@@ -21,9 +22,45 @@ const BODY_LIMIT = 64 * 1024;
  * recv(4096) until a short read and ignores Content-Length. Larger ones are streamed, keeping a
  * request's memory bounded. Measured on loopback with the client's read loop: ~87 KB replies
  * arrived whole 20/20, ~170 KB ones rarely — past the socket buffers no server can help that
- * client (the original's sendall could not either).
+ * client (the original's sendall could not either), so a larger one-write size only costs memory.
  */
-const ONE_WRITE_MAX = 1024 * 1024;
+const ONE_WRITE_MAX = 256 * 1024;
+/**
+ * One-write replies hold their whole image in memory until the socket has taken it, which a
+ * client that does not read delays at will: across all connections at most this many bytes are
+ * held at once (1,000 connections × 256 KiB would be 250 MiB); past it, replies are streamed as
+ * larger images are.
+ */
+const ONE_WRITE_BUDGET = 32 * 1024 * 1024;
+let oneWriteBytes = 0;
+/** Budget held by replies still on each connection, given back if it closes first. */
+const heldOnConnection = new WeakMap<Socket, Set<() => void>>();
+
+/**
+ * Takes `bytes` of the one-write budget for a reply, or says they do not fit. They are given back
+ * when the reply closes, or when its connection does: a reply queued behind others on it
+ * (pipelined requests) is never closed by Node when the connection dies.
+ */
+function holdForOneWrite(request: FastifyRequest, reply: FastifyReply, bytes: number): boolean {
+  if (oneWriteBytes + bytes > ONE_WRITE_BUDGET) return false;
+  const socket = request.raw.socket;
+  let held = heldOnConnection.get(socket);
+  if (!held) {
+    const onConnection = new Set<() => void>();
+    heldOnConnection.set(socket, onConnection);
+    socket.once('close', () => {
+      for (const giveBack of onConnection) giveBack();
+    });
+    held = onConnection;
+  }
+  oneWriteBytes += bytes;
+  const giveBack = () => {
+    if (held.delete(giveBack)) oneWriteBytes -= bytes;
+  };
+  held.add(giveBack);
+  reply.raw.once('close', giveBack);
+  return true;
+}
 
 /**
  * The key cookie exactly as the seed client parses it: a header line starting with `Set-Cookie:`
@@ -175,7 +212,9 @@ export function createSocketProgram(core: Core) {
         reply.header('content-security-policy', "default-src 'none'; sandbox");
       }
       reply.code(200).type(file.mime);
-      if (opened.size > ONE_WRITE_MAX) return reply.header('content-length', String(opened.size)).send(opened.fh.createReadStream());
+      if (opened.size > ONE_WRITE_MAX || !holdForOneWrite(request, reply, opened.size)) {
+        return reply.header('content-length', String(opened.size)).send(opened.fh.createReadStream());
+      }
       // The client stops at its first short read: headers and body must reach it in one write.
       const bytes = await readWhole(opened.fh, opened.size);
       return reply.send(bytes);

@@ -31,27 +31,82 @@ const ROWS: Array<{ name: string; size: number; bodies: Array<[number, number, b
 ];
 
 describe('download windows', () => {
-  it.each(ROWS)('$name', ({ size, bodies, spent, at }) => {
+  it.each(ROWS)('$name', async ({ size, bodies, spent, at }) => {
     const windows = createDownloadWindows();
     let count = 0;
     for (const [i, [length, bytes, complete]] of bodies.entries()) {
       const now = at?.[i] ?? 0;
-      let w = windows.take('shr_1', '10.0.0.1', length, now);
-      if (!w) {
-        count++;
-        w = windows.open('shr_1', '10.0.0.1', size, length, now);
-      }
+      const w = await windows.charge('shr_1', '10.0.0.1', length, size, now, async () => void count++);
       windows.settle(w, length, { bytes, complete }, now);
     }
     expect(count).toBe(spent);
   });
 
-  it('keeps clients and links apart', () => {
+  it('keeps clients and links apart', async () => {
     const windows = createDownloadWindows();
-    windows.open('shr_1', '10.0.0.1', 10, 5, 0);
-    expect(windows.take('shr_1', '10.0.0.2', 5, 0)).toBeUndefined();
-    expect(windows.take('shr_2', '10.0.0.1', 5, 0)).toBeUndefined();
-    expect(windows.take('shr_1', '10.0.0.1', 5, 0)).toBeDefined();
+    let count = 0;
+    const spend = async () => void count++;
+    await windows.charge('shr_1', '10.0.0.1', 5, 10, 0, spend);
+    await windows.charge('shr_1', '10.0.0.2', 5, 10, 0, spend);
+    await windows.charge('shr_2', '10.0.0.1', 5, 10, 0, spend);
+    expect(count).toBe(3);
+    await windows.charge('shr_1', '10.0.0.1', 5, 10, 0, spend);
+    expect(count).toBe(3);
     expect(windows.isOpen('shr_1', '10.0.0.1', 0)).toBe(false);
+  });
+
+  it('counts a client by its network: one IPv6 /64 (or an IPv4 address, mapped or not) is one client', async () => {
+    const windows = createDownloadWindows();
+    let count = 0;
+    const spend = async () => void count++;
+    await windows.charge('shr_1', '2001:db8:1:2::a', 4, 12, 0, spend);
+    await windows.charge('shr_1', '2001:db8:1:2:ffff::b', 4, 12, 0, spend);
+    expect(windows.isOpen('shr_1', '2001:db8:1:2::c', 0)).toBe(true);
+    expect(windows.isOpen('shr_1', '2001:db8:1:3::a', 0)).toBe(false);
+    await windows.charge('shr_1', '::ffff:10.0.0.1', 4, 12, 0, spend);
+    await windows.charge('shr_1', '10.0.0.1', 4, 12, 0, spend);
+    expect(count).toBe(2);
+  });
+
+  it("parallel first bodies share one spend, and all get the spend's failure", async () => {
+    const windows = createDownloadWindows();
+    let count = 0;
+    let release!: () => void;
+    const slow = () => {
+      count++;
+      return new Promise<void>((r) => (release = r));
+    };
+    const parts = [0, 1, 2, 3].map(() => windows.charge('shr_1', '10.0.0.1', 25, 100, 0, slow));
+    release();
+    const got = await Promise.all(parts);
+    expect(count).toBe(1);
+    expect(new Set(got).size).toBe(1);
+
+    const usedUp = new Error('used up');
+    let fail!: () => void;
+    const refused = () => {
+      count++;
+      return new Promise<void>((_, reject) => (fail = () => reject(usedUp)));
+    };
+    const others = [0, 1, 2, 3].map(() => windows.charge('shr_1', '10.0.0.2', 20, 100, 0, refused));
+    expect(windows.isOpen('shr_1', '10.0.0.2', 0)).toBe(true);
+    fail();
+    expect(await Promise.allSettled(others)).toEqual(Array(4).fill({ status: 'rejected', reason: usedUp }));
+    expect(count).toBe(2);
+    // The failed window is gone: the next body asks for a download of its own.
+    expect(windows.isOpen('shr_1', '10.0.0.2', 0)).toBe(false);
+    await windows.charge('shr_1', '10.0.0.2', 25, 100, 0, async () => void count++);
+    expect(count).toBe(3);
+  });
+
+  it('a body too big for the open window whose spend fails leaves that window as it was', async () => {
+    const windows = createDownloadWindows();
+    let count = 0;
+    await windows.charge('shr_1', '10.0.0.1', 9, 10, 0, async () => void count++);
+    const usedUp = new Error('used up');
+    await expect(windows.charge('shr_1', '10.0.0.1', 9, 10, 0, () => Promise.reject(usedUp))).rejects.toBe(usedUp);
+    expect(windows.isOpen('shr_1', '10.0.0.1', 0)).toBe(true);
+    await windows.charge('shr_1', '10.0.0.1', 1, 10, 0, async () => void count++);
+    expect(count).toBe(1);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, registerAndLogin } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { PNG, uploadMultipart } from '../../test/helpers/files.js';
-import { requestOnce } from '../../test/helpers/raw-http.js';
+import { RawConnection, requestOnce } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
 function crc32(buf: Buffer): number {
@@ -165,6 +165,72 @@ describe.each(await testDatabases())('share links and thumbnails on %s', (db) =>
     expect((await viaLink(link)).status).toBe(404);
     expect((await viaLink(link, ['Range: bytes=0-'])).status).toBe(404);
     expect(await downloads()).toBe(2);
+  });
+
+  /**
+   * A segmented downloader's first requests, in parallel: one connection per (client, segment),
+   * all opened first, then every request written in the same tick.
+   */
+  async function segmented(link: string, size: number, clients: string[], segments = 4) {
+    const step = size / segments;
+    const conns = await Promise.all(
+      clients.flatMap((from) => Array.from({ length: segments }, async (_, i) => ({ from, i, c: await RawConnection.open(server.port, '127.0.0.1', from) }))),
+    );
+    try {
+      return await Promise.all(
+        conns.map(async ({ from, i, c }) => {
+          const r = await c.request(`GET ${link} HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes=${i * step}-${(i + 1) * step - 1}\r\n\r\n`);
+          return { from, i, status: r.status, body: r.body };
+        }),
+      );
+    } finally {
+      for (const { c } of conns) c.close();
+    }
+  }
+
+  it("a segmented downloader's parallel first requests spend one download between them", async () => {
+    const data = randomBytes(400_000);
+    const { link, downloads } = await shareOf(data, 'segments.bin', 1);
+    const parts = await segmented(link, data.length, ['127.0.0.1']);
+    expect(parts.map((p) => p.status)).toEqual([206, 206, 206, 206]);
+    expect(Buffer.concat(parts.sort((a, b) => a.i - b.i).map((p) => p.body)).equals(data)).toBe(true);
+    expect(await downloads()).toBe(1);
+  });
+
+  it('parallel first requests from two clients spend one download each; past the limit one client gets every body, the other none', async () => {
+    const data = randomBytes(400_000);
+    const two = await shareOf(data, 'two.bin', 2);
+    const both = await segmented(two.link, data.length, ['127.0.0.1', '127.0.0.2']);
+    expect(both.every((p) => p.status === 206)).toBe(true);
+    expect(await two.downloads()).toBe(2);
+
+    const one = await shareOf(data, 'one.bin', 1);
+    const race = await segmented(one.link, data.length, ['127.0.0.1', '127.0.0.2']);
+    const statuses = (from: string) => race.filter((p) => p.from === from).map((p) => p.status);
+    expect([statuses('127.0.0.1'), statuses('127.0.0.2')].sort()).toEqual([[206, 206, 206, 206], [404, 404, 404, 404]]);
+    expect(await one.downloads()).toBe(1);
+  });
+
+  it('behind a trusted proxy, a client keeps its download when its IPv6 address changes within its /64', async () => {
+    const proxied = await startTestServer(db, { PLAZA_TRUST_PROXY: 'true' });
+    try {
+      const user = await registerAndLogin(proxied.url, 'roamer');
+      const up = await uploadMultipart(proxied.url, user.accessToken, [{ name: 'roam.txt', data: Buffer.from('0123456789') }]);
+      const file = up.body.files[0];
+      const created = await api(proxied.url, 'POST', `/api/files/${file.id}/shares`, { token: user.accessToken, json: { maxDownloads: 1 } });
+      const get = (forwardedFor: string, range: string) =>
+        requestOnce(proxied.port, [`GET ${created.body.url} HTTP/1.1`, `X-Forwarded-For: ${forwardedFor}`, `Range: ${range}`]);
+      const first = await get('2001:db8:1:2::a', 'bytes=0-4');
+      // A privacy address of the same subscriber (same /64) fetches the rest of the same download.
+      const rest = await get('2001:db8:1:2:8c4e:1ff:fe00:b', 'bytes=5-9');
+      expect([first.status, first.body.toString(), rest.status, rest.body.toString()]).toEqual([206, '01234', 206, '56789']);
+      // Another network is another client, and the link is used up.
+      expect((await get('2001:db8:1:3::a', 'bytes=5-9')).status).toBe(404);
+      const shares = await api(proxied.url, 'GET', `/api/files/${file.id}/shares`, { token: user.accessToken });
+      expect(shares.body.shares[0].downloads).toBe(1);
+    } finally {
+      await proxied.close();
+    }
   });
 
   it('expired links are refused', async () => {

@@ -104,12 +104,9 @@ export function createSharesService({ database, filesService, clock }: { databas
    */
   async function admit(shareId: string, client: string, length: number, size: number): Promise<(sent: SentBody) => void> {
     const now = clock.now();
-    let window = windows.take(shareId, client, length, now);
-    if (!window) {
+    const w = await windows.charge(shareId, client, length, size, now, async () => {
       if (!(await shares.countShareDownload(db, shareId, now))) throw gone();
-      window = windows.open(shareId, client, size, length, now);
-    }
-    const w = window;
+    });
     return (sent) => windows.settle(w, length, sent, clock.now());
   }
 

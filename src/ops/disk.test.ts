@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { ChatClient } from '../../test/helpers/chat.js';
 import { PNG, uploadMultipart } from '../../test/helpers/files.js';
 import { RawConnection, type RawResponse, requestOnce } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-import { createDiskGuard } from './disk.js';
+import { createDiskGuard, PROBE_CACHE_MS } from './disk.js';
 
 /**
  * A full and a read-only disk under a running server (SQLite): a small tmpfs filled to the last
@@ -71,6 +71,84 @@ describe('the disk reserve', () => {
       expect(await createDiskGuard(dir, 0).refill()).toBe(true);
       expect(existsSync(guard.reservePath)).toBe(false);
       expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Watches a data dir for the health probe's file: every probe creates it and removes it again,
+ * two 'rename' events (inotify) per probe write.
+ */
+function watchProbes(dir: string) {
+  const renames: string[] = [];
+  const seen = new Map<string, () => void>();
+  const watcher = watch(dir, (type, name) => {
+    if (!name) return;
+    if (type === 'rename' && name.startsWith('.disk-probe-')) renames.push(name);
+    seen.get(name)?.();
+  });
+  return {
+    /** Probe writes so far: inotify reports in order, so once a marker written now is seen, so is every earlier event. */
+    async writes(): Promise<number> {
+      const marker = `.marker-${renames.length}-${Date.now()}`;
+      const arrived = new Promise<void>((resolve) => seen.set(marker, resolve));
+      writeFileSync(path.join(dir, marker), '');
+      await arrived;
+      unlinkSync(path.join(dir, marker));
+      return renames.length / 2;
+    },
+    close: () => watcher.close(),
+  };
+}
+
+/** Runs `fn` with the server's clock moved past the probe's cache time (then puts it back). */
+async function afterProbeCache<T>(server: TestServer, fn: () => Promise<T>): Promise<T> {
+  const clock = server.core.clock as { now: () => number };
+  const original = clock.now;
+  clock.now = () => Date.now() + PROBE_CACHE_MS;
+  try {
+    return await fn();
+  } finally {
+    clock.now = original;
+  }
+}
+
+describe('the health probe', () => {
+  it('50 concurrent health checks share one probe write; its answer stands for the cache time', async () => {
+    const server = await startTestServer('sqlite');
+    const probes = watchProbes(server.dataDir);
+    try {
+      const paths = Array.from({ length: 50 }, (_, i) => (i % 2 ? '/health' : '/api/ready'));
+      const answers = await Promise.all(paths.map((p) => requestOnce(server.port, [`GET ${p} HTTP/1.1`])));
+      expect(answers.map((a) => a.status)).toEqual(Array(50).fill(200));
+      expect(await probes.writes()).toBe(1);
+      // Asked again within the cache time: the same answer, no write.
+      expect((await api(server.url, 'GET', '/health')).body).toEqual({ status: 'healthy' });
+      expect(await probes.writes()).toBe(1);
+      // Past it, the next check probes again.
+      await afterProbeCache(server, async () => expect((await api(server.url, 'GET', '/api/ready')).status).toBe(200));
+      expect(await probes.writes()).toBe(2);
+      expect(readdirSync(server.dataDir).filter((n) => n.startsWith('.disk-probe-'))).toEqual([]);
+    } finally {
+      probes.close();
+      await server.close();
+    }
+  });
+
+  it('probe files a crash left (older than a minute) are removed at start; a fresh one is not', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'plaza-probes-'));
+    try {
+      const stale = path.join(dir, '.disk-probe-4242-0123456789ab');
+      const fresh = path.join(dir, '.disk-probe-4343-ba9876543210');
+      writeFileSync(stale, Buffer.alloc(64 * 1024));
+      writeFileSync(fresh, Buffer.alloc(64 * 1024));
+      const twoMinutesAgo = (Date.now() - 120_000) / 1000;
+      utimesSync(stale, twoMinutesAgo, twoMinutesAgo);
+      const server = await startTestServer('sqlite', { PLAZA_DATA_DIR: dir });
+      await server.close();
+      expect([existsSync(stale), existsSync(fresh)]).toEqual([false, true]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -196,8 +274,10 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
 
     it('recovers by itself once space returns: healthy, sends, logins and uploads work', async () => {
       for (const f of [filler, ...fillers]) unlinkSync(f);
-      expect((await api(server.url, 'GET', '/health')).body).toEqual({ status: 'healthy' });
-      expect((await api(server.url, 'GET', '/api/ready')).body).toMatchObject({ status: 'ready', storage: { status: 'ok' } });
+      await afterProbeCache(server, async () => {
+        expect((await api(server.url, 'GET', '/health')).body).toEqual({ status: 'healthy' });
+        expect((await api(server.url, 'GET', '/api/ready')).body).toMatchObject({ status: 'ready', storage: { status: 'ok' } });
+      });
       expect(await chat.request({ type: 'send', room, body: 'space again' })).toMatchObject({ type: 'ack' });
       expect((await api(server.url, 'POST', '/api/auth/login', { json: { identifier: 'filler', password: PASSWORD } })).status).toBe(200);
       expect((await uploadMultipart(server.url, user.accessToken, [{ name: 'after.txt', data: Buffer.from('ok') }])).status).toBe(201);
@@ -211,6 +291,20 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
       expect(done.status).toBe(200);
       expect(done.body.file).toMatchObject({ name: 'resume.bin', size: 100_000 });
     });
+  });
+
+  it('a disk that fills up behind a healthy cached answer is reported degraded once the answer is the cache time old', async () => {
+    const dir = tempDir('plaza-fills-');
+    mount(['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs'], dir);
+    const server = await serverOn(dir);
+    expect((await api(server.url, 'GET', '/health')).body).toEqual({ status: 'healthy' });
+    const filler = fillDisk(dir);
+    const [health, ready] = await afterProbeCache(server, async () => [await api(server.url, 'GET', '/health'), await api(server.url, 'GET', '/api/ready')]);
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ status: 'degraded', storage: 'full' });
+    expect([ready.status, ready.body.storage]).toEqual([503, { status: 'full' }]);
+    unlinkSync(filler);
+    await server.close();
   });
 
   describe('read-only disk (ext4 loop device that hits an error)', () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { open, stat, statfs, truncate, unlink } from 'node:fs/promises';
+import { constants, open, readdir, stat, statfs, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { isStorageFull, storageUnavailable } from '../db/errors.js';
+import { type Clock, systemClock } from '../shared/clock.js';
 
 export type DiskState = 'ok' | 'full' | 'read-only' | 'unavailable';
 
@@ -9,6 +10,14 @@ export type DiskGuard = ReturnType<typeof createDiskGuard>;
 
 /** What the probe writes: more than one SQLite commit needs, so "it fits" means writes work. */
 const PROBE_BYTES = 64 * 1024;
+/**
+ * How long a probe's answer stands. Health is unauthenticated and asked by anyone, as often as
+ * they like: it must not cost a disk write each time, nor take space on a nearly full disk.
+ */
+export const PROBE_CACHE_MS = 1000;
+/** A probe file this old was left by a process that died mid-probe. */
+const STALE_PROBE_MS = 60_000;
+const PROBE_PREFIX = '.disk-probe-';
 
 /**
  * The data directory's disk: whether it takes writes (for health) and a reserve for the writes
@@ -18,9 +27,13 @@ const PROBE_BYTES = 64 * 1024;
  * for lack of it gives the reserve up and tries once more. The reserve is rebuilt whole once the
  * disk has twice its size free; before that, a delete's freed bytes go back into it first.
  */
-export function createDiskGuard(dir: string, reserveBytes: number) {
+export function createDiskGuard(dir: string, reserveBytes: number, clock: Clock = systemClock) {
   const reservePath = path.join(dir, '.disk-reserve');
+  // One name per guard (so per process), random so no other process's probe or a leftover matches.
+  const probePath = path.join(dir, `${PROBE_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
   let refilling: Promise<boolean> | undefined;
+  let probing: Promise<DiskState> | undefined;
+  let lastProbe: { state: DiskState; at: number } | undefined;
 
   const reserveSize = () => stat(reservePath).then((s) => s.size, () => 0);
 
@@ -72,11 +85,11 @@ export function createDiskGuard(dir: string, reserveBytes: number) {
     }
   }
 
-  /** Whether the disk takes writes now: a small write in the data dir fails as the next real one would. */
-  async function probe(): Promise<DiskState> {
-    const file = path.join(dir, `.disk-probe-${randomBytes(6).toString('hex')}`);
+  /** One write in the data dir: it fails as the next real one would. */
+  async function writeProbe(): Promise<DiskState> {
     try {
-      const fh = await open(file, 'wx', 0o600);
+      // Reused by every probe (a file a failed unlink left is simply written again), never through a symlink.
+      const fh = await open(probePath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
       try {
         await fh.write(Buffer.alloc(PROBE_BYTES));
       } finally {
@@ -86,11 +99,42 @@ export function createDiskGuard(dir: string, reserveBytes: number) {
       if (isStorageFull(err)) return 'full';
       return storageUnavailable(err) === 'read-only' ? 'read-only' : 'unavailable';
     } finally {
-      await unlink(file).catch(() => {});
+      await unlink(probePath).catch(() => {});
     }
     // A disk that took the write but has no room to rebuild the reserve is still full.
     return (await refill()) ? 'ok' : 'full';
   }
 
-  return { refill, withReserve, probe, reservePath };
+  /**
+   * Whether the disk takes writes: the answer of a probe at most PROBE_CACHE_MS old. One probe
+   * runs at a time; callers arriving while it runs share its answer.
+   */
+  function probe(): Promise<DiskState> {
+    const age = lastProbe ? clock.now() - lastProbe.at : Infinity;
+    // A negative age is a clock moved back: probe again.
+    if (lastProbe && age >= 0 && age < PROBE_CACHE_MS) return Promise.resolve(lastProbe.state);
+    probing ??= writeProbe()
+      .then((state) => {
+        lastProbe = { state, at: clock.now() };
+        return state;
+      })
+      .finally(() => (probing = undefined));
+    return probing;
+  }
+
+  /** Removes probe files left by a process that died mid-probe (at start; a live probe lasts milliseconds). */
+  async function removeStaleProbes(): Promise<number> {
+    let removed = 0;
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!name.startsWith(PROBE_PREFIX)) continue;
+      const file = path.join(dir, name);
+      const s = await stat(file).catch(() => undefined);
+      if (!s?.isFile() || Date.now() - s.mtimeMs < STALE_PROBE_MS) continue;
+      if (await unlink(file).then(() => true, () => false)) removed++;
+    }
+    return removed;
+  }
+
+  return { refill, withReserve, probe, removeStaleProbes, reservePath };
 }

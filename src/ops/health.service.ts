@@ -38,7 +38,10 @@ export function createHealthService({ database, clock, disk }: HealthDeps) {
     }
   }
 
-  /** Readiness: the database answers within a short time and the data dir takes writes. */
+  /**
+   * Readiness: the database answers within a short time and the data dir takes writes (the disk
+   * probe's shared answer, at most `PROBE_CACHE_MS` old; the database is asked every time).
+   */
   async function check(): Promise<HealthCheck> {
     // A disk that hangs (a dead network mount) answers as unavailable instead of hanging health.
     const [db, storage] = await Promise.all([pingDatabase(), withinTimeout(disk.probe()).catch((): DiskState => 'unavailable')]);

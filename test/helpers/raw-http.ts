@@ -39,6 +39,11 @@ export class RawConnection {
     });
   }
 
+  /** The client's port: the server sees it as the connection's remote port. */
+  get localPort(): number {
+    return this.socket.localPort ?? 0;
+  }
+
   private wake() {
     for (const w of this.waiters.splice(0)) w();
   }
