@@ -58,6 +58,8 @@ export interface Config {
     elevatePerAccount: RateRule;
     elevatePerIp: RateRule;
   };
+  /** Keys each in-memory limiter holds at most (bounded-limiter.ts). */
+  rateLimitMaxKeys: number;
   chat: {
     /** Seed 004's unauthenticated `/ws/{client_id}` guests; off by default. */
     guests: boolean;
@@ -268,6 +270,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       elevatePerAccount: rate('PLAZA_RATE_ELEVATE_ACCOUNT', { points: 10, durationSeconds: 3600 }),
       elevatePerIp: rate('PLAZA_RATE_ELEVATE_IP', { points: 30, durationSeconds: 3600 }),
     },
+    rateLimitMaxKeys: int('PLAZA_RATE_LIMIT_MAX_KEYS', 100_000, 1000, 10_000_000),
     chat: {
       guests: bool('PLAZA_GUEST_CHAT', false),
       presenceGraceSeconds: int('PLAZA_PRESENCE_GRACE_SECONDS', 30, 0, 3600),

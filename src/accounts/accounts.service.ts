@@ -152,7 +152,10 @@ export function createAccountsService(deps: AccountsDeps) {
   async function verifyCredentials(identifier: string, password: string, ctx: RequestContext): Promise<User> {
     await rateLimits.consume('loginIp', ctx.ip);
     const row = password.length <= 4096 ? await findByIdentifier(identifier) : undefined;
-    // Keyed on the account, so its username and email share one budget.
+    // Keyed on the account, so its username and email share one budget. A name that is no
+    // account gets a counter of its own, exactly like an account (the limiters store every key as
+    // a 16-byte hash and hold a bounded number of them): a counter shared by unknown names would
+    // fill up and answer 429 for them alone, telling them apart from accounts (decision 0003).
     const accountKey = row ? `user:${row.id}` : `name:${identifier.trim().toLowerCase().normalize('NFKC').slice(0, 320)}`;
     const attempt = await rateLimits.beginLogin(accountKey, ctx.ip, () => loggedInFrom(row?.id, ctx.ip));
     const ok = await hasher.verify(row?.password_hash ?? null, password);

@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config, RateRule } from '../config.js';
 import { AppError } from '../shared/errors.js';
+import { BoundedRateLimiter } from './bounded-limiter.js';
 
 /** Limits counted per client network (see `clientNetwork`) or per account. */
 export type RateKind = 'loginIp' | 'registerIp' | 'elevateAccount' | 'elevateIp' | 'currentPassword';
@@ -13,8 +14,9 @@ export interface LoginAttempt {
 }
 
 /**
- * Fixed-window counters per client network and per account. In memory for one instance; the same
- * rate-limiter-flexible API has a Redis store for several instances.
+ * Fixed-window counters per client network and per account. In memory for one instance, each
+ * limiter holding at most `maxKeys` keys (bounded-limiter.ts); the same rate-limiter-flexible API
+ * has a Redis store for several instances.
  */
 export interface RateLimits {
   /** Counts one attempt; throws RATE_LIMITED (with Retry-After) when over the limit. */
@@ -56,8 +58,9 @@ async function consumeOrRefuse(limiter: RateLimiterMemory, key: string): Promise
   }
 }
 
-export function createRateLimits(rules: Config['rateLimits']): RateLimits {
-  const make = (rule: RateRule) => new RateLimiterMemory({ points: rule.points, duration: rule.durationSeconds });
+export function createRateLimits(rules: Config['rateLimits'], options: { maxKeys: number }): RateLimits {
+  const make = (rule: RateRule) =>
+    new BoundedRateLimiter({ points: rule.points, duration: rule.durationSeconds, maxKeys: options.maxKeys });
   const limiters: Record<RateKind, RateLimiterMemory> = {
     loginIp: make(rules.loginPerIp),
     registerIp: make(rules.registerPerIp),
