@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 
@@ -39,7 +40,11 @@ export interface Config {
   registration: RegistrationMode;
   admin?: { username: string; password: string; email?: string };
   password: { minLength: number; maxLength: number };
-  argon2: { memoryKiB: number; timeCost: number };
+  /**
+   * argon2id cost, and how many runs (logins, password changes) may be running and waiting at
+   * once; past that, SERVER_BUSY (passwords.ts).
+   */
+  argon2: { memoryKiB: number; timeCost: number; concurrency: number; queue: number };
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   sessionIdleSeconds: number;
@@ -224,6 +229,16 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     );
   }
 
+  // argon2 runs on libuv's thread pool, which file I/O shares: one thread is left to it.
+  const threadPool = Number(str('UV_THREADPOOL_SIZE') ?? 4) || 4;
+  const argon2Concurrency = int(
+    'PLAZA_ARGON2_CONCURRENCY',
+    Math.max(1, Math.min(availableParallelism(), threadPool - 1)),
+    1,
+    1024,
+  );
+  const argon2Queue = int('PLAZA_ARGON2_QUEUE', 64, 0, 100_000);
+
   const secret = str('PLAZA_SECRET');
 
   const optionalPort = (name: string): number | undefined =>
@@ -255,7 +270,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       ? { admin: { username: adminUsername, password: adminPassword, ...(adminEmail ? { email: adminEmail } : {}) } }
       : {}),
     password: { minLength, maxLength },
-    argon2: { memoryKiB, timeCost },
+    argon2: { memoryKiB, timeCost, concurrency: argon2Concurrency, queue: argon2Queue },
     accessTokenTtlSeconds: int('PLAZA_ACCESS_TOKEN_TTL', 1800, 60, MAX_ACCESS_TOKEN_TTL_SECONDS),
     refreshTokenTtlSeconds: int('PLAZA_REFRESH_TOKEN_TTL', 30 * 86400, 300, 365 * 86400),
     sessionIdleSeconds: int('PLAZA_SESSION_IDLE_TTL', 7 * 86400, 60, 365 * 86400),

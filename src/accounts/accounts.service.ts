@@ -158,12 +158,24 @@ export function createAccountsService(deps: AccountsDeps) {
     // fill up and answer 429 for them alone, telling them apart from accounts (decision 0003).
     const accountKey = row ? `user:${row.id}` : `name:${identifier.trim().toLowerCase().normalize('NFKC').slice(0, 320)}`;
     const attempt = await rateLimits.beginLogin(accountKey, ctx.ip, () => loggedInFrom(row?.id, ctx.ip));
-    const ok = await hasher.verify(row?.password_hash ?? null, password);
+    let ok: boolean;
+    try {
+      ok = await hasher.verify(row?.password_hash ?? null, password);
+    } catch (err) {
+      // SERVER_BUSY: the password was not checked, so the attempt is not held against anyone.
+      await attempt.abandoned();
+      throw err;
+    }
     if (!row || !ok) throw new AppError('INVALID_CREDENTIALS', 'Incorrect username, email or password');
     if (row.disabled === 1) throw new AppError('ACCOUNT_DISABLED', 'This account is disabled');
     await attempt.succeeded();
     if (hasher.needsRehash(row.password_hash)) {
-      await users.updateUser(db, row.id, { password_hash: await hasher.hash(password) });
+      try {
+        await users.updateUser(db, row.id, { password_hash: await hasher.hash(password) });
+      } catch (err) {
+        // A busy server upgrades the hash at a later login instead of failing this one.
+        if (!(err instanceof AppError && err.code === 'SERVER_BUSY')) throw err;
+      }
     }
     return toUser(row);
   }

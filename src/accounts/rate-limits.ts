@@ -11,6 +11,8 @@ export type RateKind = 'loginIp' | 'registerIp' | 'elevateAccount' | 'elevateIp'
 export interface LoginAttempt {
   /** The password was right: the attempt is not held against the client or the account. */
   succeeded(): Promise<void>;
+  /** The password was never checked (the server was busy): the attempt is taken back. */
+  abandoned(): Promise<void>;
 }
 
 /**
@@ -100,6 +102,11 @@ export function createRateLimits(rules: Config['rateLimits'], options: { maxKeys
           await failuresPerPair.delete(pair);
           await failuresPerIp.reward(network);
           // Only this attempt is taken back: the owner's login does not clear the others' failures.
+          await failuresPerAccount.reward(account);
+        },
+        async abandoned() {
+          await failuresPerPair.reward(pair);
+          await failuresPerIp.reward(network);
           await failuresPerAccount.reward(account);
         },
       };
