@@ -160,9 +160,12 @@ describe('config', () => {
     );
   });
 
-  it('bounds the limiters and the password checks: defaults, overrides, bad values', () => {
+  it('bounds the limiters, the password checks and the refresh retry grace: defaults, overrides, bad values', () => {
     const d = loadConfig({});
     expect(d.rateLimitMaxKeys).toBe(100_000);
+    expect(d.refreshReuseGraceSeconds).toBe(30);
+    expect(loadConfig({ PLAZA_REFRESH_REUSE_GRACE_SECONDS: '0' }).refreshReuseGraceSeconds).toBe(0);
+    expect(() => loadConfig({ PLAZA_REFRESH_REUSE_GRACE_SECONDS: '301' })).toThrow(/PLAZA_REFRESH_REUSE_GRACE_SECONDS/);
     // One thread of libuv's pool (4 unless UV_THREADPOOL_SIZE says otherwise) is left to file I/O.
     expect(d.argon2.concurrency).toBe(Math.max(1, Math.min(availableParallelism(), 3)));
     expect(d.argon2.queue).toBe(64);

@@ -47,6 +47,11 @@ export interface Config {
   argon2: { memoryKiB: number; timeCost: number; concurrency: number; queue: number };
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /**
+   * A refresh token presented again within this long of its rotation, from the client network
+   * that rotated it, is refused without revoking its session (a retry after a lost response).
+   */
+  refreshReuseGraceSeconds: number;
   sessionIdleSeconds: number;
   sessionAbsoluteSeconds: number;
   cookieSecure: boolean;
@@ -273,6 +278,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     argon2: { memoryKiB, timeCost, concurrency: argon2Concurrency, queue: argon2Queue },
     accessTokenTtlSeconds: int('PLAZA_ACCESS_TOKEN_TTL', 1800, 60, MAX_ACCESS_TOKEN_TTL_SECONDS),
     refreshTokenTtlSeconds: int('PLAZA_REFRESH_TOKEN_TTL', 30 * 86400, 300, 365 * 86400),
+    refreshReuseGraceSeconds: int('PLAZA_REFRESH_REUSE_GRACE_SECONDS', 30, 0, 300),
     sessionIdleSeconds: int('PLAZA_SESSION_IDLE_TTL', 7 * 86400, 60, 365 * 86400),
     sessionAbsoluteSeconds: int('PLAZA_SESSION_ABSOLUTE_TTL', 30 * 86400, 60, 365 * 86400),
     cookieSecure: bool('PLAZA_COOKIE_SECURE', publicUrl?.startsWith('https:') ?? false),

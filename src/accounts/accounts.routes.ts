@@ -108,7 +108,7 @@ export async function accountsRoutes(app: FastifyInstance, { core }: { core: Cor
         response: { 200: TokenPair, ...errors(400, 401, 415) },
       },
     },
-    async (request) => tokenReply(core, await core.accounts.refresh(request.body.refreshToken)),
+    async (request) => tokenReply(core, await core.accounts.refresh(request.body.refreshToken, requestContext(request))),
   );
 
   r.post(
