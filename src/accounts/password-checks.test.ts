@@ -93,7 +93,6 @@ describe('bounded password checks', () => {
       PLAZA_ARGON2_CONCURRENCY: '1',
       PLAZA_ARGON2_QUEUE: '1',
       PLAZA_NETCLASS_PORT: '0',
-      PLAZA_RATE_LOGIN_FAIL_IP: '12/1h',
     });
     await api(server.url, 'POST', '/api/auth/register', { json: { ...WHO, password: PASSWORD } });
   });
