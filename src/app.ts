@@ -63,7 +63,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   }
   const hasher = createPasswordHasher(config.argon2);
   const signer = createTokenSigner(options.secret, config.accessTokenTtlSeconds);
-  const rateLimits = createRateLimits(config.rateLimits);
+  const rateLimits = createRateLimits(config.rateLimits, { maxKeys: config.rateLimitMaxKeys });
   const sessionCache = createSessionCache(clock);
   const accounts = createAccountsService({ database, config, hasher, signer, rateLimits, clock, sessionCache });
   const users = createUsersService({ database, config, hasher, clock, sessionCache, rateLimits });

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
@@ -157,5 +158,24 @@ describe('config', () => {
     expect(() => loadConfig({ PLAZA_DATABASE_URL: 'postgres://u@h/db', PLAZA_DATABASE_SCHEMA: 'x;drop' })).toThrow(
       /SCHEMA/,
     );
+  });
+
+  it('bounds the limiters, the password checks and the refresh retry grace: defaults, overrides, bad values', () => {
+    const d = loadConfig({});
+    expect(d.rateLimitMaxKeys).toBe(100_000);
+    expect(d.refreshReuseGraceSeconds).toBe(30);
+    expect(loadConfig({ PLAZA_REFRESH_REUSE_GRACE_SECONDS: '0' }).refreshReuseGraceSeconds).toBe(0);
+    expect(() => loadConfig({ PLAZA_REFRESH_REUSE_GRACE_SECONDS: '301' })).toThrow(/PLAZA_REFRESH_REUSE_GRACE_SECONDS/);
+    // One thread of libuv's pool (4 unless UV_THREADPOOL_SIZE says otherwise) is left to file I/O.
+    expect(d.argon2.concurrency).toBe(Math.max(1, Math.min(availableParallelism(), 3)));
+    expect(d.argon2.queue).toBe(64);
+    expect(loadConfig({ UV_THREADPOOL_SIZE: '2' }).argon2.concurrency).toBe(1);
+    const c = loadConfig({ PLAZA_RATE_LIMIT_MAX_KEYS: '5000', PLAZA_ARGON2_CONCURRENCY: '3', PLAZA_ARGON2_QUEUE: '0' });
+    expect([c.rateLimitMaxKeys, c.argon2.concurrency, c.argon2.queue]).toEqual([5000, 3, 0]);
+    const bad = () =>
+      loadConfig({ PLAZA_RATE_LIMIT_MAX_KEYS: '10', PLAZA_ARGON2_CONCURRENCY: '0', PLAZA_ARGON2_QUEUE: 'lots' });
+    for (const name of ['PLAZA_RATE_LIMIT_MAX_KEYS', 'PLAZA_ARGON2_CONCURRENCY', 'PLAZA_ARGON2_QUEUE']) {
+      expect(bad).toThrow(new RegExp(name));
+    }
   });
 });

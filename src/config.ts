@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 
@@ -39,9 +40,18 @@ export interface Config {
   registration: RegistrationMode;
   admin?: { username: string; password: string; email?: string };
   password: { minLength: number; maxLength: number };
-  argon2: { memoryKiB: number; timeCost: number };
+  /**
+   * argon2id cost, and how many runs (logins, password changes) may be running and waiting at
+   * once; past that, SERVER_BUSY (passwords.ts).
+   */
+  argon2: { memoryKiB: number; timeCost: number; concurrency: number; queue: number };
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /**
+   * A refresh token presented again within this long of its rotation, from the client network
+   * that rotated it, is refused without revoking its session (a retry after a lost response).
+   */
+  refreshReuseGraceSeconds: number;
   sessionIdleSeconds: number;
   sessionAbsoluteSeconds: number;
   cookieSecure: boolean;
@@ -58,6 +68,8 @@ export interface Config {
     elevatePerAccount: RateRule;
     elevatePerIp: RateRule;
   };
+  /** Keys each in-memory limiter holds at most (bounded-limiter.ts). */
+  rateLimitMaxKeys: number;
   chat: {
     /** Seed 004's unauthenticated `/ws/{client_id}` guests; off by default. */
     guests: boolean;
@@ -222,6 +234,16 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     );
   }
 
+  // argon2 runs on libuv's thread pool, which file I/O shares: one thread is left to it.
+  const threadPool = Number(str('UV_THREADPOOL_SIZE') ?? 4) || 4;
+  const argon2Concurrency = int(
+    'PLAZA_ARGON2_CONCURRENCY',
+    Math.max(1, Math.min(availableParallelism(), threadPool - 1)),
+    1,
+    1024,
+  );
+  const argon2Queue = int('PLAZA_ARGON2_QUEUE', 64, 0, 100_000);
+
   const secret = str('PLAZA_SECRET');
 
   const optionalPort = (name: string): number | undefined =>
@@ -253,9 +275,10 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       ? { admin: { username: adminUsername, password: adminPassword, ...(adminEmail ? { email: adminEmail } : {}) } }
       : {}),
     password: { minLength, maxLength },
-    argon2: { memoryKiB, timeCost },
+    argon2: { memoryKiB, timeCost, concurrency: argon2Concurrency, queue: argon2Queue },
     accessTokenTtlSeconds: int('PLAZA_ACCESS_TOKEN_TTL', 1800, 60, MAX_ACCESS_TOKEN_TTL_SECONDS),
     refreshTokenTtlSeconds: int('PLAZA_REFRESH_TOKEN_TTL', 30 * 86400, 300, 365 * 86400),
+    refreshReuseGraceSeconds: int('PLAZA_REFRESH_REUSE_GRACE_SECONDS', 30, 0, 300),
     sessionIdleSeconds: int('PLAZA_SESSION_IDLE_TTL', 7 * 86400, 60, 365 * 86400),
     sessionAbsoluteSeconds: int('PLAZA_SESSION_ABSOLUTE_TTL', 30 * 86400, 60, 365 * 86400),
     cookieSecure: bool('PLAZA_COOKIE_SECURE', publicUrl?.startsWith('https:') ?? false),
@@ -268,6 +291,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       elevatePerAccount: rate('PLAZA_RATE_ELEVATE_ACCOUNT', { points: 10, durationSeconds: 3600 }),
       elevatePerIp: rate('PLAZA_RATE_ELEVATE_IP', { points: 30, durationSeconds: 3600 }),
     },
+    rateLimitMaxKeys: int('PLAZA_RATE_LIMIT_MAX_KEYS', 100_000, 1000, 10_000_000),
     chat: {
       guests: bool('PLAZA_GUEST_CHAT', false),
       presenceGraceSeconds: int('PLAZA_PRESENCE_GRACE_SECONDS', 30, 0, 3600),

@@ -51,7 +51,7 @@ export async function accountsRoutes(app: FastifyInstance, { core }: { core: Cor
         tags,
         summary: 'Create an account (when registration is open)',
         body: RegisterBody,
-        response: { 201: Type.Object({ user: UserRef }), ...errors(400, 403, 409, 415, 429) },
+        response: { 201: Type.Object({ user: UserRef }), ...errors(400, 403, 409, 415, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -67,7 +67,7 @@ export async function accountsRoutes(app: FastifyInstance, { core }: { core: Cor
         tags,
         summary: 'Log in with username or email; returns bearer + refresh token, or sets a session cookie',
         body: LoginBody,
-        response: { 200: Type.Union([TokenPair, CookieLoginReply]), ...errors(400, 401, 403, 415, 429) },
+        response: { 200: Type.Union([TokenPair, CookieLoginReply]), ...errors(400, 401, 403, 415, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -94,7 +94,7 @@ export async function accountsRoutes(app: FastifyInstance, { core }: { core: Cor
         response: { 200: TokenPair, ...errors(400, 401, 415) },
       },
     },
-    async (request) => tokenReply(core, await core.accounts.refresh(request.body.refreshToken)),
+    async (request) => tokenReply(core, await core.accounts.refresh(request.body.refreshToken, requestContext(request))),
   );
 
   r.post(

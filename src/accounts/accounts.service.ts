@@ -24,7 +24,12 @@ export interface AccountsDeps {
   database: Database;
   config: Pick<
     Config,
-    'password' | 'registration' | 'sessionIdleSeconds' | 'sessionAbsoluteSeconds' | 'refreshTokenTtlSeconds'
+    | 'password'
+    | 'registration'
+    | 'sessionIdleSeconds'
+    | 'sessionAbsoluteSeconds'
+    | 'refreshTokenTtlSeconds'
+    | 'refreshReuseGraceSeconds'
   >;
   hasher: PasswordHasher;
   signer: TokenSigner;
@@ -152,15 +157,30 @@ export function createAccountsService(deps: AccountsDeps) {
   async function verifyCredentials(identifier: string, password: string, ctx: RequestContext): Promise<User> {
     await rateLimits.consume('loginIp', ctx.ip);
     const row = password.length <= 4096 ? await findByIdentifier(identifier) : undefined;
-    // Keyed on the account, so its username and email share one budget.
+    // Keyed on the account, so its username and email share one budget. A name that is no
+    // account gets a counter of its own, exactly like an account (the limiters store every key as
+    // a 16-byte hash and hold a bounded number of them): a counter shared by unknown names would
+    // fill up and answer 429 for them alone, telling them apart from accounts (decision 0003).
     const accountKey = row ? `user:${row.id}` : `name:${identifier.trim().toLowerCase().normalize('NFKC').slice(0, 320)}`;
     const attempt = await rateLimits.beginLogin(accountKey, ctx.ip, () => loggedInFrom(row?.id, ctx.ip));
-    const ok = await hasher.verify(row?.password_hash ?? null, password);
+    let ok: boolean;
+    try {
+      ok = await hasher.verify(row?.password_hash ?? null, password);
+    } catch (err) {
+      // SERVER_BUSY: the password was not checked, so the attempt is not held against anyone.
+      await attempt.abandoned();
+      throw err;
+    }
     if (!row || !ok) throw new AppError('INVALID_CREDENTIALS', 'Incorrect username, email or password');
     if (row.disabled === 1) throw new AppError('ACCOUNT_DISABLED', 'This account is disabled');
     await attempt.succeeded();
     if (hasher.needsRehash(row.password_hash)) {
-      await users.updateUser(db, row.id, { password_hash: await hasher.hash(password) });
+      try {
+        await users.updateUser(db, row.id, { password_hash: await hasher.hash(password) });
+      } catch (err) {
+        // A busy server upgrades the hash at a later login instead of failing this one.
+        if (!(err instanceof AppError && err.code === 'SERVER_BUSY')) throw err;
+      }
     }
     return toUser(row);
   }
@@ -273,19 +293,29 @@ export function createAccountsService(deps: AccountsDeps) {
    * Renews a bearer token. The refresh token is rotated, so each one works once; one presented
    * again was copied (by whoever used it first, or now), so the session it belongs to is revoked,
    * with its current refresh token and access tokens (OAuth 2.0 Security BCP: the token family).
+   * One exception: the token just replaced, presented again from the client network that replaced
+   * it within `refreshReuseGraceSeconds` (a retry after a lost response, two tabs at once), is
+   * refused without revoking anything.
    */
-  async function refresh(refreshToken: string): Promise<TokenLogin> {
+  async function refresh(refreshToken: string, ctx: RequestContext): Promise<TokenLogin> {
     const now = clock.now();
     const oldHash = hashToken(refreshToken);
     const found = await sessions.findLiveSession(db, { tokenHash: oldHash }, now);
     if (found && found.session.kind === 'api' && found.user.disabled !== 1) {
       const id = found.session.id;
       const next = randomToken(32);
+      const nextHash = hashToken(next);
       // The old hash is kept in the same transaction: a concurrent use of it either wins this
-      // rotation or, failing the guarded update, finds the hash and revokes the session.
+      // rotation or, failing the guarded update, finds the hash (and what replaced it).
       const rotated = await db.transaction().execute(async (trx) => {
-        if (!(await sessions.rotateSessionToken(trx, id, oldHash, hashToken(next), now))) return false;
-        await sessions.insertRotatedToken(trx, oldHash, id, now);
+        if (!(await sessions.rotateSessionToken(trx, id, oldHash, nextHash, now))) return false;
+        await sessions.insertRotatedToken(trx, {
+          token_hash: oldHash,
+          session_id: id,
+          rotated_at: now,
+          replaced_by_hash: nextHash,
+          rotated_ip: ctx.ip,
+        });
         return true;
       });
       sessionCache.invalidateSession(id);
@@ -301,16 +331,33 @@ export function createAccountsService(deps: AccountsDeps) {
         };
       }
     }
-    await revokeIfReused(oldHash, now);
+    await refuseReused(oldHash, now, ctx);
     throw new AppError('INVALID_TOKEN', 'Refresh token is invalid, expired or already used');
   }
 
-  /** Ends the session a replaced refresh token belonged to, and says so. */
-  async function revokeIfReused(tokenHash: string, now: number): Promise<void> {
-    const sessionId = await sessions.findRotatedTokenSession(db, tokenHash);
-    if (sessionId === undefined) return;
-    await sessions.revokeSession(db, sessionId, now);
-    sessionCache.invalidateSession(sessionId);
+  /**
+   * A replaced refresh token presented again: within the grace, the one just replaced, from the
+   * network that replaced it, is only refused; anything else ends its session, and says so.
+   * Nobody gets a working token out of it either way (decision 0004).
+   */
+  async function refuseReused(tokenHash: string, now: number, ctx: RequestContext): Promise<void> {
+    const replaced = await sessions.findRotatedToken(db, tokenHash);
+    if (replaced === undefined) return;
+    const live = await sessions.findLiveSession(db, { id: replaced.session_id }, now);
+    const retried =
+      live !== undefined &&
+      replaced.replaced_by_hash === live.session.token_hash &&
+      now - replaced.rotated_at < config.refreshReuseGraceSeconds * 1000 &&
+      replaced.rotated_ip !== null &&
+      clientNetwork(replaced.rotated_ip) === clientNetwork(ctx.ip);
+    if (retried) {
+      throw new AppError(
+        'INVALID_TOKEN',
+        'Refresh token was already used moments ago; continue with the refresh token that replaced it',
+      );
+    }
+    await sessions.revokeSession(db, replaced.session_id, now);
+    sessionCache.invalidateSession(replaced.session_id);
     throw new AppError('INVALID_TOKEN', 'Refresh token was already used; its session has been ended, log in again');
   }
 

@@ -188,6 +188,39 @@ describe.each(await testDatabases())('login throttling on %s', (db) => {
       expect((await native.login(s, '127.0.0.61', victims[5] as Account, PASSWORD)).status).toBe(200);
     });
 
+    it('names that are no account meet the limits exactly as accounts do (no enumeration by 429s)', async () => {
+      const s = await restart({ PLAZA_RATE_LOGIN_ACCOUNT_IP: '3/5m', PLAZA_RATE_LOGIN_ACCOUNT: '4/1h' });
+      const real = { username: 'realname', email: 'realname@example.com' };
+      await register(s, real);
+      const ghost = (n: string) => ({ username: n, email: '' });
+      // One IP exhausts its (account, IP) budget on three made-up names: a counter shared by
+      // unknown names would now refuse every other one from there, while accounts still answer 401.
+      const probe = '127.0.0.90';
+      for (const n of ['ghost-a', 'ghost-b', 'ghost-c']) {
+        for (let i = 0; i < 3; i++) expect((await native.login(s, probe, ghost(n), `guess-${i}`)).status).toBe(401);
+        expect((await native.login(s, probe, ghost(n), 'guess-again')).status).toBe(429);
+      }
+      expect((await native.login(s, probe, ghost('ghost-d'), 'first-guess')).status).toBe(401);
+      expect((await native.login(s, probe, real, 'first-guess')).status).toBe(401);
+
+      // Spread over many IPs, the account-wide counter of an unknown name fills at the same
+      // point as an account's, with the same Retry-After.
+      const run = async (who: Account, first: number) => {
+        const seen = [];
+        for (let n = 0; n < 5; n++) {
+          const r = await native.login(s, `127.0.0.${first + n}`, who, `spread-${n}`);
+          seen.push(`${r.status}${r.retryAfter === undefined ? '' : ` after ~${Math.round(r.retryAfter / 60)}m`}`);
+        }
+        return seen;
+      };
+      const other = { username: 'spreadname', email: 'spreadname@example.com' };
+      await register(s, other);
+      const forReal = await run(other, 100);
+      const forGhost = await run(ghost('ghost-e'), 110);
+      expect(forReal).toEqual(['401', '401', '401', '401', '429 after ~60m']);
+      expect(forGhost).toEqual(forReal);
+    });
+
     it('a distributed attack on one account refuses new IPs, while the owner logs in from a known IP', async () => {
       const s = await restart({ PLAZA_RATE_LOGIN_ACCOUNT: '6/1h' });
       const who = { username: 'target', email: 'target@example.com' };

@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config, RateRule } from '../config.js';
 import { AppError } from '../shared/errors.js';
+import { BoundedRateLimiter } from './bounded-limiter.js';
 
 /** Limits counted per client network (see `clientNetwork`) or per account. */
 export type RateKind = 'loginIp' | 'registerIp' | 'elevateAccount' | 'elevateIp' | 'currentPassword';
@@ -10,11 +11,14 @@ export type RateKind = 'loginIp' | 'registerIp' | 'elevateAccount' | 'elevateIp'
 export interface LoginAttempt {
   /** The password was right: the attempt is not held against the client or the account. */
   succeeded(): Promise<void>;
+  /** The password was never checked (the server was busy): the attempt is taken back. */
+  abandoned(): Promise<void>;
 }
 
 /**
- * Fixed-window counters per client network and per account. In memory for one instance; the same
- * rate-limiter-flexible API has a Redis store for several instances.
+ * Fixed-window counters per client network and per account. In memory for one instance, each
+ * limiter holding at most `maxKeys` keys (bounded-limiter.ts); the same rate-limiter-flexible API
+ * has a Redis store for several instances.
  */
 export interface RateLimits {
   /** Counts one attempt; throws RATE_LIMITED (with Retry-After) when over the limit. */
@@ -56,8 +60,9 @@ async function consumeOrRefuse(limiter: RateLimiterMemory, key: string): Promise
   }
 }
 
-export function createRateLimits(rules: Config['rateLimits']): RateLimits {
-  const make = (rule: RateRule) => new RateLimiterMemory({ points: rule.points, duration: rule.durationSeconds });
+export function createRateLimits(rules: Config['rateLimits'], options: { maxKeys: number }): RateLimits {
+  const make = (rule: RateRule) =>
+    new BoundedRateLimiter({ points: rule.points, duration: rule.durationSeconds, maxKeys: options.maxKeys });
   const limiters: Record<RateKind, RateLimiterMemory> = {
     loginIp: make(rules.loginPerIp),
     registerIp: make(rules.registerPerIp),
@@ -97,6 +102,11 @@ export function createRateLimits(rules: Config['rateLimits']): RateLimits {
           await failuresPerPair.delete(pair);
           await failuresPerIp.reward(network);
           // Only this attempt is taken back: the owner's login does not clear the others' failures.
+          await failuresPerAccount.reward(account);
+        },
+        async abandoned() {
+          await failuresPerPair.reward(pair);
+          await failuresPerIp.reward(network);
           await failuresPerAccount.reward(account);
         },
       };

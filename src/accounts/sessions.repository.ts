@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import { precompile } from '../db/precompiled.js';
-import type { SessionsTable, Tables } from '../db/tables.js';
+import type { RotatedRefreshTokensTable, SessionsTable, Tables } from '../db/tables.js';
 import type { UserRow } from './users.repository.js';
 
 export type SessionRow = Selectable<SessionsTable>;
@@ -102,19 +102,16 @@ export async function rotateSessionToken(db: Db, id: string, oldHash: string, ne
   return Number(r.numUpdatedRows) === 1;
 }
 
-/** Keeps a replaced refresh token's hash (in the rotation's transaction). */
-export async function insertRotatedToken(db: Db, tokenHash: string, sessionId: string, now: number): Promise<void> {
-  await db.insertInto('rotated_refresh_tokens').values({ token_hash: tokenHash, session_id: sessionId, rotated_at: now }).execute();
+export type RotatedTokenRow = Selectable<RotatedRefreshTokensTable>;
+
+/** Keeps a replaced refresh token's hash, what replaced it and from where (in the rotation's transaction). */
+export async function insertRotatedToken(db: Db, row: RotatedTokenRow): Promise<void> {
+  await db.insertInto('rotated_refresh_tokens').values(row).execute();
 }
 
-/** The session a replaced refresh token belonged to, if it is one. */
-export async function findRotatedTokenSession(db: Db, tokenHash: string): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('rotated_refresh_tokens')
-    .select('session_id')
-    .where('token_hash', '=', tokenHash)
-    .executeTakeFirst();
-  return row?.session_id;
+/** A replaced refresh token, if this hash is one. */
+export async function findRotatedToken(db: Db, tokenHash: string): Promise<RotatedTokenRow | undefined> {
+  return db.selectFrom('rotated_refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
 }
 
 export async function revokeSession(db: Db, id: string, now: number): Promise<boolean> {

@@ -58,7 +58,7 @@ function fail(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   }
   return reply
     .code(m.status)
-    .send({ detail: m.status >= 500 ? 'Internal Server Error' : (DETAIL[m.code] ?? m.message) });
+    .send({ detail: m.status >= 500 && m.code !== 'SERVER_BUSY' ? 'Internal Server Error' : (DETAIL[m.code] ?? m.message) });
 }
 
 function requireBearer(request: FastifyRequest) {

@@ -29,11 +29,18 @@ export interface SessionsTable {
   ip: string | null;
 }
 
-/** A refresh token its session has replaced; presenting it again revokes the session. */
+/**
+ * A refresh token its session has replaced; presenting it again revokes the session, unless it is
+ * the one just replaced, presented again from the same client network within the grace.
+ */
 export interface RotatedRefreshTokensTable {
   token_hash: string;
   session_id: string;
   rotated_at: number;
+  /** The token that replaced it (null in rows from before migration 0005). */
+  replaced_by_hash: string | null;
+  /** The address of the request that replaced it. */
+  rotated_ip: string | null;
 }
 
 export interface AccessKeysTable {

@@ -3,6 +3,7 @@ import * as m0001 from './0001_accounts.js';
 import * as m0002 from './0002_files.js';
 import * as m0003 from './0003_chat.js';
 import * as m0004 from './0004_rotated_refresh_tokens.js';
+import * as m0005 from './0005_refresh_reuse_grace.js';
 import { isPostgres } from './portable.js';
 
 /** Frozen and listed statically: never edit a shipped migration, add a new one. */
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_files': m0002,
   '0003_chat': m0003,
   '0004_rotated_refresh_tokens': m0004,
+  '0005_refresh_reuse_grace': m0005,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultSet> {
