@@ -7,7 +7,8 @@ import { isCrossSiteRequest, requireAdmin, requireUser } from '../http/auth.js';
 import { errors } from '../http/schemas.js';
 import { AppError } from '../shared/errors.js';
 import { hashToken, randomToken } from '../shared/ids.js';
-import { heartbeatOptions, type LiveSocket, serveNativeSocket } from './chat.socket.js';
+import { heartbeatOptions } from './heartbeat.js';
+import { type LiveSocket, serveNativeSocket } from './chat.socket.js';
 import { startHeartbeat } from './heartbeat.js';
 
 const TICKET_TTL_MS = 30_000;

@@ -7,7 +7,8 @@ import { mapError } from '../http/errors.js';
 import { AppError } from '../shared/errors.js';
 import { randomId } from '../shared/ids.js';
 import { createFrameLimit } from './frame-limit.js';
-import type { HeartbeatEntry, HeartbeatOptions } from './heartbeat.js';
+import { CLOSE, closeIfOverCap } from './close-codes.js';
+import type { HeartbeatEntry } from './heartbeat.js';
 import type { HubConnection } from './hub.js';
 import type { ChatMessage, HubEvent, RoomInfo } from './model.js';
 import {
@@ -25,30 +26,11 @@ import {
  * rather than buffered without limit.
  */
 
-export const CLOSE_SLOW_CONSUMER = 1008;
-/** The user already holds PLAZA_CHAT_MAX_SOCKETS_PER_USER chat sockets (4000 + HTTP's 429). */
-export const CLOSE_TOO_MANY_SOCKETS = 4029;
 /** Frames received but not yet handled, per connection; more are refused (a client outrunning the server). */
 const MAX_PENDING_FRAMES = 256;
 
 export interface LiveSocket extends HeartbeatEntry {
   conn: HubConnection;
-}
-
-/** Closes a socket refused by the per-user cap with 4029 and the cap's reason; false for any other error. */
-export function closeIfOverCap(socket: WebSocket, err: unknown): boolean {
-  if (!(err instanceof AppError && err.code === 'TOO_MANY_SOCKETS')) return false;
-  socket.close(CLOSE_TOO_MANY_SOCKETS, err.message);
-  return true;
-}
-
-/** Heartbeat settings for a transport's sockets: logins are re-checked with the accounts service. */
-export function heartbeatOptions<E extends HeartbeatEntry>(core: Core, extra: Pick<HeartbeatOptions<E>, 'each' | 'onBeat'> = {}): HeartbeatOptions<E> {
-  return {
-    intervalMs: core.config.chat.heartbeatSeconds * 1000,
-    sessionLive: async (sessionId) => (await core.accounts.authenticateSession(sessionId)) !== undefined,
-    ...extra,
-  };
 }
 
 /** An unmasked, final text frame (RFC 6455 §5.2), built once per message whatever the fan-out. */
@@ -141,7 +123,7 @@ export function serveNativeSocket(
   function dropSlowConsumer() {
     if (dropped) return;
     dropped = true;
-    socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect and resume');
+    socket.close(CLOSE.POLICY_VIOLATION, 'Too far behind: reconnect and resume');
     // A client that does not even read the close frame is cut off.
     setTimeout(() => socket.terminate(), 5000).unref();
   }
@@ -286,7 +268,7 @@ export function serveNativeSocket(
         return;
       case 'bye':
         goodbye = true;
-        socket.close(1000, 'Goodbye');
+        socket.close(CLOSE.NORMAL, 'Goodbye');
         return;
     }
   }
@@ -320,7 +302,7 @@ export function serveNativeSocket(
       // Frames the client sent meanwhile are dropped: this connection never joined the hub.
       closed = true;
       replyError(err);
-      if (!closeIfOverCap(socket, err)) socket.close(1011, 'Could not load your rooms');
+      if (!closeIfOverCap(socket, err)) socket.close(CLOSE.INTERNAL_ERROR, 'Could not load your rooms');
     },
   );
   let chain: Promise<void> = ready.catch(() => {});

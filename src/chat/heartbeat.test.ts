@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
-import { CLOSE_SESSION_ENDED, type HeartbeatEntry, type HeartbeatOptions, startHeartbeat } from './heartbeat.js';
+import { CLOSE } from './close-codes.js';
+import { type HeartbeatEntry, type HeartbeatOptions, startHeartbeat } from './heartbeat.js';
 
 /** A socket stand-in that records what the heartbeat did to it; `answers` = it pongs every ping. */
 function fakeEntry(sessionId: string | null, answers = true) {
@@ -52,7 +53,7 @@ describe('heartbeat', () => {
       onBeat: () => beats++,
       intervalMs: 200,
     });
-    await vi.waitFor(() => expect(ended.every((e) => e.closedWith === CLOSE_SESSION_ENDED)).toBe(true), { interval: 5 });
+    await vi.waitFor(() => expect(ended.every((e) => e.closedWith === CLOSE.SESSION_ENDED)).toBe(true), { interval: 5 });
     expect(beats).toBe(1);
     expect(checks.sort()).toEqual(['s-ended', 's-many']);
     expect([...live].every((e) => e.pings === 1)).toBe(true);

@@ -1,7 +1,8 @@
 import type { WebSocket } from 'ws';
+import type { Core } from '../app.js';
 import { forEachInSlices, runInSlices } from '../shared/slices.js';
+import { CLOSE } from './close-codes.js';
 
-export const CLOSE_SESSION_ENDED = 4001;
 /** Sockets pinged (or logins re-checked) per turn of the event loop during a heartbeat. */
 const SLICE = 100;
 
@@ -68,7 +69,7 @@ export function startHeartbeat<E extends HeartbeatEntry>(live: Set<E>, options: 
       } catch {
         return; // The database is unwell: check again at a later beat.
       }
-      if (!standing) for (const s of entries) s.socket.close(CLOSE_SESSION_ENDED, 'Session ended; log in again');
+      if (!standing) for (const s of entries) s.socket.close(CLOSE.SESSION_ENDED, 'Session ended; log in again');
     });
   }
 
@@ -88,5 +89,14 @@ export function startHeartbeat<E extends HeartbeatEntry>(live: Set<E>, options: 
   return () => {
     stopped = true;
     clearInterval(timer);
+  };
+}
+
+/** Heartbeat settings for a transport's sockets: logins are re-checked with the accounts service. */
+export function heartbeatOptions<E extends HeartbeatEntry>(core: Core, extra: Pick<HeartbeatOptions<E>, 'each' | 'onBeat'> = {}): HeartbeatOptions<E> {
+  return {
+    intervalMs: core.config.chat.heartbeatSeconds * 1000,
+    sessionLive: async (sessionId) => (await core.accounts.authenticateSession(sessionId)) !== undefined,
+    ...extra,
   };
 }

@@ -5,7 +5,8 @@ import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { Principal, User } from '../accounts/model.js';
 import type { Core } from '../app.js';
-import { CLOSE_SLOW_CONSUMER, closeIfOverCap, heartbeatOptions } from '../chat/chat.socket.js';
+import { CLOSE, closeIfOverCap } from '../chat/close-codes.js';
+import { heartbeatOptions } from '../chat/heartbeat.js';
 import { createFrameLimit } from '../chat/frame-limit.js';
 import { type HeartbeatEntry, startHeartbeat } from '../chat/heartbeat.js';
 import type { HubConnection } from '../chat/hub.js';
@@ -105,7 +106,6 @@ interface Live extends HeartbeatEntry {
 
 /** Echo sockets need no login: their number is bounded. */
 const MAX_ECHO_SOCKETS = 1000;
-const CLOSE_NAME_TAKEN = 4003;
 
 function fail(message: string): AppError {
   return new AppError('BAD_REQUEST', message);
@@ -170,7 +170,7 @@ function serveEcho(core: Core, socket: WebSocket, log: FastifyBaseLogger, live: 
   const limited = createFrameLimit(framesPer10s);
   socket.on('error', (err) => log.debug({ err }, 'seed 004 echo socket error'));
   if (echoes.count >= MAX_ECHO_SOCKETS) {
-    socket.close(1013, 'Too many echo connections; try again later');
+    socket.close(CLOSE.TRY_AGAIN_LATER, 'Too many echo connections; try again later');
     return;
   }
   echoes.count++;
@@ -187,7 +187,7 @@ function serveEcho(core: Core, socket: WebSocket, log: FastifyBaseLogger, live: 
   socket.on('message', (data, isBinary) => {
     if (socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > maxBufferedBytes) {
-      socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind');
+      socket.close(CLOSE.POLICY_VIOLATION, 'Too far behind');
       return;
     }
     if (isBinary) socket.send('Error: Only text frames are supported');
@@ -210,7 +210,7 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
     if (dropped || socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > maxBufferedBytes) {
       dropped = true;
-      socket.close(CLOSE_SLOW_CONSUMER, 'Too far behind: reconnect');
+      socket.close(CLOSE.POLICY_VIOLATION, 'Too far behind: reconnect');
       setTimeout(() => socket.terminate(), 5000).unref();
       return;
     }
@@ -431,7 +431,7 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
   // Two guests racing for one id both passed the upgrade check; the first one attached wins.
   if (user === null && chat.hub.connectionsOf(me.key) > 0) {
     write(`Error: Client '${me.name}' is already connected`);
-    socket.close(CLOSE_SLOW_CONSUMER, 'Client id in use');
+    socket.close(CLOSE.POLICY_VIOLATION, 'Client id in use');
     live.delete(entry);
     return;
   }
@@ -460,7 +460,7 @@ function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: F
     },
     (err) => {
       replyError(err);
-      socket.close(1011, 'Could not load your groups');
+      socket.close(CLOSE.INTERNAL_ERROR, 'Could not load your groups');
     },
   );
   let chain: Promise<void> = ready;
@@ -580,7 +580,7 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
         if (s.guest === undefined) return;
         core.users.findByUsername(s.guest.toLowerCase()).then(
           (u) => {
-            if (u) s.socket.close(CLOSE_NAME_TAKEN, 'That name now belongs to a registered user');
+            if (u) s.socket.close(CLOSE.NAME_TAKEN, 'That name now belongs to a registered user');
           },
           () => {},
         );
@@ -654,7 +654,7 @@ export async function adclusterSocketRoutes(app: FastifyInstance, { core }: { co
   const onCommands = (socket: WebSocket, request: FastifyRequest) => {
     const identity = identities.get(request);
     if (!identity) {
-      socket.close(1011, 'No identity');
+      socket.close(CLOSE.INTERNAL_ERROR, 'No identity');
       return;
     }
     serveCommands(core, socket, identity, request.log, live);

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { User } from '../accounts/model.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/connect.js';
-import { isStorageFull } from '../db/errors.js';
+import { isStorageFull } from '../shared/system-errors.js';
 import type { DiskGuard } from '../ops/disk.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';

@@ -1,89 +1,64 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable, isInvalidDatabaseInput, isStorageFull, storageUnavailable } from '../db/errors.js';
 import { BASELINE_SECURITY_HEADERS } from './security-headers.js';
+import { describeFailure, type Failure, failure, logFailure } from '../shared/error-map.js';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../shared/errors.js';
 
-export interface MappedError {
-  status: number;
-  code: ErrorCode;
-  message: string;
-  retryAfter?: number | undefined;
-}
+/** An HTTP transport's failure: shared/error-map.ts's, with the framework's own errors recognised first. */
+export type MappedError = Failure;
 
 /**
- * Turns anything thrown during a request into a client-safe answer. Unknown errors become a
- * 500 with a generic message (logged with the request id); no detail of them reaches the client.
+ * Turns anything thrown during a request into a client-safe answer: Fastify's and Node's HTTP
+ * errors here, everything else by the one rule (shared/error-map.ts). Unknown errors become a 500
+ * with a generic message (logged with the request id); no detail of them reaches the client.
  */
 export function mapError(err: unknown): MappedError {
-  if (err instanceof AppError) {
-    return { status: err.status, code: err.code, message: err.message, retryAfter: err.retryAfter };
-  }
+  if (err instanceof AppError) return describeFailure(err);
+  return frameworkFailure(err) ?? describeFailure(err);
+}
+
+/** Fastify's (FST_*) and Node's HTTP parser's (HPE_*) errors, and a 4xx a plugin raised with statusCode. */
+function frameworkFailure(err: unknown): MappedError | undefined {
   const fe = err as Partial<FastifyError> & { validation?: unknown[] };
   if (fe?.validation) {
-    return { status: 400, code: 'VALIDATION_FAILED', message: describeValidation(fe as FastifyError) };
+    return failure('VALIDATION_FAILED', describeValidation(fe as FastifyError));
   }
   switch (fe?.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-        ? { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported Content-Type; send application/json' }
-        : { status: 400, code: 'BAD_REQUEST', message: 'Content-Length does not match the body' };
+        ? failure('UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type; send application/json')
+        : failure('BAD_REQUEST', 'Content-Length does not match the body');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' };
+      return failure('PAYLOAD_TOO_LARGE', 'Request body is too large');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, code: 'INVALID_JSON', message: 'Body is empty but Content-Type is application/json' };
+      return failure('INVALID_JSON', 'Body is empty but Content-Type is application/json');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' };
+      return failure('INVALID_JSON', 'Body is not valid JSON');
     case 'FST_ERR_MAX_PARAM_LENGTH':
-      return { status: 414, code: 'URI_TOO_LONG', message: 'A segment of the URL is too long' };
+      return failure('URI_TOO_LONG', 'A segment of the URL is too long');
     case 'FST_ERR_BAD_URL':
-      return { status: 400, code: 'BAD_REQUEST', message: 'The URL is not valid (bad percent-encoding)' };
+      return failure('BAD_REQUEST', 'The URL is not valid (bad percent-encoding)');
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request did not arrive in time' };
+      return failure('REQUEST_TIMEOUT', 'The request did not arrive in time');
     case 'HPE_HEADER_OVERFLOW':
       return requestLineTooLong(err)
-        ? { status: 414, code: 'URI_TOO_LONG', message: 'The URL is too long' }
-        : { status: 431, code: 'HEADERS_TOO_LARGE', message: 'The request headers are too large' };
+        ? failure('URI_TOO_LONG', 'The URL is too long')
+        : failure('HEADERS_TOO_LARGE', 'The request headers are too large');
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Chunk extensions are too large' };
+      return failure('PAYLOAD_TOO_LARGE', 'Chunk extensions are too large');
   }
   if (typeof fe?.code === 'string' && fe.code.startsWith('HPE_')) {
-    return { status: 400, code: 'BAD_REQUEST', message: HTTP_PARSE_ERRORS[fe.code] ?? 'The request is not valid HTTP' };
+    return failure('BAD_REQUEST', HTTP_PARSE_ERRORS[fe.code] ?? 'The request is not valid HTTP');
   }
   if (err instanceof SyntaxError && (fe as { statusCode?: number }).statusCode === 400) {
-    return { status: 400, code: 'INVALID_JSON', message: 'Body is not valid JSON' };
-  }
-  const storage = mapStorageError(err);
-  if (storage) return storage;
-  if (isInvalidDatabaseInput(err)) {
-    return { status: 400, code: 'BAD_REQUEST', message: 'A value in the request is not acceptable' };
-  }
-  if (isDatabaseUnavailable(err)) {
-    return {
-      status: 503,
-      code: 'DATABASE_UNAVAILABLE',
-      message: 'The database is unavailable; retry shortly',
-      retryAfter: 5,
-    };
+    return failure('INVALID_JSON', 'Body is not valid JSON');
   }
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
   if (status >= 400 && status < 500) {
     const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === status) ?? 'BAD_REQUEST';
-    return { status, code, message: typeof fe.message === 'string' ? fe.message.slice(0, 200) : 'Bad request' };
+    return { ...failure(code, typeof fe.message === 'string' ? fe.message.slice(0, 200) : 'Bad request'), status };
   }
-  return { status: 500, code: 'INTERNAL', message: 'Internal server error' };
-}
-
-/** A full disk is 507; a read-only disk or no file descriptors left is 503 with Retry-After. */
-function mapStorageError(err: unknown): MappedError | undefined {
-  if (isStorageFull(err)) {
-    return { status: 507, code: 'STORAGE_FULL', message: 'The server is out of storage space; try again later' };
-  }
-  const why = storageUnavailable(err);
-  if (!why) return undefined;
-  const message =
-    why === 'read-only' ? 'The server cannot write to its storage right now; retry later' : 'The server cannot open more files right now; retry shortly';
-  return { status: 503, code: 'STORAGE_UNAVAILABLE', message, retryAfter: 5 };
+  return undefined;
 }
 
 /** Node's HTTP parser errors (HPE_*, from llhttp) said in words; the rest are "not valid HTTP". */
@@ -126,7 +101,7 @@ function describeValidation(err: FastifyError): string {
 }
 
 export function logIfServerError(request: FastifyRequest, err: unknown, mapped: MappedError) {
-  if (mapped.status >= 500) request.log.error({ err }, 'request failed');
+  logFailure(request.log, err, mapped, 'request failed');
 }
 
 /** Native API error format: {"error":{"code","message"}}. */

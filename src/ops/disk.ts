@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, open, readdir, stat, statfs, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { isStorageFull, storageUnavailable } from '../db/errors.js';
+import { isStorageFull, storageUnavailable } from '../shared/system-errors.js';
 import { type Clock, systemClock } from '../shared/clock.js';
 
 export type DiskState = 'ok' | 'full' | 'read-only' | 'unavailable';

@@ -1,54 +1,75 @@
 /**
- * The closed set of failure codes a service may raise. Each transport maps them once:
- * HTTP status + JSON in http/errors.ts, the seed's own strings in each compat adapter.
+ * The closed set of failure codes a service may raise, and the one rule for each (Outline's
+ * `isReportable` is the model): its HTTP status, its kind and a default retry hint. Every
+ * transport reads this table through shared/error-map.ts and only says the code in its own words
+ * (HTTP JSON in http/errors.ts, WebSocket error frames, the seeds' strings in compat/).
+ *
+ * - `client`: the request's own fault or a refusal; the message is client-safe and shown, nothing is logged as a failure.
+ * - `unavailable`: the server cannot do it right now (database down, disk full or read-only, busy, stopping);
+ *   the message is shown with its retry hint and logged as a warning, not as a server fault.
+ * - `fault`: a bug or an unknown failure; logged with its stack, and the client sees only a generic message.
  */
-export const ERROR_STATUS = {
-  VALIDATION_FAILED: 400,
-  INVALID_JSON: 400,
-  INVALID_CURSOR: 400,
-  BAD_REQUEST: 400,
-  UPLOAD_INCOMPLETE: 400,
-  UNAUTHENTICATED: 401,
-  INVALID_CREDENTIALS: 401,
-  INVALID_TOKEN: 401,
-  INVALID_ACCESS_KEY: 401,
-  FORBIDDEN: 403,
-  NOT_MEMBER: 403,
-  CSRF_REJECTED: 403,
-  ACCOUNT_DISABLED: 403,
-  REGISTRATION_CLOSED: 403,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  REQUEST_TIMEOUT: 408,
-  USERNAME_TAKEN: 409,
-  EMAIL_TAKEN: 409,
-  ACCESS_KEY_ACTIVE: 409,
-  LAST_ADMIN: 409,
-  ROOM_EXISTS: 409,
-  UPLOAD_CONFLICT: 409,
-  UPLOAD_EXPIRED: 410,
-  PRECONDITION_FAILED: 412,
-  PAYLOAD_TOO_LARGE: 413,
-  FILE_TOO_LARGE: 413,
-  URI_TOO_LONG: 414,
-  RANGE_NOT_SATISFIABLE: 416,
-  EXPECTATION_FAILED: 417,
-  UNSUPPORTED_IMAGE: 422,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  RATE_LIMITED: 429,
-  TOO_MANY_SOCKETS: 429,
-  HEADERS_TOO_LARGE: 431,
-  INTERNAL: 500,
-  QUOTA_EXCEEDED: 507,
-  STORAGE_FULL: 507,
-  DATABASE_UNAVAILABLE: 503,
-  STORAGE_UNAVAILABLE: 503,
-  TOO_MANY_CONNECTIONS: 503,
-  SERVER_BUSY: 503,
-  SHUTTING_DOWN: 503,
-} as const;
+export type ErrorKind = 'client' | 'unavailable' | 'fault';
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export interface ErrorRule {
+  status: number;
+  kind: ErrorKind;
+  /** Seconds a client should wait before retrying, when the code itself implies one. */
+  retryAfter?: number;
+}
+
+export const ERRORS = {
+  VALIDATION_FAILED: { status: 400, kind: 'client' },
+  INVALID_JSON: { status: 400, kind: 'client' },
+  INVALID_CURSOR: { status: 400, kind: 'client' },
+  BAD_REQUEST: { status: 400, kind: 'client' },
+  UPLOAD_INCOMPLETE: { status: 400, kind: 'client' },
+  UNAUTHENTICATED: { status: 401, kind: 'client' },
+  INVALID_CREDENTIALS: { status: 401, kind: 'client' },
+  INVALID_TOKEN: { status: 401, kind: 'client' },
+  INVALID_ACCESS_KEY: { status: 401, kind: 'client' },
+  FORBIDDEN: { status: 403, kind: 'client' },
+  NOT_MEMBER: { status: 403, kind: 'client' },
+  CSRF_REJECTED: { status: 403, kind: 'client' },
+  ACCOUNT_DISABLED: { status: 403, kind: 'client' },
+  REGISTRATION_CLOSED: { status: 403, kind: 'client' },
+  NOT_FOUND: { status: 404, kind: 'client' },
+  METHOD_NOT_ALLOWED: { status: 405, kind: 'client' },
+  REQUEST_TIMEOUT: { status: 408, kind: 'client' },
+  USERNAME_TAKEN: { status: 409, kind: 'client' },
+  EMAIL_TAKEN: { status: 409, kind: 'client' },
+  ACCESS_KEY_ACTIVE: { status: 409, kind: 'client' },
+  LAST_ADMIN: { status: 409, kind: 'client' },
+  ROOM_EXISTS: { status: 409, kind: 'client' },
+  UPLOAD_CONFLICT: { status: 409, kind: 'client' },
+  UPLOAD_EXPIRED: { status: 410, kind: 'client' },
+  PRECONDITION_FAILED: { status: 412, kind: 'client' },
+  PAYLOAD_TOO_LARGE: { status: 413, kind: 'client' },
+  FILE_TOO_LARGE: { status: 413, kind: 'client' },
+  URI_TOO_LONG: { status: 414, kind: 'client' },
+  RANGE_NOT_SATISFIABLE: { status: 416, kind: 'client' },
+  EXPECTATION_FAILED: { status: 417, kind: 'client' },
+  UNSUPPORTED_IMAGE: { status: 422, kind: 'client' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, kind: 'client' },
+  RATE_LIMITED: { status: 429, kind: 'client' },
+  TOO_MANY_SOCKETS: { status: 429, kind: 'client' },
+  HEADERS_TOO_LARGE: { status: 431, kind: 'client' },
+  INTERNAL: { status: 500, kind: 'fault' },
+  QUOTA_EXCEEDED: { status: 507, kind: 'client' },
+  STORAGE_FULL: { status: 507, kind: 'unavailable' },
+  DATABASE_UNAVAILABLE: { status: 503, kind: 'unavailable', retryAfter: 5 },
+  STORAGE_UNAVAILABLE: { status: 503, kind: 'unavailable', retryAfter: 5 },
+  TOO_MANY_CONNECTIONS: { status: 503, kind: 'unavailable' },
+  SERVER_BUSY: { status: 503, kind: 'unavailable' },
+  SHUTTING_DOWN: { status: 503, kind: 'unavailable' },
+} as const satisfies Record<string, ErrorRule>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Each code's HTTP status (the table above, status only). */
+export const ERROR_STATUS = Object.fromEntries(Object.entries(ERRORS).map(([code, rule]) => [code, rule.status])) as {
+  [C in ErrorCode]: (typeof ERRORS)[C]['status'];
+};
 
 export interface AppErrorOptions {
   /** Seconds after which the client may retry (429, 503). */

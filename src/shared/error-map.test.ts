@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mapError } from '../http/errors.js';
+import { describeFailure, FAULT_MESSAGE, logFailure } from './error-map.js';
+import { AppError } from './errors.js';
 
 /** A driver or system error as thrown: only `code` (and for errno errors `syscall`) matters. */
 const thrown = (code: string, syscall?: string) => Object.assign(new Error(`${code}: test`), { code, ...(syscall ? { syscall } : {}) });
@@ -29,9 +31,41 @@ const ROWS: Array<[string, Error, number, string, boolean]> = [
 
 describe('storage and database errors', () => {
   it.each(ROWS)('%s → %i %s', (_what, err, status, code, retry) => {
-    const m = mapError(err);
-    expect([m.status, m.code]).toEqual([status, code]);
-    expect(m.retryAfter !== undefined).toBe(retry);
-    expect(m.message).not.toContain(err.message);
+    for (const m of [describeFailure(err), mapError(err)]) {
+      expect([m.status, m.code]).toEqual([status, code]);
+      expect(m.retryAfter !== undefined).toBe(retry);
+      expect(m.message).not.toContain(err.message);
+      expect(m.kind).toBe(status === 500 ? 'fault' : 'unavailable');
+    }
+  });
+});
+
+describe('the one error rule', () => {
+  const logged = () => {
+    const lines: Array<[string, string]> = [];
+    return { lines, log: { error: (_o: object, m: string) => lines.push(['error', m]), warn: (_o: object, m: string) => lines.push(['warn', m]) } };
+  };
+  const CASES: Array<[string, unknown, string, string, string]> = [
+    // [what, thrown, code, kind, logged as]
+    ['a client refusal', new AppError('QUOTA_EXCEEDED', 'Your quota is full'), 'QUOTA_EXCEEDED', 'client', 'nothing'],
+    ['a login flood', new AppError('SERVER_BUSY', 'Too many logins at once', { retryAfter: 1 }), 'SERVER_BUSY', 'unavailable', 'warn'],
+    ['a full disk', thrown('ENOSPC', 'write'), 'STORAGE_FULL', 'unavailable', 'warn'],
+    ['a bug', new TypeError('x is undefined'), 'INTERNAL', 'fault', 'error'],
+    ['an INTERNAL raised with a detail', new AppError('INTERNAL', 'secret path /data/x'), 'INTERNAL', 'fault', 'error'],
+  ];
+  it.each(CASES)('%s: %s, %s, logged as %s', (_what, err, code, kind, level) => {
+    const f = describeFailure(err);
+    expect([f.code, f.kind]).toEqual([code, kind]);
+    if (kind === 'fault') expect(f.message).toBe(FAULT_MESSAGE);
+    if (kind === 'client') expect(f.message).toBe((err as Error).message);
+    const { lines, log } = logged();
+    logFailure(log, err, f, 'it failed');
+    expect(lines).toEqual(level === 'nothing' ? [] : [[level, 'it failed']]);
+  });
+
+  it('keeps the retry hint a refusal carries, else the code\'s own', () => {
+    expect(describeFailure(new AppError('SERVER_BUSY', 'busy', { retryAfter: 1 })).retryAfter).toBe(1);
+    expect(describeFailure(new AppError('DATABASE_UNAVAILABLE', 'down')).retryAfter).toBe(5);
+    expect(describeFailure(new AppError('NOT_FOUND', 'gone')).retryAfter).toBeUndefined();
   });
 });
