@@ -12,6 +12,14 @@ import { ADCLUSTER_HELP, GROUP_NAME_RULE, pyJson, words } from './words.js';
  * Seed 004's text commands, one small handler each: `/send_to`, `/join`, `/leave`, `/group`,
  * `/groups`, `/group_members`, `/my_groups`, `/help`; any other text (including `/usr/bin`, which
  * is not a `/word`) goes to the connection's groups.
+ *
+ * Replies (words.ts): `/send_to` → the target gets a private message, the sender "Message sent" or
+ * "Failed … Client not found or disconnected." (also for a client it may not know is online);
+ * `/group` and plain text → each of the connection's groups (the path's group alone for `/group` on
+ * `/ws/{client_id}/{group}`); outside any group plain text comes back as `Client '<me>' says: …` to
+ * the sender alone; `/groups` → Python's json.dumps of name, member_count and — for one's own groups
+ * — online. Problems are `Error: <reason>`: an unknown `/command` (with the command list), an empty
+ * message, no group to speak to.
  */
 
 const COMMAND = /^\/([A-Za-z_]+)(?:\s+([\s\S]*))?$/;
