@@ -136,8 +136,8 @@ describe('native chat under bad input', () => {
     await stillHealthy();
     await Promise.all(open.splice(0).map((c) => c.close()));
     const deadline = Date.now() + 5000;
-    while (server.core.chat.hub.connectionCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(server.core.chat.hub.connectionCount()).toBe(0);
+    while (server.core.chat.connectionCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(server.core.chat.connectionCount()).toBe(0);
   });
 });
 

@@ -23,7 +23,10 @@ export interface ChatDeps {
 
 export type ChatService = ReturnType<typeof createChatService>;
 
-/** Chat as the transports see it: rooms, messages, the hub, connections and server-side sends. */
+/**
+ * Chat as the transports see it: rooms, messages, connections, presence and server-side sends. The
+ * hub is not handed out: transports use the named methods below.
+ */
 export function createChatService({ database, config, users, files, clock, bus, timers }: ChatDeps) {
   const hub = createHub({
     bus,
@@ -139,7 +142,6 @@ export function createChatService({ database, config, users, files, clock, bus, 
   }
 
   return {
-    hub,
     rooms,
     messages,
     admit,
@@ -151,6 +153,29 @@ export function createChatService({ database, config, users, files, clock, bus, 
     visibleOnline,
     sendToUser,
     sendToRoom,
+    // What transports may ask the hub, by name (the hub itself stays inside chat/).
+    /** A participant's presence on this instance, by key (`u<id>` or a guest's `g:<name>`). */
+    presenceOf: (key: string): PresenceState => hub.presenceOf(key),
+    /** A participant's live connections on this instance. */
+    connectionsOf: (key: string): number => hub.connectionsOf(key),
+    /** Every live connection on this instance. */
+    connectionCount: (): number => hub.connectionCount(),
+    /** Participants present in a room on this instance (online or within their grace period). */
+    presentIn: (roomId: number): Participant[] => hub.presentIn(roomId),
+    /** Participants present in a room with a live connection. */
+    onlineIn: (roomId: number): Participant[] => hub.presentIn(roomId).filter((p) => hub.presenceOf(p.key) === 'online'),
+    /** The connection follows a room's live events (seed 004's `/join`; guests, who hold no memberships). */
+    follow: (conn: HubConnection, room: RoomInfo): void => hub.subscribe(conn, room),
+    /** The connection stops following a room. */
+    unfollow: (conn: HubConnection, roomId: number): void => hub.unsubscribe(conn, roomId),
+    /** The ids of the rooms a connection follows. */
+    followedBy: (conn: HubConnection): number[] => hub.subscribedRooms(conn),
+    /**
+     * Pushes a private notice to every connection of a participant (a guest: seed 004's `/send_to`);
+     * resolves with how many got it. Who may push to whom is the transport's decision.
+     */
+    pushDirect: (key: string, from: Participant, text: string): Promise<number> =>
+      hub.publishToUser(key, { kind: 'direct', from: { id: from.userId, name: from.name }, text }),
     close: () => hub.close(),
   };
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, PASSWORD } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
+import { AppError } from '../shared/errors.js';
 
 describe.each(await testDatabases())('seed 004 (Adcluster) on %s', (db) => {
   let server: TestServer;
@@ -21,6 +22,28 @@ describe.each(await testDatabases())('seed 004 (Adcluster) on %s', (db) => {
     adminToken = t.body.access_token;
   });
   afterAll(() => server.close());
+
+  it('an unavailable failure says its real message (503 + Retry-After); only a fault is masked', async () => {
+    const accounts = server.core.accounts;
+    const real = accounts.verifyCredentials;
+    try {
+      accounts.verifyCredentials = async () => {
+        throw new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly');
+      };
+      const down = await api(base, 'POST', '/auth/login', { json: { email: 'chief@ad.io', password: 'x' } });
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toBe('5');
+      expect(down.body).toEqual({ detail: 'The database is unavailable; retry shortly' });
+      accounts.verifyCredentials = async () => {
+        throw new Error('secret internals');
+      };
+      const fault = await api(base, 'POST', '/auth/login', { json: { email: 'chief@ad.io', password: 'x' } });
+      expect(fault.status).toBe(500);
+      expect(fault.body).toEqual({ detail: 'Internal Server Error' });
+    } finally {
+      accounts.verifyCredentials = real;
+    }
+  });
 
   it('GET /health is {"status":"healthy"}', async () => {
     const r = await api(base, 'GET', '/health');

@@ -6,6 +6,7 @@ import { mapError } from '../http/errors.js';
 import { sendFile } from '../files/downloads.js';
 import type { FileInfo } from '../files/files.service.js';
 import { receiveMultipart } from '../files/upload-intake.js';
+import { logFailure } from '../shared/error-map.js';
 import { AppError } from '../shared/errors.js';
 import { formFields, jsonObject, rawBody, stringField } from './body.js';
 
@@ -45,7 +46,7 @@ export function adclusterUser(u: User) {
 
 function fail(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   const m = mapError(err);
-  if (m.status >= 500) request.log.error({ err }, 'seed 004 request failed');
+  logFailure(request.log, err, m, 'seed 004 request failed');
   if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
   // A disabled account answers like a wrong password: seed 004's clients know only that 401.
   if (m.code === 'ACCOUNT_DISABLED') m.status = 401;
@@ -56,9 +57,8 @@ function fail(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   if (m.code === 'VALIDATION_FAILED' || m.code === 'INVALID_JSON') {
     return reply.code(422).send({ detail: [{ loc: ['body'], msg: m.message, type: 'value_error' }] });
   }
-  return reply
-    .code(m.status)
-    .send({ detail: m.status >= 500 && m.code !== 'SERVER_BUSY' ? 'Internal Server Error' : (DETAIL[m.code] ?? m.message) });
+  // Only a fault is masked; an unavailable server (database down, disk full, busy) says so.
+  return reply.code(m.status).send({ detail: m.kind === 'fault' ? 'Internal Server Error' : (DETAIL[m.code] ?? m.message) });
 }
 
 function requireBearer(request: FastifyRequest) {

@@ -656,8 +656,8 @@ describe('seed 003 door and disabled accounts', () => {
       await c.until(() => c.closed, 'the door to close the disabled user', 5000);
       expect(c.closed).toBe(true);
       const deadline = Date.now() + 3000;
-      while (server.core.chat.hub.presenceOf(`u${lee.user.id}`) === 'online' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(server.core.chat.hub.presenceOf(`u${lee.user.id}`)).not.toBe('online');
+      while (server.core.chat.presenceOf(`u${lee.user.id}`) === 'online' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(server.core.chat.presenceOf(`u${lee.user.id}`)).not.toBe('online');
     } finally {
       await door.close();
       await server.close();

@@ -517,7 +517,7 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
       // The client went away (or hung up) while the password was checked.
       if (closed || phase.kind !== 'authenticating') return;
       // Someone is already chatting under this id (here or on the web); a dropped one may come back.
-      if (chat.hub.presenceOf(userKey(found.id)) === 'online' || loggingIn.has(found.id)) return refuse(REPLY_ALREADY_ONLINE);
+      if (chat.presenceOf(userKey(found.id)) === 'online' || loggingIn.has(found.id)) return refuse(REPLY_ALREADY_ONLINE);
       loggingIn.add(found.id);
       try {
         const room = await chat.rooms.joinOrCreateByName(found, options.room);

@@ -51,6 +51,8 @@ export const ERRORS = {
   EXPECTATION_FAILED: { status: 417, kind: 'client' },
   UNSUPPORTED_IMAGE: { status: 422, kind: 'client' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, kind: 'client' },
+  /** A plain request on a WebSocket-only path. */
+  UPGRADE_REQUIRED: { status: 426, kind: 'client' },
   RATE_LIMITED: { status: 429, kind: 'client' },
   TOO_MANY_SOCKETS: { status: 429, kind: 'client' },
   HEADERS_TOO_LARGE: { status: 431, kind: 'client' },
