@@ -7,6 +7,7 @@ import { api, PASSWORD, registerAndLogin } from '../../test/helpers/api.js';
 import { ChatClient } from '../../test/helpers/chat.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
+import { AppError } from '../shared/errors.js';
 import { startTcpChatDoor, type TcpChatDoor, type TcpChatDoorOptions } from './tcpchat/door.js';
 import { bodyOf, incompleteUtf8Tail, parseFileInfo, splitUtf8 } from './tcpchat/framing.js';
 import { chatLine, deactivatedText, joinedText, leftText, rejoinedText } from './tcpchat/words.js';
@@ -591,6 +592,26 @@ describe.each(await testDatabases())('seed 003 raw TCP chat front door (%s)', (d
     a.send('[MESG]back up\n');
     for (const c of [a, b]) await c.expectNext(...mesg(chatLine(ann.name, 'back up')));
     expect(warned).toEqual(['seed 003 TCP message failed DATABASE_UNAVAILABLE', 'seed 003 TCP file failed STORAGE_FULL']);
+    expect(logged.filter((m) => !m.includes('not reading'))).toEqual([]);
+  });
+
+  it('a login the bridged room refuses is cut without a word and shown to the operator as a warning, not a fault', async () => {
+    const warned: string[] = [];
+    const d = await door({ warn: (obj, msg) => warned.push(`${msg} ${String((obj as { code?: unknown }).code ?? '')}`) });
+    const ann = await newUser('ann');
+    const chatRooms = server.core.chat.rooms;
+    const { joinOrCreateByName } = chatRooms;
+    chatRooms.joinOrCreateByName = async () => {
+      throw new AppError('NOT_FOUND', 'Room not found');
+    };
+    try {
+      const c = await connect(d);
+      c.send(`${ann.name}/${PASSWORD}`);
+      await c.expectClosed();
+    } finally {
+      chatRooms.joinOrCreateByName = joinOrCreateByName;
+    }
+    expect(warned).toEqual(['seed 003 TCP login could not join the room NOT_FOUND']);
     expect(logged.filter((m) => !m.includes('not reading'))).toEqual([]);
   });
 

@@ -8,8 +8,9 @@ import { REPLY_ALREADY_ONLINE, REPLY_WRONG_PASSWORD } from './words.js';
 /**
  * Seed 003's login: `<id>/<password>` is a Plaza account (auto-registered when configured), then
  * the user joins the bridged room and goes online. The seed has three words for the outcome
- * (환영, 비틀림, 아중복) and the client compares its first read with them, so any failure here,
- * the server's included, is 비틀림; the log says what it was.
+ * (환영, 비틀림, 아중복) and the client compares its first read with them, so a login that fails,
+ * the server failing included, is 비틀림, and one that cannot join the room is cut without a word;
+ * the log says what it was.
  */
 
 /** The connection as the login sees it. */
@@ -51,7 +52,11 @@ export async function login(e: Entrant, text: string): Promise<void> {
     await attached;
     admitted = true;
   } catch (err) {
-    logFailure(e.door.log, err, describeFailure(err), 'seed 003 TCP login could not join the room');
+    const f = describeFailure(err);
+    // The door, not the TCP user, asked to join: a refusal (the bridged room made private, say)
+    // is the operator's to see, as a warning; the server failing is logged by its kind.
+    if (f.kind === 'client') e.door.log.warn({ code: f.code, user: found.username }, 'seed 003 TCP login could not join the room');
+    else logFailure(e.door.log, err, f, 'seed 003 TCP login could not join the room');
     e.abort();
   } finally {
     loggingIn.delete(found.id);
