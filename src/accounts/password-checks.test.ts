@@ -5,7 +5,7 @@ import { requestFrom } from '../../test/helpers/client-ip.js';
 import { uploadMultipart } from '../../test/helpers/files.js';
 import { RawConnection } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-import { REPLY_WELCOME, REPLY_WRONG_PASSWORD } from '../compat/tcpchat.js';
+import { REPLY_WELCOME, REPLY_WRONG_PASSWORD } from '../compat/tcpchat/words.js';
 
 /**
  * Password checks (argon2id at the production cost) are bounded: at most PLAZA_ARGON2_CONCURRENCY

@@ -5,7 +5,8 @@ import { testDatabases } from '../../test/helpers/databases.js';
 import { RawConnection, type RawResponse } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 import { WELCOME } from './netclass-http.js';
-import { splitRequests, startNetclassDoor } from './netclass.js';
+import { startNetclassDoor } from './netclass/door.js';
+import { splitRequests } from './netclass/requests.js';
 
 /**
  * Exactly what seed 001's later client (client.py) writes: no path in the request line, the `\r\nn`
@@ -375,6 +376,35 @@ describe('seed 001 TCP door limits (sqlite)', () => {
       await door.close();
     }
   }, 30_000);
+
+  it("logs the server's conditions as warnings, not faults: a GET while the database is down is a 503", async () => {
+    const errors: string[] = [];
+    const warnings: string[] = [];
+    const door = await startNetclassDoor(server.core, {
+      host: '127.0.0.1',
+      port: 0,
+      log: (_obj, msg) => errors.push(msg),
+      warn: (obj, msg) => warnings.push(`${msg} ${String((obj as { code?: unknown }).code ?? '')}`),
+    });
+    const accounts = server.core.accounts;
+    const { authenticateSession } = accounts;
+    try {
+      const c = await RawConnection.open(door.port);
+      expect((await c.request(seed('PUT', 'down@corp.io', PASSWORD, '1'))).status).toBe(201);
+      expect((await c.request(seed('POST', 'down@corp.io', PASSWORD, 'login'))).status).toBe(200);
+      // What PostgreSQL raises when it goes away under a query.
+      accounts.authenticateSession = async () => {
+        throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+      };
+      expect((await c.request(seed('GET'))).status).toBe(503);
+      c.close();
+    } finally {
+      accounts.authenticateSession = authenticateSession;
+      await door.close();
+    }
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual(['seed 001 TCP request failed DATABASE_UNAVAILABLE']);
+  });
 
   it('closes idle connections, refuses connections beyond the limit, and close() ends open sockets', async () => {
     const door = await startNetclassDoor(server.core, {

@@ -7,20 +7,10 @@ import { api, PASSWORD, registerAndLogin } from '../../test/helpers/api.js';
 import { ChatClient } from '../../test/helpers/chat.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-import {
-  bodyOf,
-  chatLine,
-  deactivatedText,
-  incompleteUtf8Tail,
-  joinedText,
-  leftText,
-  parseFileInfo,
-  rejoinedText,
-  splitUtf8,
-  startTcpChatDoor,
-  type TcpChatDoor,
-  type TcpChatDoorOptions,
-} from './tcpchat.js';
+import { AppError } from '../shared/errors.js';
+import { startTcpChatDoor, type TcpChatDoor, type TcpChatDoorOptions } from './tcpchat/door.js';
+import { bodyOf, incompleteUtf8Tail, parseFileInfo, splitUtf8 } from './tcpchat/framing.js';
+import { chatLine, deactivatedText, joinedText, leftText, rejoinedText } from './tcpchat/words.js';
 
 /**
  * A raw socket that behaves like seed 003's tkinter client on the wire: it writes exactly what the
@@ -568,6 +558,61 @@ describe.each(await testDatabases())('seed 003 raw TCP chat front door (%s)', (d
     expect(bobFiles.body.total).toBe(0);
     await a.until(() => storedFiles(server.dataDir).length === before.length, 'temp files to go', 3000).catch(() => {});
     expect(storedFiles(server.dataDir)).toEqual(before);
+  });
+
+  it('says an unavailable server in its own message (a send while the database is down, a file on a full disk), as a warning, not a logged fault', async () => {
+    const warned: string[] = [];
+    const { ann, a, b } = await annAndBob({
+      warn: (obj, msg) => warned.push(`${msg} ${String((obj as { code?: unknown }).code ?? '')}`),
+    });
+    const messages = server.core.chat.messages;
+    const files = server.core.files;
+    const { enqueue } = messages;
+    const { upload } = files;
+    // What the drivers raise: PostgreSQL going down under a commit, ENOSPC from a file write.
+    const down = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    messages.enqueue = async () => ({ committed: new Promise((_resolve, reject) => setImmediate(() => reject(down))) });
+    files.upload = async () => {
+      throw full;
+    };
+    try {
+      a.send('[MESG]anyone?\n');
+      await a.expectNext(...mesg('메시지를 보낼 수 없습니다: The database is unavailable; retry shortly.'));
+      a.send('[FILE]');
+      a.send('5,full.txt');
+      await sleep(100);
+      a.send('abcde');
+      await a.expectNext(...mesg('파일을 받을 수 없습니다: The server is out of storage space; try again later.'));
+    } finally {
+      messages.enqueue = enqueue;
+      files.upload = upload;
+    }
+    // The connection goes on; the other member heard nothing of the failures.
+    a.send('[MESG]back up\n');
+    for (const c of [a, b]) await c.expectNext(...mesg(chatLine(ann.name, 'back up')));
+    expect(warned).toEqual(['seed 003 TCP message failed DATABASE_UNAVAILABLE', 'seed 003 TCP file failed STORAGE_FULL']);
+    expect(logged.filter((m) => !m.includes('not reading'))).toEqual([]);
+  });
+
+  it('a login the bridged room refuses is cut without a word and shown to the operator as a warning, not a fault', async () => {
+    const warned: string[] = [];
+    const d = await door({ warn: (obj, msg) => warned.push(`${msg} ${String((obj as { code?: unknown }).code ?? '')}`) });
+    const ann = await newUser('ann');
+    const chatRooms = server.core.chat.rooms;
+    const { joinOrCreateByName } = chatRooms;
+    chatRooms.joinOrCreateByName = async () => {
+      throw new AppError('NOT_FOUND', 'Room not found');
+    };
+    try {
+      const c = await connect(d);
+      c.send(`${ann.name}/${PASSWORD}`);
+      await c.expectClosed();
+    } finally {
+      chatRooms.joinOrCreateByName = joinOrCreateByName;
+    }
+    expect(warned).toEqual(['seed 003 TCP login could not join the room NOT_FOUND']);
+    expect(logged.filter((m) => !m.includes('not reading'))).toEqual([]);
   });
 
   it('bounds concurrent connections and survives clients that vanish at every step', async () => {

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildCore, type Core } from '../../app.js';
-import { type NetclassDoor, startNetclassDoor } from '../../compat/netclass.js';
-import { startTcpChatDoor } from '../../compat/tcpchat.js';
+import { type NetclassDoor, startNetclassDoor } from '../../compat/netclass/door.js';
+import { startTcpChatDoor } from '../../compat/tcpchat/door.js';
 import type { Config } from '../../config.js';
 import { buildServer } from '../../server.js';
 import { tuneHeapForStreaming } from '../../ops/heap.js';
@@ -56,6 +56,7 @@ export async function startServer(
         host: config.host,
         port: config.netclassPort,
         log: (obj, msg) => http.log.error(obj, msg),
+        warn: (obj, msg) => http.log.warn(obj, msg),
       });
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       log(`Seed 001 TCP front door on ${host}:${netclass.port}`);
@@ -68,6 +69,7 @@ export async function startServer(
         room: config.tcpchat.room,
         autoRegister: config.tcpchat.autoRegister,
         log: (obj, msg) => http.log.error(obj, msg),
+        warn: (obj, msg) => http.log.warn(obj, msg),
       });
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       log(`Seed 003 TCP chat door on ${host}:${tcpchat.port} (room "${config.tcpchat.room}")`);
