@@ -33,6 +33,21 @@ export function redactUrl(url: string): string {
 }
 
 /**
+ * Errors in logs as pino writes them (type, message, stack, own properties, cause), minus Node's
+ * `rawPacket`: the raw bytes of a request it could not parse, cookies and passwords included.
+ */
+export function serializeError(err: Error): { [key: string]: unknown; type: string; message: string; stack: string } {
+  const { rawPacket: _raw, cause, message: _m, stack: _s, ...own } = err as Error & Record<string, unknown>;
+  return {
+    ...own,
+    type: err.constructor.name,
+    message: err.message,
+    stack: err.stack ?? '',
+    ...(cause instanceof Error ? { cause: serializeError(cause) } : cause !== undefined ? { cause } : {}),
+  };
+}
+
+/**
  * PLAZA_TRUST_PROXY as Fastify takes it. A hop count becomes a function: Fastify reads a bare
  * number as "trust nothing", since it cannot check the immediate peer.
  */
@@ -67,6 +82,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
       },
       serializers: {
         req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+        err: serializeError,
       },
     },
     bodyLimit: config.bodyLimitBytes,
