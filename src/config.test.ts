@@ -89,7 +89,7 @@ describe('config', () => {
       maxPerIp: 1000,
       keepAliveSeconds: 75,
       seedKeepAliveSeconds: 900,
-      tcpMaxPerIp: 20,
+      tcpMaxPerIp: 64,
       headersTimeoutSeconds: 10,
       bodyTimeoutSeconds: 30,
       uploadMinBytesPerSecond: 1024,

@@ -366,7 +366,7 @@ function readConnections({ int, problems }: Readers): Config['connections'] {
     maxPerIp: int('PLAZA_MAX_CONNECTIONS_PER_IP', 1000, 1, 1_000_000),
     keepAliveSeconds: int('PLAZA_KEEP_ALIVE_SECONDS', 75, 1, 86_400),
     seedKeepAliveSeconds: int('PLAZA_SEED_KEEP_ALIVE_SECONDS', 900, 1, 86_400),
-    tcpMaxPerIp: int('PLAZA_TCP_MAX_CONNECTIONS_PER_IP', 20, 1, 1_000_000),
+    tcpMaxPerIp: int('PLAZA_TCP_MAX_CONNECTIONS_PER_IP', 64, 1, 1_000_000),
     headersTimeoutSeconds: int('PLAZA_HEADERS_TIMEOUT_SECONDS', 10, 1, 300),
     bodyTimeoutSeconds: int('PLAZA_BODY_TIMEOUT_SECONDS', 30, 1, 3600),
     uploadMinBytesPerSecond: int('PLAZA_UPLOAD_MIN_BYTES_PER_SECOND', 1024, 0, 1024 ** 3),

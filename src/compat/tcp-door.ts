@@ -7,7 +7,7 @@ import { clientNetwork } from '../shared/client-network.js';
  */
 
 /** The per-address cap when the door does not pass one (PLAZA_TCP_MAX_CONNECTIONS_PER_IP's default). */
-export const DEFAULT_TCP_MAX_PER_IP = 20;
+export const DEFAULT_TCP_MAX_PER_IP = 64;
 /** A refused connection that was sent the door's refusal line is destroyed after this at the latest. */
 const REFUSAL_LINGER_MS = 1000;
 
