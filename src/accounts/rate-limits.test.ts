@@ -62,7 +62,7 @@ describe('rate limits (429 + Retry-After)', () => {
   });
 
   it('IPv6 clients are counted per /64: rotating addresses inside it does not reset the count', async () => {
-    server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_ACCOUNT_IP: '2/5m', PLAZA_TRUST_PROXY: 'true' });
+    server = await startTestServer('sqlite', { PLAZA_RATE_LOGIN_ACCOUNT_IP: '2/5m', PLAZA_TRUST_PROXY: '127.0.0.1' });
     await registerAndLogin(server.url, 'six');
     const from = (ip: string, password: string) =>
       api(server?.url ?? '', 'POST', '/api/auth/login', {
