@@ -102,6 +102,23 @@ describe('connection caps and idle keep-alive connections', () => {
     for (const x of [a, c, newcomer]) x.close();
   });
 
+  it('a connection carrying a seed login goes last: the longest-idle plain one is closed instead', async () => {
+    const creds = { username: 'seedkept', password: 'seedkept-password-1' };
+    const seed = await RawConnection.open(server.port, '127.0.0.1', '127.0.0.12');
+    cleanup.push(seed);
+    expect((await seed.request(seed000Request('POST', '/register', creds))).status).toBe(200);
+    expect((await seed.request(seed000Request('POST', '/login', creds))).status).toBe(200);
+    const [b, c] = [await idle(server.port, '127.0.0.12'), await idle(server.port, '127.0.0.12')];
+    cleanup.push(b, c);
+    const newcomer = await RawConnection.open(server.port, '127.0.0.1', '127.0.0.12');
+    cleanup.push(newcomer);
+    expect((await newcomer.request(HEALTH)).status).toBe(200);
+    await waitFor(() => b.closed);
+    expect(seed.closed).toBe(false);
+    expect((await seed.request(seed000Request('PUT', '/privilege', { username: 'seedkept' }))).status).toBe(200);
+    for (const x of [seed, c, newcomer]) x.close();
+  });
+
   it('an address at its cap with requests in flight: the newcomer is refused with 503 as before', async () => {
     const held = await Promise.all([1, 2, 3].map(() => busy(server.port, '127.0.0.6')));
     cleanup.push(...held);
