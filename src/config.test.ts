@@ -87,7 +87,9 @@ describe('config', () => {
     expect(loadConfig({}).connections).toEqual({
       max: 10_000,
       maxPerIp: 1000,
-      keepAliveSeconds: 900,
+      keepAliveSeconds: 75,
+      seedKeepAliveSeconds: 900,
+      tcpMaxPerIp: 64,
       headersTimeoutSeconds: 10,
       bodyTimeoutSeconds: 30,
       uploadMinBytesPerSecond: 1024,
@@ -96,7 +98,9 @@ describe('config', () => {
     const c = loadConfig({
       PLAZA_MAX_CONNECTIONS: '500',
       PLAZA_MAX_CONNECTIONS_PER_IP: '50',
-      PLAZA_KEEP_ALIVE_SECONDS: '75',
+      PLAZA_KEEP_ALIVE_SECONDS: '30',
+      PLAZA_SEED_KEEP_ALIVE_SECONDS: '600',
+      PLAZA_TCP_MAX_CONNECTIONS_PER_IP: '4',
       PLAZA_HEADERS_TIMEOUT_SECONDS: '5',
       PLAZA_BODY_TIMEOUT_SECONDS: '20',
       PLAZA_UPLOAD_MIN_BYTES_PER_SECOND: '0',
@@ -105,7 +109,9 @@ describe('config', () => {
     expect(c.connections).toEqual({
       max: 500,
       maxPerIp: 50,
-      keepAliveSeconds: 75,
+      keepAliveSeconds: 30,
+      seedKeepAliveSeconds: 600,
+      tcpMaxPerIp: 4,
       headersTimeoutSeconds: 5,
       bodyTimeoutSeconds: 20,
       uploadMinBytesPerSecond: 0,
@@ -116,6 +122,8 @@ describe('config', () => {
       PLAZA_HEADERS_TIMEOUT_SECONDS: 'soon',
       PLAZA_BODY_TIMEOUT_SECONDS: '0',
       PLAZA_UPLOAD_RATE_WINDOW_SECONDS: '-1',
+      PLAZA_SEED_KEEP_ALIVE_SECONDS: '0',
+      PLAZA_TCP_MAX_CONNECTIONS_PER_IP: 'many',
     };
     expect(() => loadConfig(bad)).toThrow(ConfigError);
     try {
@@ -177,5 +185,52 @@ describe('config', () => {
     for (const name of ['PLAZA_RATE_LIMIT_MAX_KEYS', 'PLAZA_ARGON2_CONCURRENCY', 'PLAZA_ARGON2_QUEUE']) {
       expect(bad).toThrow(new RegExp(name));
     }
+  });
+
+  it('trusts a proxy by hop count or by address list, never every hop', () => {
+    expect(loadConfig({})).toMatchObject({ trustProxy: false, trustProxyEnabled: false });
+    for (const off of ['false', 'off', '0', 'no']) {
+      expect(loadConfig({ PLAZA_TRUST_PROXY: off })).toMatchObject({ trustProxy: false, trustProxyEnabled: false });
+    }
+    expect(loadConfig({ PLAZA_TRUST_PROXY: '1' })).toMatchObject({ trustProxy: 1, trustProxyEnabled: true });
+    expect(loadConfig({ PLAZA_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ PLAZA_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8' })).toMatchObject({
+      trustProxy: ['10.0.0.0/8', '127.0.0.1', 'fd00::/8'],
+      trustProxyEnabled: true,
+    });
+    for (const all of ['true', 'TRUE', '*', 'yes', 'on', '0.0.0.0/0', '::/0', '10.0.0.0/8,*']) {
+      expect(() => loadConfig({ PLAZA_TRUST_PROXY: all })).toThrow(/PLAZA_TRUST_PROXY.*spoof/);
+    }
+    for (const bad of ['proxy.local', '10.0.0.0/33', '300.1.1.1', '1,2', '-1', '11', '10.0.0.0/8,,']) {
+      expect(() => loadConfig({ PLAZA_TRUST_PROXY: bad })).toThrow(/PLAZA_TRUST_PROXY/);
+    }
+  });
+
+  it('reads the same settings after the split into per-area readers', () => {
+    const c = loadConfig({ PLAZA_PUBLIC_URL: 'https://plaza.example/', PLAZA_ADMIN_USERNAME: 'root', PLAZA_ADMIN_PASSWORD: 'pw' });
+    expect(c).toMatchObject({
+      publicUrl: 'https://plaza.example',
+      cookieSecure: true,
+      admin: { username: 'root', password: 'pw' },
+      bodyLimitBytes: 1024 * 1024,
+      maxUploadBytes: 2 * 1024 ** 3,
+      userQuotaBytes: 10 * 1024 ** 3,
+      uploadDirectIo: true,
+      diskReserveBytes: 8 * 1024 * 1024,
+      sessionIdleSeconds: 7 * 86400,
+      sessionAbsoluteSeconds: 30 * 86400,
+      refreshTokenTtlSeconds: 30 * 86400,
+      logLevel: 'info',
+    });
+    expect(Object.keys(loadConfig({})).sort()).toEqual(
+      [
+        'host', 'port', 'dataDir', 'database', 'logLevel', 'trustProxy', 'trustProxyEnabled', 'connectionLogin',
+        'bodyLimitBytes', 'maxUploadBytes', 'userQuotaBytes', 'uploadDirectIo', 'diskReserveBytes', 'registration',
+        'password', 'argon2', 'accessTokenTtlSeconds', 'refreshTokenTtlSeconds', 'refreshReuseGraceSeconds',
+        'sessionIdleSeconds', 'sessionAbsoluteSeconds', 'cookieSecure', 'rateLimits', 'rateLimitMaxKeys', 'chat',
+        'connections',
+      ].sort(),
+    );
+    expect(() => loadConfig({ PLAZA_SESSION_IDLE_TTL: '7200', PLAZA_SESSION_ABSOLUTE_TTL: '3600' })).toThrow(/PLAZA_SESSION_IDLE_TTL/);
   });
 });

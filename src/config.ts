@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
@@ -25,7 +26,13 @@ export interface Config {
   publicUrl?: string;
   secret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  trustProxy: boolean;
+  /**
+   * Which proxies in front may name the client (X-Forwarded-For): a hop count, or the proxies'
+   * addresses and networks; false = none. Never "every hop" (any client could name itself).
+   */
+  trustProxy: false | number | string[];
+  /** Whether any proxy is trusted (tus and the per-address caps need only that). */
+  trustProxyEnabled: boolean;
   /** Seed 000/001 clients log in once per keep-alive connection; off behind connection-pooling proxies. */
   connectionLogin: boolean;
   bodyLimitBytes: number;
@@ -90,11 +97,15 @@ export interface Config {
     max: number;
     /** Open connections per client address (IPv6: per /64); not applied behind a trusted proxy. */
     maxPerIp: number;
-    /**
-     * An idle keep-alive connection is closed after this. Long by default: seed 000's client keeps
-     * one connection for a whole session, idle while its user types.
-     */
+    /** An idle keep-alive connection is closed after this. */
     keepAliveSeconds: number;
+    /**
+     * ...unless it carries a seed connection-login (seed 000/001 log in once per connection and
+     * stay idle while their user types): then after this.
+     */
+    seedKeepAliveSeconds: number;
+    /** Open connections per client address (IPv6: per /64) on each raw TCP door (seeds 001, 003). */
+    tcpMaxPerIp: number;
     /** A request's headers must arrive within this. */
     headersTimeoutSeconds: number;
     /** A body Plaza reads whole (JSON, forms) must arrive within this. */
@@ -133,8 +144,10 @@ export function readEnv(cwd = process.cwd(), env: Env = process.env): Env {
   return { ...fromFile, ...env };
 }
 
-export function loadConfig(env: Env = readEnv()): Readonly<Config> {
-  const problems: string[] = [];
+type Problems = string[];
+
+/** Typed readers of one environment; every bad value is added to `problems`. */
+function envReaders(env: Env, problems: Problems) {
   const str = (name: string) => {
     const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
@@ -178,11 +191,12 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     if (rule.points < 1 || rule.durationSeconds < 1) problems.push(`${name} must allow at least 1 per window`);
     return rule;
   };
+  return { env, problems, str, int, bool, oneOf, rate };
+}
 
-  const host = str('PLAZA_HOST') ?? '127.0.0.1';
-  const port = int('PLAZA_PORT', 8080, 0, 65535);
-  const dataDir = path.resolve(str('PLAZA_DATA_DIR') ?? './data');
+type Readers = ReturnType<typeof envReaders>;
 
+function readDatabase({ str, oneOf, problems }: Readers, dataDir: string): Config['database'] {
   let database: Config['database'] = { kind: 'sqlite', file: path.join(dataDir, 'plaza.db') };
   const dbUrl = str('PLAZA_DATABASE_URL');
   if (dbUrl !== undefined) {
@@ -200,10 +214,49 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       problems.push('PLAZA_DATABASE_URL must start with postgres://, postgresql:// or sqlite:');
     }
   }
-
   const synchronous = oneOf('PLAZA_SQLITE_SYNCHRONOUS', ['full', 'normal'], 'full');
   if (database.kind === 'sqlite' && synchronous !== 'full') database = { ...database, synchronous };
+  return database;
+}
 
+const TRUST_ALL = 'PLAZA_TRUST_PROXY must name the proxies (a hop count such as 1, or their addresses/networks such as 10.0.0.0/8,127.0.0.1), not every hop: trusting every hop lets any client spoof its address past the per-address caps and login throttling';
+
+/** PLAZA_TRUST_PROXY: off, a hop count (1-10), or a comma-separated list of addresses and CIDRs. */
+function readTrustProxy({ str, problems }: Readers): Config['trustProxy'] {
+  const raw = str('PLAZA_TRUST_PROXY')?.toLowerCase();
+  if (raw === undefined || ['0', 'false', 'no', 'off'].includes(raw)) return false;
+  if (['true', 'yes', 'on'].includes(raw)) {
+    problems.push(TRUST_ALL);
+    return false;
+  }
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops <= 10) return hops;
+    problems.push(`PLAZA_TRUST_PROXY must be a hop count of at most 10 or a list of addresses (got "${raw}")`);
+    return false;
+  }
+  const entries = raw.split(',').map((e) => e.trim());
+  const all = entries.find((e) => e === '*' || /^(0\.0\.0\.0|::)\/0$/.test(e));
+  if (all !== undefined) {
+    problems.push(TRUST_ALL);
+    return false;
+  }
+  const bad = entries.find((e) => {
+    const [address = '', prefix, extra] = e.split('/');
+    const family = isIP(address);
+    if (family === 0 || extra !== undefined) return true;
+    return prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  });
+  if (bad !== undefined) {
+    problems.push(`PLAZA_TRUST_PROXY must be a hop count or comma-separated IP addresses/CIDRs (got "${bad}")`);
+    return false;
+  }
+  return entries;
+}
+
+function readServer(r: Readers) {
+  const { str, int, oneOf, bool, problems } = r;
+  const dataDir = path.resolve(str('PLAZA_DATA_DIR') ?? './data');
   const publicUrl = str('PLAZA_PUBLIC_URL');
   if (publicUrl !== undefined) {
     try {
@@ -213,7 +266,23 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       problems.push(`PLAZA_PUBLIC_URL must be an http(s) URL (got "${publicUrl}")`);
     }
   }
+  const secret = str('PLAZA_SECRET');
+  const trustProxy = readTrustProxy(r);
+  return {
+    host: str('PLAZA_HOST') ?? '127.0.0.1',
+    port: int('PLAZA_PORT', 8080, 0, 65535),
+    dataDir,
+    database: readDatabase(r, dataDir),
+    ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
+    ...(secret ? { secret } : {}),
+    logLevel: oneOf('PLAZA_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    trustProxy,
+    trustProxyEnabled: trustProxy !== false,
+    connectionLogin: bool('PLAZA_CONNECTION_LOGIN', true),
+  };
+}
 
+function readPasswords({ int, env, str, problems }: Readers) {
   const adminUsername = str('PLAZA_ADMIN_USERNAME');
   const adminPassword = env.PLAZA_ADMIN_PASSWORD;
   if ((adminUsername === undefined) !== (adminPassword === undefined || adminPassword === '')) {
@@ -233,49 +302,24 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       `PLAZA_ARGON2_MEMORY_KIB must be at least ${minMemory} with PLAZA_ARGON2_TIME_COST=${timeCost} (OWASP minimum)`,
     );
   }
-
   // argon2 runs on libuv's thread pool, which file I/O shares: one thread is left to it.
   const threadPool = Number(str('UV_THREADPOOL_SIZE') ?? 4) || 4;
-  const argon2Concurrency = int(
-    'PLAZA_ARGON2_CONCURRENCY',
-    Math.max(1, Math.min(availableParallelism(), threadPool - 1)),
-    1,
-    1024,
-  );
-  const argon2Queue = int('PLAZA_ARGON2_QUEUE', 64, 0, 100_000);
-
-  const secret = str('PLAZA_SECRET');
-
-  const optionalPort = (name: string): number | undefined =>
-    str(name) === undefined ? undefined : int(name, 0, 0, 65535);
-  const netclassPort = optionalPort('PLAZA_NETCLASS_PORT');
-  const tcpchatPort = optionalPort('PLAZA_TCPCHAT_PORT');
-  const tcpchatRoom = str('PLAZA_TCPCHAT_ROOM') ?? 'lobby';
-  if (!/^[\p{L}\p{N}_.-]{1,64}$/u.test(tcpchatRoom)) {
-    problems.push(`PLAZA_TCPCHAT_ROOM must be 1-64 letters, digits, "_", "." or "-" (got "${tcpchatRoom}")`);
-  }
-
-  const config: Config = {
-    host,
-    port,
-    dataDir,
-    database,
-    ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
-    ...(secret ? { secret } : {}),
-    logLevel: oneOf('PLAZA_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
-    trustProxy: bool('PLAZA_TRUST_PROXY', false),
-    connectionLogin: bool('PLAZA_CONNECTION_LOGIN', true),
-    bodyLimitBytes: int('PLAZA_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    maxUploadBytes: int('PLAZA_MAX_UPLOAD_BYTES', 2 * 1024 ** 3, 1, 2 ** 50),
-    userQuotaBytes: int('PLAZA_USER_QUOTA_BYTES', 10 * 1024 ** 3, 0, 2 ** 50),
-    uploadDirectIo: bool('PLAZA_UPLOAD_DIRECT_IO', true),
-    diskReserveBytes: int('PLAZA_DISK_RESERVE_BYTES', 8 * 1024 * 1024, 0, 1024 ** 3),
-    registration: oneOf('PLAZA_REGISTRATION', ['open', 'closed'], 'open'),
+  const concurrency = int('PLAZA_ARGON2_CONCURRENCY', Math.max(1, Math.min(availableParallelism(), threadPool - 1)), 1, 1024);
+  const queue = int('PLAZA_ARGON2_QUEUE', 64, 0, 100_000);
+  return {
     ...(adminUsername && adminPassword
       ? { admin: { username: adminUsername, password: adminPassword, ...(adminEmail ? { email: adminEmail } : {}) } }
       : {}),
     password: { minLength, maxLength },
-    argon2: { memoryKiB, timeCost, concurrency: argon2Concurrency, queue: argon2Queue },
+    argon2: { memoryKiB, timeCost, concurrency, queue },
+  };
+}
+
+function readAccounts(r: Readers, publicUrl: string | undefined) {
+  const { int, bool, oneOf, rate } = r;
+  return {
+    registration: oneOf('PLAZA_REGISTRATION', ['open', 'closed'], 'open'),
+    ...readPasswords(r),
     accessTokenTtlSeconds: int('PLAZA_ACCESS_TOKEN_TTL', 1800, 60, MAX_ACCESS_TOKEN_TTL_SECONDS),
     refreshTokenTtlSeconds: int('PLAZA_REFRESH_TOKEN_TTL', 30 * 86400, 300, 365 * 86400),
     refreshReuseGraceSeconds: int('PLAZA_REFRESH_REUSE_GRACE_SECONDS', 30, 0, 300),
@@ -292,34 +336,79 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
       elevatePerIp: rate('PLAZA_RATE_ELEVATE_IP', { points: 30, durationSeconds: 3600 }),
     },
     rateLimitMaxKeys: int('PLAZA_RATE_LIMIT_MAX_KEYS', 100_000, 1000, 10_000_000),
-    chat: {
-      guests: bool('PLAZA_GUEST_CHAT', false),
-      presenceGraceSeconds: int('PLAZA_PRESENCE_GRACE_SECONDS', 30, 0, 3600),
-      framesPer10s: int('PLAZA_CHAT_FRAMES_PER_10S', 200, 1, 1_000_000),
-      maxBufferedBytes: int('PLAZA_CHAT_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 ** 3),
-      heartbeatSeconds: int('PLAZA_CHAT_HEARTBEAT_SECONDS', 30, 1, 3600),
-      maxSocketsPerUser: int('PLAZA_CHAT_MAX_SOCKETS_PER_USER', 50, 1, 100_000),
-    },
-    connections: {
-      max: int('PLAZA_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
-      maxPerIp: int('PLAZA_MAX_CONNECTIONS_PER_IP', 1000, 1, 1_000_000),
-      keepAliveSeconds: int('PLAZA_KEEP_ALIVE_SECONDS', 900, 1, 86_400),
-      headersTimeoutSeconds: int('PLAZA_HEADERS_TIMEOUT_SECONDS', 10, 1, 300),
-      bodyTimeoutSeconds: int('PLAZA_BODY_TIMEOUT_SECONDS', 30, 1, 3600),
-      uploadMinBytesPerSecond: int('PLAZA_UPLOAD_MIN_BYTES_PER_SECOND', 1024, 0, 1024 ** 3),
-      uploadRateWindowSeconds: int('PLAZA_UPLOAD_RATE_WINDOW_SECONDS', 30, 1, 3600),
-    },
+  };
+}
+
+function readFiles({ int, bool }: Readers) {
+  return {
+    bodyLimitBytes: int('PLAZA_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxUploadBytes: int('PLAZA_MAX_UPLOAD_BYTES', 2 * 1024 ** 3, 1, 2 ** 50),
+    userQuotaBytes: int('PLAZA_USER_QUOTA_BYTES', 10 * 1024 ** 3, 0, 2 ** 50),
+    uploadDirectIo: bool('PLAZA_UPLOAD_DIRECT_IO', true),
+    diskReserveBytes: int('PLAZA_DISK_RESERVE_BYTES', 8 * 1024 * 1024, 0, 1024 ** 3),
+  };
+}
+
+function readChat({ int, bool }: Readers): Config['chat'] {
+  return {
+    guests: bool('PLAZA_GUEST_CHAT', false),
+    presenceGraceSeconds: int('PLAZA_PRESENCE_GRACE_SECONDS', 30, 0, 3600),
+    framesPer10s: int('PLAZA_CHAT_FRAMES_PER_10S', 200, 1, 1_000_000),
+    maxBufferedBytes: int('PLAZA_CHAT_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 ** 3),
+    heartbeatSeconds: int('PLAZA_CHAT_HEARTBEAT_SECONDS', 30, 1, 3600),
+    maxSocketsPerUser: int('PLAZA_CHAT_MAX_SOCKETS_PER_USER', 50, 1, 100_000),
+  };
+}
+
+function readConnections({ int, problems }: Readers): Config['connections'] {
+  const connections = {
+    max: int('PLAZA_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    maxPerIp: int('PLAZA_MAX_CONNECTIONS_PER_IP', 1000, 1, 1_000_000),
+    keepAliveSeconds: int('PLAZA_KEEP_ALIVE_SECONDS', 75, 1, 86_400),
+    seedKeepAliveSeconds: int('PLAZA_SEED_KEEP_ALIVE_SECONDS', 900, 1, 86_400),
+    tcpMaxPerIp: int('PLAZA_TCP_MAX_CONNECTIONS_PER_IP', 64, 1, 1_000_000),
+    headersTimeoutSeconds: int('PLAZA_HEADERS_TIMEOUT_SECONDS', 10, 1, 300),
+    bodyTimeoutSeconds: int('PLAZA_BODY_TIMEOUT_SECONDS', 30, 1, 3600),
+    uploadMinBytesPerSecond: int('PLAZA_UPLOAD_MIN_BYTES_PER_SECOND', 1024, 0, 1024 ** 3),
+    uploadRateWindowSeconds: int('PLAZA_UPLOAD_RATE_WINDOW_SECONDS', 30, 1, 3600),
+  };
+  if (connections.maxPerIp > connections.max) {
+    problems.push('PLAZA_MAX_CONNECTIONS_PER_IP must not exceed PLAZA_MAX_CONNECTIONS');
+  }
+  return connections;
+}
+
+/** The raw TCP front doors, off unless their port is set. */
+function readDoors({ str, int, bool, problems }: Readers) {
+  const optionalPort = (name: string): number | undefined => (str(name) === undefined ? undefined : int(name, 0, 0, 65535));
+  const netclassPort = optionalPort('PLAZA_NETCLASS_PORT');
+  const tcpchatPort = optionalPort('PLAZA_TCPCHAT_PORT');
+  const tcpchatRoom = str('PLAZA_TCPCHAT_ROOM') ?? 'lobby';
+  if (!/^[\p{L}\p{N}_.-]{1,64}$/u.test(tcpchatRoom)) {
+    problems.push(`PLAZA_TCPCHAT_ROOM must be 1-64 letters, digits, "_", "." or "-" (got "${tcpchatRoom}")`);
+  }
+  return {
     ...(netclassPort !== undefined ? { netclassPort } : {}),
     ...(tcpchatPort !== undefined
       ? { tcpchat: { port: tcpchatPort, room: tcpchatRoom, autoRegister: bool('PLAZA_TCPCHAT_AUTO_REGISTER', false) } }
       : {}),
   };
-  if (config.connections.maxPerIp > config.connections.max) {
-    problems.push('PLAZA_MAX_CONNECTIONS_PER_IP must not exceed PLAZA_MAX_CONNECTIONS');
-  }
+}
+
+export function loadConfig(env: Env = readEnv()): Readonly<Config> {
+  const r = envReaders(env, []);
+  const server = readServer(r);
+  const config: Config = {
+    ...server,
+    ...readFiles(r),
+    ...readAccounts(r, server.publicUrl),
+    chat: readChat(r),
+    connections: readConnections(r),
+    ...readDoors(r),
+  };
   if (config.sessionIdleSeconds > config.sessionAbsoluteSeconds) {
-    problems.push('PLAZA_SESSION_IDLE_TTL must not exceed PLAZA_SESSION_ABSOLUTE_TTL');
+    r.problems.push('PLAZA_SESSION_IDLE_TTL must not exceed PLAZA_SESSION_ABSOLUTE_TTL');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);
 }

@@ -6,6 +6,7 @@ import { accountsRoutes } from './accounts/accounts.routes.js';
 import { UserSchema } from './accounts/accounts.schemas.js';
 import { usersRoutes } from './accounts/users.routes.js';
 import type { Core } from './app.js';
+import type { Config } from './config.js';
 import { chatRoutes } from './chat/chat.routes.js';
 import { adclusterSocketRoutes } from './compat/adcluster.socket.js';
 import { compatFileRoutes, compatRoutes } from './compat/routes.js';
@@ -31,6 +32,37 @@ export function redactUrl(url: string): string {
   return url.replace(SENSITIVE_QUERY, '$1[REDACTED]');
 }
 
+/**
+ * Errors in logs as pino writes them (type, message, stack, own properties, cause), minus Node's
+ * `rawPacket`: the raw bytes of a request it could not parse, cookies and passwords included.
+ */
+export function serializeError(err: Error): { [key: string]: unknown; type: string; message: string; stack: string } {
+  const { rawPacket: _raw, cause, message: _m, stack: _s, ...own } = err as Error & Record<string, unknown>;
+  return {
+    ...own,
+    type: err.constructor.name,
+    message: err.message,
+    stack: err.stack ?? '',
+    ...(cause instanceof Error ? { cause: serializeError(cause) } : cause !== undefined ? { cause } : {}),
+  };
+}
+
+/**
+ * PLAZA_TRUST_PROXY as Fastify takes it. A hop count becomes a function: Fastify reads a bare
+ * number as "trust nothing", since it cannot check the immediate peer.
+ */
+function trustProxyOption(trust: Config['trustProxy']) {
+  return typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust;
+}
+
+/** The one warning start logs while proxy trust is on. */
+export function trustProxyWarning(trust: Config['trustProxy']): string | undefined {
+  if (trust === false) return undefined;
+  const who = typeof trust === 'number' ? `the nearest ${trust} hop(s), whatever their address` : trust.join(', ');
+  const hint = typeof trust === 'number' ? '; clients must not reach this port except through the proxy' : '';
+  return `PLAZA_TRUST_PROXY is on: X-Forwarded-For from ${who} names the client (per-address caps and login throttling follow it)${hint}`;
+}
+
 export async function buildServer(core: Core): Promise<FastifyInstance> {
   const { config } = core;
   // Slow clients, connection caps, lingering close, Node's own answers (connection-guards.ts).
@@ -50,17 +82,18 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
       },
       serializers: {
         req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+        err: serializeError,
       },
     },
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     requestIdHeader: false,
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
     // A connection silent this long is closed: a stalled upload must not hold its temp file forever.
     connectionTimeout: 120_000,
-    // Idle keep-alive connections live long (seed 000's client holds one for a whole session);
-    // the per-address connection cap bounds what idle connections can cost.
+    // Idle keep-alive connections are closed soon (and first to go when a cap is reached); one
+    // carrying a seed connection-login is kept PLAZA_SEED_KEEP_ALIVE_SECONDS (http/connections.ts).
     keepAliveTimeout: config.connections.keepAliveSeconds * 1000,
     schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
     // Connection layer: every answer Fastify or Node would write itself comes out in Plaza's
@@ -71,6 +104,8 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
 
+  const trustWarning = trustProxyWarning(config.trustProxy);
+  if (trustWarning) app.log.warn({ trustProxy: config.trustProxy }, trustWarning);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();

@@ -1,12 +1,13 @@
 import type { Config } from '../config.js';
 import type { Database } from '../db/connect.js';
 import { uniqueViolation } from '../db/errors.js';
+import { clientNetwork } from '../shared/client-network.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { hashToken, randomId, randomToken } from '../shared/ids.js';
 import { type Principal, type RequestContext, type Role, toUser, type User } from './model.js';
 import type { PasswordHasher } from './passwords.js';
-import { clientNetwork, type RateLimits } from './rate-limits.js';
+import type { RateLimits } from './rate-limits.js';
 import {
   checkEmail,
   checkPassword,

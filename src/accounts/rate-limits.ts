@@ -1,6 +1,6 @@
-import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config, RateRule } from '../config.js';
+import { clientNetwork } from '../shared/client-network.js';
 import { AppError } from '../shared/errors.js';
 import { BoundedRateLimiter } from './bounded-limiter.js';
 
@@ -31,18 +31,6 @@ export interface RateLimits {
    * from everywhere and `knownIp` says the account never logged in from this client.
    */
   beginLogin(account: string, ip: string, knownIp: () => Promise<boolean>): Promise<LoginAttempt>;
-}
-
-/**
- * The key a client is counted under: its IPv4 address, or the /64 network of an IPv6 address
- * (one subscriber usually holds a whole /64, so counting single addresses would let it rotate
- * through them). IPv4-mapped IPv6 addresses count as their IPv4 address.
- */
-export function clientNetwork(ip: string): string {
-  if (!ipaddr.isValid(ip)) return ip;
-  const addr = ipaddr.process(ip);
-  if (addr.kind() === 'ipv4') return addr.toString();
-  return `${ipaddr.IPv6.networkAddressFromCIDR(`${addr.toNormalizedString()}/64`).toString()}/64`;
 }
 
 function limited(res: RateLimiterRes) {

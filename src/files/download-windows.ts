@@ -1,4 +1,4 @@
-import { clientNetwork } from '../accounts/rate-limits.js';
+import { clientNetwork } from '../shared/client-network.js';
 
 /**
  * How a share link counts downloads when clients ask for ranges. A body spends a download unless

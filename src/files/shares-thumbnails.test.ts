@@ -212,7 +212,7 @@ describe.each(await testDatabases())('share links and thumbnails on %s', (db) =>
   });
 
   it('behind a trusted proxy, a client keeps its download when its IPv6 address changes within its /64', async () => {
-    const proxied = await startTestServer(db, { PLAZA_TRUST_PROXY: 'true' });
+    const proxied = await startTestServer(db, { PLAZA_TRUST_PROXY: '127.0.0.1' });
     try {
       const user = await registerAndLogin(proxied.url, 'roamer');
       const up = await uploadMultipart(proxied.url, user.accessToken, [{ name: 'roam.txt', data: Buffer.from('0123456789') }]);

@@ -140,7 +140,7 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
     path: TUS_PATH,
     datastore,
     relativeLocation: true,
-    respectForwardedHeaders: core.config.trustProxy,
+    respectForwardedHeaders: core.config.trustProxyEnabled,
     // Uploads come from Plaza's own pages and from non-browser clients: no CORS for other sites.
     allowedOrigins: () => false,
     maxSize: core.config.maxUploadBytes,

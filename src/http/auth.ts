@@ -33,6 +33,11 @@ export function rememberConnectionLogin(request: FastifyRequest, sessionId: stri
   connectionSessions.set(request.raw.socket, sessionId);
 }
 
+/** Whether this connection carries a seed connection-login (it keeps the long keep-alive). */
+export function hasConnectionLogin(socket: Socket): boolean {
+  return connectionSessions.has(socket);
+}
+
 export function forgetConnectionLogin(request: FastifyRequest) {
   connectionSessions.delete(request.raw.socket);
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { AppError } from '../shared/errors.js';
 import { createBodyDeadlines } from './body-deadlines.js';
+import { hasConnectionLogin } from './auth.js';
 import { answerExpectation, createClientErrorHandler, createHandshakeErrorHandler } from './client-errors.js';
 import { effectiveMax, gateConnections } from './connections.js';
 import { sendNativeError } from './errors.js';
@@ -38,9 +39,15 @@ export function createConnectionGuards(config: Readonly<Config>) {
   function install(app: FastifyInstance): void {
     const server = app.server;
     const max = effectiveMax(limits.max, app.log);
-    gateConnections(server, { max, maxPerIp: config.trustProxy ? undefined : limits.maxPerIp }, {
+    const caps = {
+      max,
+      maxPerIp: config.trustProxyEnabled ? undefined : limits.maxPerIp,
+      seedKeepAliveMs: limits.seedKeepAliveSeconds * 1000,
+    };
+    gateConnections(server, caps, {
       linger,
       log: app.log,
+      isSeed: hasConnectionLogin,
       accepted: (socket) => {
         // Node ends a `Connection: close` answer with destroySoon(); with a body still arriving
         // that close would be a reset, so such a connection lingers instead.

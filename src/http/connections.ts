@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { clientNetwork } from '../shared/client-network.js';
 import { AppError } from '../shared/errors.js';
 import { rawErrorResponse } from './client-errors.js';
 import type { Linger } from './linger.js';
@@ -16,25 +17,12 @@ export interface ConnectionCaps {
   max: number;
   /** Undefined behind a trusted proxy: every connection then comes from the proxy's address. */
   maxPerIp: number | undefined;
+  /** How long an idle connection carrying a seed connection-login is kept open. */
+  seedKeepAliveMs: number;
 }
 
 export interface Logger {
   warn(obj: object, msg: string): void;
-}
-
-/**
- * The key connections are counted under: the IPv4 address (also when it arrives IPv4-mapped on a
- * dual-stack socket), or the /64 of an IPv6 address, since one subscriber is handed a whole /64.
- */
-export function clientKey(address: string | undefined): string {
-  if (!address) return 'unknown';
-  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
-  if (!address.includes(':')) return address;
-  const [head = '', tail] = address.split('%')[0]!.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(':')}::/64`;
 }
 
 /** The process's open-file limit (Linux), which the caps must stay under to keep answering. */
@@ -57,39 +45,142 @@ export function effectiveMax(configured: number, log: Logger): number {
 }
 
 /**
+ * What the gate knows of one accepted connection. It is idle (a keep-alive connection between
+ * requests) once an answer is done with none left in flight, and stops being idle when the next
+ * request begins — its first bytes (seen in `bytesRead`) or its headers. An upgraded (WebSocket)
+ * connection is never idle.
+ */
+interface Tracked {
+  key: string;
+  inFlight: number;
+  upgraded: boolean;
+  /** `bytesRead` when it went idle; undefined while not idle. */
+  idleAt: number | undefined;
+  release(): void;
+}
+
+/** Idle connections, longest-idle first (a Map keeps insertion order); seed logins kept apart. */
+class IdlePool {
+  private readonly plain = new Map<Socket, Tracked>();
+  private readonly seed = new Map<Socket, Tracked>();
+
+  add(socket: Socket, t: Tracked, seed: boolean) {
+    this.remove(socket);
+    (seed ? this.seed : this.plain).set(socket, t);
+  }
+
+  remove(socket: Socket) {
+    this.plain.delete(socket);
+    this.seed.delete(socket);
+  }
+
+  /**
+   * The longest-idle connection that is still idle, plain keep-alive connections before those
+   * holding a seed login (whose user loses the login with it); removed from the pool.
+   */
+  take(): [Socket, Tracked] | undefined {
+    for (const pool of [this.plain, this.seed]) {
+      for (const [socket, t] of pool) {
+        pool.delete(socket);
+        if (!socket.destroyed && t.idleAt !== undefined && socket.bytesRead === t.idleAt) return [socket, t];
+      }
+    }
+    return undefined;
+  }
+}
+
+/**
  * Counts every connection the HTTP server accepts, per client address and in all, before Node's
  * HTTP machinery sees it. Node's http.Server does its work in one 'connection' listener; the gate
  * takes its place and hands it only the connections under the caps, so a refused one never
- * reaches a parser or a route. A refused connection is answered once, when its request begins,
- * with 503 TOO_MANY_CONNECTIONS and Retry-After, then closed lingeringly (not a bare RST).
+ * reaches a parser or a route. A connection that would pass a cap first closes the longest-idle
+ * keep-alive connection of that scope (all, or its address); only when none is idle is it
+ * refused: answered once, when its request begins, with 503 TOO_MANY_CONNECTIONS and
+ * Retry-After, then closed lingeringly (not a bare RST).
+ *
+ * An idle connection is closed after Node's keep-alive timeout, or `seedKeepAliveMs` when
+ * `hooks.isSeed` says it carries a seed connection-login.
  */
 export function gateConnections(
   server: Server,
   caps: ConnectionCaps,
-  hooks: { linger: Linger; log: Logger; accepted(socket: Socket): void },
+  hooks: { linger: Linger; log: Logger; accepted(socket: Socket): void; isSeed(socket: Socket): boolean },
 ): void {
   const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
-  const perKey = new Map<string, number>();
+  const perKey = new Map<string, { open: number; idle: IdlePool }>();
+  const allIdle = new IdlePool();
+  const tracked = new WeakMap<Socket, Tracked>();
   let open = 0;
   let refusing = 0;
   const noteRefusal = refusalLog(hooks.log);
 
+  /** Closes the longest-idle connection of one scope to make room; false when none is idle. */
+  function evict(pool: IdlePool): boolean {
+    const victim = pool.take();
+    if (!victim) return false;
+    victim[1].release();
+    victim[0].destroy();
+    return true;
+  }
+
   server.on('connection', (socket: Socket) => {
-    const key = clientKey(socket.remoteAddress);
-    const fromKey = perKey.get(key) ?? 0;
-    if (open >= caps.max) return refuse(socket, 'global', key);
-    if (caps.maxPerIp !== undefined && fromKey >= caps.maxPerIp) return refuse(socket, 'perIp', key);
+    const key = clientNetwork(socket.remoteAddress);
+    if (open >= caps.max && !evict(allIdle)) return refuse(socket, 'global', key);
+    const scope = perKey.get(key) ?? { open: 0, idle: new IdlePool() };
+    if (caps.maxPerIp !== undefined && scope.open >= caps.maxPerIp && !evict(scope.idle)) return refuse(socket, 'perIp', key);
     open++;
-    perKey.set(key, fromKey + 1);
-    socket.once('close', () => {
-      open--;
-      const left = (perKey.get(key) ?? 1) - 1;
-      if (left === 0) perKey.delete(key);
-      else perKey.set(key, left);
-    });
+    scope.open++;
+    perKey.set(key, scope);
+    let counted = true;
+    const t: Tracked = {
+      key,
+      inFlight: 0,
+      upgraded: false,
+      idleAt: undefined,
+      release() {
+        if (!counted) return;
+        counted = false;
+        open--;
+        scope.open--;
+        scope.idle.remove(socket);
+        allIdle.remove(socket);
+        if (scope.open === 0) perKey.delete(key);
+      },
+    };
+    tracked.set(socket, t);
+    socket.once('close', () => t.release());
     hooks.accepted(socket);
     for (const listener of nodeListeners) listener.call(server, socket);
+  });
+
+  const busy = (socket: Socket, t: Tracked) => {
+    t.idleAt = undefined;
+    allIdle.remove(socket);
+    perKey.get(t.key)?.idle.remove(socket);
+  };
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    const t = tracked.get(socket);
+    if (!t) return;
+    t.inFlight++;
+    busy(socket, t);
+    res.once('close', () => {
+      t.inFlight--;
+      if (t.inFlight > 0 || t.upgraded || socket.destroyed) return;
+      const seed = hooks.isSeed(socket);
+      // Node has just set its keep-alive timeout (on 'finish'); a seed login keeps the long one.
+      if (seed) socket.setTimeout(caps.seedKeepAliveMs);
+      t.idleAt = socket.bytesRead;
+      allIdle.add(socket, t, seed);
+      perKey.get(t.key)?.idle.add(socket, t, seed);
+    });
+  });
+  server.prependListener('upgrade', (req: IncomingMessage) => {
+    const t = tracked.get(req.socket);
+    if (!t) return;
+    t.upgraded = true;
+    busy(req.socket, t);
   });
 
   function refuse(socket: Socket, cap: 'global' | 'perIp', key: string) {

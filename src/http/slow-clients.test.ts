@@ -206,11 +206,16 @@ describe('connection caps', () => {
     await server.close();
   });
 
-  /** A connection that is accepted and stays open (keep-alive), proven by one answered request. */
+  /**
+   * A connection that is accepted and busy: its request is in flight (headers in, body awaited),
+   * proven by Node's `100 Continue`. Busy connections are never closed to make room.
+   */
   async function held(localAddress: string) {
-    const conn = await RawConnection.open(server.port, '127.0.0.1', localAddress);
-    expect((await conn.request('GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(200);
-    return conn;
+    const c = await Drip.open(server.port, localAddress);
+    open.push(c);
+    c.socket.write('POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n');
+    await waitFor(async () => c.text.startsWith('HTTP/1.1 100 Continue'));
+    return c;
   }
 
   async function refused(localAddress: string) {

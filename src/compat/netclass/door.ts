@@ -66,7 +66,10 @@ export async function startNetclassDoor(core: Core, options: NetclassDoorOptions
     new NetclassConnection(door, socket);
   });
 
-  const port = await listenDoor(server, options.host, options.port, (err) => log.error({ err }, 'seed 001 TCP door error'));
+  const port = await listenDoor(server, options.host, options.port, (err) => log.error({ err }, 'seed 001 TCP door error'), {
+    maxPerIp: core.config.connections.tcpMaxPerIp,
+    refusal: () => renderReply({ status: 503, body: 'Service Unavailable: too many connections from your address', close: true }),
+  });
 
   return {
     port,

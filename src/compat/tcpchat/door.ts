@@ -115,7 +115,9 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
     new TcpChatSession(door, socket);
   });
 
-  const port = await listenDoor(server, options.host, options.port, (err) => log.error({ err }, 'seed 003 TCP door error'));
+  const port = await listenDoor(server, options.host, options.port, (err) => log.error({ err }, 'seed 003 TCP door error'), {
+    maxPerIp: core.config.connections.tcpMaxPerIp,
+  });
 
   return {
     port,
