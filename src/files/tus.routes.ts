@@ -10,7 +10,7 @@ import type { User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { requireUser } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
-import { FAULT_MESSAGE, logFailure } from '../shared/error-map.js';
+import { describeFailure, FAULT_MESSAGE, logFailure } from '../shared/error-map.js';
 import { AppError, ERRORS, type ErrorCode } from '../shared/errors.js';
 import { fileJson } from './files.schemas.js';
 import { HashingFileStore, TUS_ID, type TusError, tusError } from './tus-store.js';
@@ -135,7 +135,10 @@ function createTusServer({ core, datastore, directory, callOf }: TusParts): TusS
     return total;
   };
 
-  const asTusError = (err: unknown): unknown => (err instanceof AppError ? tusError(err) : err);
+  // A client's refusal becomes tus's own error; the rest (busy, database down, disk full, a bug)
+  // goes on to onResponseError, which maps, logs and gives Retry-After by the one rule.
+  const asTusError = (err: unknown): unknown =>
+    err instanceof AppError && describeFailure(err).kind === 'client' ? tusError(err) : err;
 
   return new TusServer({
     path: TUS_PATH,
