@@ -39,11 +39,21 @@ export function tokenReply(core: Core, t: TokenLogin) {
   };
 }
 
+const typed = (app: FastifyInstance) => app.withTypeProvider<TypeBoxTypeProvider>();
+type Routes = ReturnType<typeof typed>;
+const tags = ['auth'];
+
 /** Native /api/auth routes: register, login, refresh, logout, who-am-I, sessions, elevation, setup. */
 export async function accountsRoutes(app: FastifyInstance, { core }: { core: Core }) {
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const tags = ['auth'];
+  const r = typed(app);
+  loginRoutes(r, core);
+  sessionRoutes(r, core);
+  elevationRoutes(r, core);
+  setupRoutes(r, core);
+}
 
+/** Register, login, refresh, logout. */
+function loginRoutes(r: Routes, core: Core) {
   r.post(
     '/auth/register',
     {
@@ -115,6 +125,10 @@ export async function accountsRoutes(app: FastifyInstance, { core }: { core: Cor
     },
   );
 
+}
+
+/** Who am I, and the caller's sessions. */
+function sessionRoutes(r: Routes, core: Core) {
   r.get(
     '/auth/me',
     {
@@ -160,6 +174,10 @@ export async function accountsRoutes(app: FastifyInstance, { core }: { core: Cor
     },
   );
 
+}
+
+/** Seed 000's access keys, natively. */
+function elevationRoutes(r: Routes, core: Core) {
   r.post(
     '/auth/elevate',
     {
@@ -173,7 +191,7 @@ export async function accountsRoutes(app: FastifyInstance, { core }: { core: Cor
       const p = requireUser(request);
       const issued = await core.elevation.elevate(p.user, requestContext(request));
       const secure = core.config.cookieSecure ? '; Secure' : '';
-    reply.header('set-cookie', `key=${issued.key}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax${secure}`);
+      reply.header('set-cookie', `key=${issued.key}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax${secure}`);
       return reply.code(201).send(issued);
     },
   );
@@ -200,6 +218,10 @@ export async function accountsRoutes(app: FastifyInstance, { core }: { core: Cor
     },
   );
 
+}
+
+/** The first admin, with the one-time setup token. */
+function setupRoutes(r: Routes, core: Core) {
   r.post(
     '/setup',
     {

@@ -45,7 +45,7 @@ const DOORS: { name: string; login(s: TestServer): Promise<Answer>; busy: RegExp
   {
     name: 'seed 000 /login',
     login: (s) => post(s, '/login', JSON_HEADERS, JSON.stringify({ username: WHO.username, password: PASSWORD })),
-    busy: /^SERVER_ERROR$/,
+    busy: /^SERVER_ERROR: The server is busy checking passwords; retry in a moment$/,
     success: /^LOGIN_SUCCESS$/,
   },
   {
@@ -57,13 +57,13 @@ const DOORS: { name: string; login(s: TestServer): Promise<Answer>; busy: RegExp
         { 'content-type': 'application/x-www-form-urlencoded' },
         new URLSearchParams({ username: WHO.username, password: PASSWORD }).toString(),
       ),
-    busy: /^Something went wrong; try again$/,
+    busy: /^The server is busy checking passwords; retry in a moment$/,
     success: /^Logged in as busyuser$/,
   },
   {
     name: 'seed 001 JSON POST /',
     login: (s) => post(s, '/', JSON_HEADERS, JSON.stringify({ email: WHO.email, password: PASSWORD })),
-    busy: /^Server Error$/,
+    busy: /^Server Error: The server is busy checking passwords; retry in a moment$/,
     success: /^Success Login\. you are user$/,
   },
   {
@@ -81,7 +81,7 @@ const DOORS: { name: string; login(s: TestServer): Promise<Answer>; busy: RegExp
         c.close();
       }
     },
-    busy: /^Server Error$/,
+    busy: /^Server Error: The server is busy checking passwords; retry in a moment$/,
     success: /^Success Login\. you are user$/,
   },
 ];

@@ -4,7 +4,8 @@ import { uniqueViolation } from '../db/errors.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import * as keys from './access-keys.repository.js';
-import { type Principal, type Role, toUser, type User } from './model.js';
+import { type Principal, toUser, type User } from './model.js';
+import { createUserAdmin } from './user-admin.js';
 import type { PasswordHasher } from './passwords.js';
 import { checkEmail, checkPassword, normalizeUsername } from './rules.js';
 import type { RateLimits } from './rate-limits.js';
@@ -27,11 +28,7 @@ export interface ProfilePatch {
   currentPassword?: string | undefined;
 }
 
-export interface AdminPatch {
-  role?: Role | undefined;
-  disabled?: boolean | undefined;
-  email?: string | null | undefined;
-}
+export type { AdminPatch } from './user-admin.js';
 
 export type UsersService = ReturnType<typeof createUsersService>;
 
@@ -109,76 +106,6 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     return { user: toUser(row), revokedSessions };
   }
 
-  /**
-   * Runs `write` in a transaction that first checks `target` is not the last active admin (when
-   * `guard`); admin rows are locked on PostgreSQL so two demotions cannot both pass the check.
-   */
-  async function withAdminGuard<T>(target: User, guard: boolean, write: (trx: typeof db) => Promise<T>): Promise<T> {
-    return db.transaction().execute(async (trx) => {
-      if (guard && target.role === 'admin' && !target.disabled) {
-        if (database.dialect === 'postgres') await users.lockActiveAdmins(trx);
-        if ((await users.countUsers(trx, 'admin', true)) <= 1) {
-          throw new AppError('LAST_ADMIN', 'This is the last active admin; promote another admin first');
-        }
-      }
-      return write(trx);
-    });
-  }
-
-  async function adminUpdate(viewer: User, id: number, patch: AdminPatch): Promise<User> {
-    if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can change other users');
-    const target = await getVisible(viewer, id);
-    const now = clock.now();
-    if (patch.role !== undefined || patch.disabled !== undefined) {
-      await withAdminGuard(target, patch.role === 'user' || patch.disabled === true, (trx) =>
-        users.updateUser(trx, id, {
-          ...(patch.role !== undefined ? { role: patch.role } : {}),
-          ...(patch.disabled !== undefined ? { disabled: patch.disabled ? 1 : 0 } : {}),
-          updated_at: now,
-        }),
-      );
-    }
-    if (patch.disabled === true) {
-      await sessions.revokeUserSessions(db, id, now);
-      await keys.deleteUserKeys(db, id);
-    }
-    changed(id);
-    if (patch.email !== undefined) await setEmail(id, patch.email, now);
-    return getVisible(viewer, id);
-  }
-
-  async function remove(viewer: User, id: number): Promise<void> {
-    if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can delete users');
-    const target = await getVisible(viewer, id);
-    await withAdminGuard(target, true, (trx) => users.deleteUser(trx, id));
-    changed(id);
-  }
-
-  /** CLI: `plaza admin set-role`. */
-  async function setRole(username: string, role: Role): Promise<User> {
-    const target = await findByUsername(username);
-    if (!target) throw notFound();
-    const row = await withAdminGuard(target, role === 'user', (trx) =>
-      users.updateUser(trx, target.id, { role, updated_at: clock.now() }),
-    );
-    changed(target.id);
-    if (!row) throw notFound();
-    return toUser(row);
-  }
-
-  /** CLI: `plaza admin reset-password`; ends all of the user's sessions and keys. */
-  async function resetPassword(username: string, password: string): Promise<User> {
-    const target = await findByUsername(username);
-    if (!target) throw notFound();
-    checkPassword(password, config.password);
-    const now = clock.now();
-    await users.updateUser(db, target.id, { password_hash: await hasher.hash(password), updated_at: now });
-    await sessions.revokeUserSessions(db, target.id, now);
-    await keys.deleteUserKeys(db, target.id);
-    changed(target.id);
-    return target;
-  }
-
   async function findById(id: number): Promise<User | undefined> {
     const row = await users.findUserById(db, id);
     return row ? toUser(row) : undefined;
@@ -188,15 +115,17 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     return users.countUsers(db, 'admin');
   }
 
+  const admin = createUserAdmin({ database, config, hasher, clock, changed, notFound, getVisible, findByUsername, setEmail });
+
   return {
     getVisible,
     listVisible,
     findByUsername,
     updateOwnProfile,
-    adminUpdate,
-    remove,
-    setRole,
-    resetPassword,
+    adminUpdate: admin.adminUpdate,
+    remove: admin.remove,
+    setRole: admin.setRole,
+    resetPassword: admin.resetPassword,
     countAdmins,
     findById,
   };

@@ -6,6 +6,7 @@ import { closeAfterUploadError, receiveMultipart, receiveRaw } from '../files/up
 import { forgetConnectionLogin, isOwnNavigation, principalOrConnection, requestContext } from '../http/auth.js';
 import { mapError, sendNativeError } from '../http/errors.js';
 import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js';
+import { logFailure } from '../shared/error-map.js';
 import { AppError } from '../shared/errors.js';
 import { logoutConfirmPage } from '../http/web.js';
 import { formFields, rawBody, wantsHtml } from './body.js';
@@ -28,9 +29,10 @@ function fields(body: Buffer) {
 
 function failure(request: FastifyRequest, reply: FastifyReply, err: unknown, page: '/login' | '/register' | '/index') {
   const m = mapError(err);
-  if (m.status >= 500) request.log.error({ err }, 'seed 002 request failed');
+  logFailure(request.log, err, m, 'seed 002 request failed');
   if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
-  const message = m.status >= 500 ? 'Something went wrong; try again' : m.message;
+  // Only a fault is masked: a busy server, a full disk or a lost database says so.
+  const message = m.kind === 'fault' ? 'Something went wrong; try again' : m.message;
   if (wantsHtml(request)) return reply.redirect(`${page}?error=${encodeURIComponent(message)}`, 303);
   return reply.code(m.status).type('text/plain; charset=utf-8').send(message);
 }

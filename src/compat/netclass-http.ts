@@ -5,6 +5,7 @@ import type { Core } from '../app.js';
 import { principalOrConnection, rememberConnectionLogin, requestContext } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
 import { setSessionCookie } from '../http/session-cookie.js';
+import { type Failure, logFailure } from '../shared/error-map.js';
 import { AppError } from '../shared/errors.js';
 import { jsonObject, rawBody, stringField } from './body.js';
 
@@ -66,22 +67,31 @@ async function seedCredentials(request: FastifyRequest, extras: RegExp): Promise
 
 /**
  * What a seed 001 request gets, whatever carries it (HTTP on `/` or the raw TCP door): status, a
- * plain-text body, and Retry-After for 429/503. `error` is set on 5xx for the log only.
+ * plain-text body, and Retry-After for 429/503. For the log only: `failure` and `cause` on every
+ * failure (the HTTP door logs them by the failure's kind), `error` on a fault alone (the TCP door
+ * logs it as an error).
  */
 export interface SeedAnswer {
   status: number;
   text: string;
   retryAfter?: number | undefined;
   error?: unknown;
+  failure?: Failure;
+  cause?: unknown;
 }
 
-/** Any failure in the seed's words: `<phrase>: <reason>`; 5xx never shows details. */
+/**
+ * Any failure in the seed's words: `<phrase>: <reason>`. A fault is only `Server Error`; a server
+ * that cannot do it right now (busy, disk full, database down) is `Server Error: <why>`.
+ */
 export function describeFailure(err: unknown): SeedAnswer {
   const m = mapError(err);
+  const log = { failure: m, cause: err, ...(m.kind === 'fault' ? { error: err } : {}) };
+  if (m.kind === 'fault') return { status: m.status, text: 'Server Error', retryAfter: m.retryAfter, ...log };
+  if (m.kind === 'unavailable') return { status: m.status, text: `Server Error: ${m.message}`, retryAfter: m.retryAfter, ...log };
   const phrase =
     m.status === 401 ? 'Unauthorized' : m.status === 403 ? 'Forbidden' : m.status === 400 ? 'Bad Request' : m.code;
-  if (m.status >= 500) return { status: m.status, text: 'Server Error', retryAfter: m.retryAfter, error: err };
-  return { status: m.status, text: `${phrase}: ${m.message}`, retryAfter: m.retryAfter };
+  return { status: m.status, text: `${phrase}: ${m.message}`, retryAfter: m.retryAfter, ...log };
 }
 
 export function publicUserData(u: User) {
@@ -141,7 +151,7 @@ export function createNetclassSemantics(core: Core) {
 }
 
 function send(request: FastifyRequest, reply: FastifyReply, answer: SeedAnswer) {
-  if (answer.error !== undefined) request.log.error({ err: answer.error }, 'seed 001 request failed');
+  if (answer.failure) logFailure(request.log, answer.cause, answer.failure, 'seed 001 request failed');
   if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter));
   return reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.text);
 }

@@ -8,6 +8,7 @@ import { setSessionCookie } from '../http/session-cookie.js';
 import contentDisposition from 'content-disposition';
 import { isInlineSafe } from '../files/downloads.js';
 import type { FileInfo } from '../files/files.service.js';
+import { logFailure } from '../shared/error-map.js';
 import { AppError } from '../shared/errors.js';
 import { jsonObject, rawBody, stringField } from './body.js';
 
@@ -94,9 +95,11 @@ function text(reply: FastifyReply, status: number, body: string) {
 /** Seed 000's words for each failure; the status comes from the one error map. */
 function fail(request: FastifyRequest, reply: FastifyReply, err: unknown, words: Partial<Record<string, string>>) {
   const m = mapError(err);
-  if (m.status >= 500) request.log.error({ err }, 'seed 000 request failed');
+  logFailure(request.log, err, m, 'seed 000 request failed');
   if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
-  const fallback = m.status >= 500 ? 'SERVER_ERROR' : `${m.code}: ${m.message}`;
+  // Only a fault is masked; a server that cannot do it right now says why, in the seed's `WORD: reason`.
+  const fallback =
+    m.kind === 'fault' ? 'SERVER_ERROR' : m.kind === 'unavailable' ? `SERVER_ERROR: ${m.message}` : `${m.code}: ${m.message}`;
   return text(reply, m.status, words[m.code] ?? fallback);
 }
 
@@ -139,7 +142,7 @@ export function createSocketProgram(core: Core) {
     } catch (err) {
       // SPEC §5.1: every failed login is 401 LOGIN_FAILED (too many attempts stays 429).
       const m = mapError(err);
-      if (m.status < 500 && m.code !== 'RATE_LIMITED') return text(reply, 401, 'LOGIN_FAILED');
+      if (m.kind === 'client' && m.code !== 'RATE_LIMITED') return text(reply, 401, 'LOGIN_FAILED');
       return fail(request, reply, err, { RATE_LIMITED: 'LOGIN_FAILED: Too many attempts' });
     }
   }

@@ -79,11 +79,6 @@ export async function setQuotaOverride(db: Db, userId: number, bytes: number | n
   return Number(r.numUpdatedRows) > 0;
 }
 
-/** Serialises concurrent uploads of one user on PostgreSQL (SQLite transactions already are). */
-export async function lockUser(db: Db, userId: number): Promise<void> {
-  await db.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
-}
-
 /** Which of these stored names have a row. */
 export async function existingStoredNames(db: Db, names: string[]): Promise<Set<string>> {
   if (names.length === 0) return new Set();

@@ -18,6 +18,10 @@ import {
 import { THUMBNAIL_SIZES } from './thumbnails.service.js';
 import { acceptMultipart, closeAfterUploadError, receiveMultipart, receiveRaw } from './upload-intake.js';
 
+const typed = (app: FastifyInstance) => app.withTypeProvider<TypeBoxTypeProvider>();
+type Routes = ReturnType<typeof typed>;
+const tags = ['files'];
+
 /** Native /api/files routes. */
 export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }) {
   await acceptMultipart(app, core.config.maxUploadBytes);
@@ -25,8 +29,14 @@ export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }
   app.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null));
   app.addHook('onError', async (request, reply) => closeAfterUploadError(request, reply));
 
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const tags = ['files'];
+  const r = typed(app);
+  uploadRoutes(r, core);
+  readRoutes(r, core);
+  changeRoutes(r, core);
+}
+
+/** Multipart and raw uploads. */
+function uploadRoutes(r: Routes, core: Core) {
   const FilesReply = Type.Object({ files: Type.Array(FileRef) });
 
   r.post('/files', {
@@ -54,6 +64,10 @@ export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }
     return reply.code(201).send({ file: fileJson(await receiveRaw(core, request, owner)) });
   });
 
+}
+
+/** Listing, usage, metadata, content and thumbnails. */
+function readRoutes(r: Routes, core: Core) {
   r.get('/files', {
     schema: {
       tags,
@@ -112,6 +126,10 @@ export async function filesRoutes(app: FastifyInstance, { core }: { core: Core }
       .send(createReadStream(thumb) as unknown as string);
   });
 
+}
+
+/** Rename, delete, quotas. */
+function changeRoutes(r: Routes, core: Core) {
   r.patch('/files/:id', {
     schema: {
       tags,

@@ -1,52 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { AppError } from '../shared/errors.js';
 import type { Category } from './categories.js';
-import { openDiskWriter, probeDirectIo, syncFile, writerClosed } from './disk-writer.js';
+import { probeDirectIo } from './disk-writer.js';
+import { adopt, adoptHashed, type Received, type ReceiveOptions, receive } from './receiving.js';
 
-/** Bytes kept from the start of every upload for magic-byte sniffing. */
-const HEAD_BYTES = 4100;
+export { createDigest, type Received, type ReceiveOptions } from './receiving.js';
 
-/** SHA-256, size and first bytes of a stream of chunks: what every upload form must produce. */
-export function createDigest() {
-  const hash = createHash('sha256');
-  const head: Buffer[] = [];
-  let headSize = 0;
-  let size = 0;
-  return {
-    get size() {
-      return size;
-    },
-    update(chunk: Buffer) {
-      size += chunk.length;
-      hash.update(chunk);
-      if (headSize < HEAD_BYTES) {
-        const part = chunk.subarray(0, HEAD_BYTES - headSize);
-        head.push(part);
-        headSize += part.length;
-      }
-    },
-    result: () => ({ size, sha256: hash.digest('hex'), head: Buffer.concat(head) }),
-  };
-}
 const CATEGORIES: Category[] = ['images', 'documents', 'files'];
-
-export interface Received {
-  tempPath: string;
-  size: number;
-  sha256: string;
-  head: Buffer;
-}
-
-export interface ReceiveOptions {
-  /** Largest acceptable size; exceeding it aborts with `tooLarge()` and removes the temp file. */
-  limit: number;
-  tooLarge: () => AppError;
-}
 
 export type Storage = ReturnType<typeof createStorage>;
 
@@ -85,63 +49,6 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
     const base = realRoot ?? (await realpath(root));
     const real = await realpath(file).catch(() => undefined);
     return real !== undefined && real === path.join(base, category, path.basename(file));
-  }
-
-  /** Streams `source` into a new temp file, hashing and counting; fsyncs before returning. */
-  async function receive(source: Readable, opts: ReceiveOptions): Promise<Received> {
-    const tempPath = path.join(tempDir, `${randomBytes(16).toString('hex')}.part`);
-    const digest = createDigest();
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        if (digest.size + chunk.length > opts.limit) return done(opts.tooLarge());
-        digest.update(chunk);
-        done(null, chunk);
-      },
-    });
-    // If the temp file cannot be opened (read-only disk, no descriptors left) the source is left
-    // alone: the route answers with the mapped error and closes the connection after it.
-    const out = await openDiskWriter(tempPath, { direct, create: true, start: 0 });
-    try {
-      await pipeline(source, meter, out);
-      await syncFile(tempPath);
-      return { tempPath, ...digest.result() };
-    } catch (err) {
-      // Unlink only once the writer has closed its descriptors.
-      await writerClosed(out);
-      await unlink(tempPath).catch(() => {});
-      throw err;
-    }
-  }
-
-  /**
-   * Takes over a complete file written elsewhere on the same filesystem (a finished tus upload):
-   * reads it once to hash and measure, fsyncs it, and hands it on as if it had been received.
-   */
-  async function adopt(filePath: string, opts: ReceiveOptions): Promise<Received> {
-    const digest = createDigest();
-    const fh = await open(filePath, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      for await (const chunk of fh.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false })) {
-        if (digest.size + (chunk as Buffer).length > opts.limit) throw opts.tooLarge();
-        digest.update(chunk as Buffer);
-      }
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    return { tempPath: filePath, ...digest.result() };
-  }
-
-  /** Takes over a file whose digest was computed while it was written; only fsyncs it. */
-  async function adoptHashed(filePath: string, digest: { size: number; sha256: string; head: Buffer }): Promise<Received> {
-    const fh = await open(filePath, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      if ((await fh.stat()).size !== digest.size) throw new AppError('UPLOAD_INCOMPLETE', 'Upload size does not match');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    return { tempPath: filePath, ...digest };
   }
 
   function pathOf(category: Category, storedName: string): string {
@@ -223,7 +130,8 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
       return direct;
     },
     init,
-    receive,
+    /** Streams `source` into a new temp file, hashing and counting; fsyncs before returning. */
+    receive: (source: Readable, opts: ReceiveOptions): Promise<Received> => receive({ tempDir, direct }, source, opts),
     adopt,
     adoptHashed,
     commit,

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
 import { AppError } from '../shared/errors.js';
 import { openDiskWriter, writerClosed } from './disk-writer.js';
-import { createDigest } from './storage.js';
+import { createDigest } from './receiving.js';
 
 type Upload = Parameters<FileStore['create']>[0];
 

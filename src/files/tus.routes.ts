@@ -10,7 +10,8 @@ import type { User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { requireUser } from '../http/auth.js';
 import { mapError } from '../http/errors.js';
-import { AppError, type ErrorCode } from '../shared/errors.js';
+import { describeFailure, FAULT_MESSAGE, logFailure } from '../shared/error-map.js';
+import { AppError, ERRORS, type ErrorCode } from '../shared/errors.js';
 import { fileJson } from './files.schemas.js';
 import { HashingFileStore, TUS_ID, type TusError, tusError } from './tus-store.js';
 import { closeAfterUploadError } from './upload-intake.js';
@@ -100,24 +101,24 @@ async function inPlazaShape(response: Response): Promise<Response> {
   if (response.status < 400 || response.headers.get('content-type')?.startsWith('application/json')) return response;
   const code = TUS_REFUSALS[response.status] ?? (response.status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
   const text = (await response.text()).trim().slice(0, 200);
-  const message = code === 'INTERNAL' ? 'Internal server error' : text || 'The upload request was refused';
+  // By the one rule: a fault's own text never reaches the client.
+  const message = ERRORS[code].kind === 'fault' ? FAULT_MESSAGE : text || 'The upload request was refused';
   const headers = new Headers(response.headers);
   headers.set('content-type', 'application/json; charset=utf-8');
   headers.delete('content-length');
   return new Response(JSON.stringify({ error: { code, message } }), { status: response.status, headers });
 }
 
-export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) {
-  const directory = path.join(core.storage.root, '.tus');
-  const calls = new WeakMap<IncomingMessage, Call>();
-  const callOf = (req: Request): Call => {
-    const node = (req as Request & { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
-    const call = node ? calls.get(node) : undefined;
-    if (!call) throw tusError(new AppError('UNAUTHENTICATED', 'Log in first'));
-    return call;
-  };
-  const datastore = new HashingFileStore({ directory, expirationPeriodInMilliseconds: TUS_EXPIRY_MS }, core.storage.directIo);
+/** What the tus server's hooks need: the store, its folder, and the Plaza request behind a web Request. */
+interface TusParts {
+  core: Core;
+  datastore: HashingFileStore;
+  directory: string;
+  callOf: (req: Request) => Call;
+}
 
+/** @tus/server with Plaza's hooks: owners, quotas, finalisation, and errors mapped by the one rule. */
+function createTusServer({ core, datastore, directory, callOf }: TusParts): TusServer {
   /** Announced bytes of a user's unfinished tus uploads, from the store's metadata files. */
   const reservedBy = async (userId: number): Promise<number> => {
     let total = 0;
@@ -134,9 +135,12 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
     return total;
   };
 
-  const asTusError = (err: unknown): unknown => (err instanceof AppError ? tusError(err) : err);
+  // A client's refusal becomes tus's own error; the rest (busy, database down, disk full, a bug)
+  // goes on to onResponseError, which maps, logs and gives Retry-After by the one rule.
+  const asTusError = (err: unknown): unknown =>
+    err instanceof AppError && describeFailure(err).kind === 'client' ? tusError(err) : err;
 
-  const tus = new TusServer({
+  return new TusServer({
     path: TUS_PATH,
     datastore,
     relativeLocation: true,
@@ -203,11 +207,24 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
         return undefined;
       }
       const mapped = mapError(err);
-      if (mapped.status >= 500) call.request.log.error({ err }, 'tus request failed');
+      logFailure(call.request.log, err, mapped, 'tus request failed');
       call.error = { retryAfter: mapped.retryAfter };
       return tusError(mapped);
     },
   });
+}
+
+export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) {
+  const directory = path.join(core.storage.root, '.tus');
+  const calls = new WeakMap<IncomingMessage, Call>();
+  const callOf = (req: Request): Call => {
+    const node = (req as Request & { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+    const call = node ? calls.get(node) : undefined;
+    if (!call) throw tusError(new AppError('UNAUTHENTICATED', 'Log in first'));
+    return call;
+  };
+  const datastore = new HashingFileStore({ directory, expirationPeriodInMilliseconds: TUS_EXPIRY_MS }, core.storage.directIo);
+  const tus = createTusServer({ core, datastore, directory, callOf });
 
   // Bodies stay unread for tus (PATCH) or are refused (see `handle`): no parser may eat them.
   app.removeAllContentTypeParsers();

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../shared/errors.js';
+import { logFailure } from '../shared/error-map.js';
 import { mapError } from './errors.js';
 import type { Linger } from './linger.js';
 import { BASELINE_SECURITY_HEADERS } from './security-headers.js';
@@ -45,6 +46,8 @@ export function createClientErrorHandler(linger: Linger) {
     // Answered already: the parser keeps failing on what still arrives until the linger ends.
     if (linger.isLingering(socket)) return;
     this.log.debug({ err }, 'client error');
+    // By the one rule: what Node could not parse is the client's; anything else is logged by its kind.
+    logFailure(this.log, err, mapError(err), 'client error');
     // An answer already under way cannot be replaced, only cut (Node's own check, socketOnError).
     const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
     // A connection that never sent a byte (a browser's spare preconnect) goes without a word.

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { User } from '../accounts/model.js';
 import type { Core } from '../app.js';
+import { logFailure } from '../shared/error-map.js';
 import { mapError } from './errors.js';
 
 /**
@@ -193,7 +194,8 @@ export async function setupFormHandler(
     return reply.redirect('/login?registered=1', 303);
   } catch (err) {
     const m = mapError(err);
-    if (m.status >= 500) request.log.error({ err }, 'setup failed');
+    logFailure(request.log, err, m, 'setup failed');
+    if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
     const body = `<h1>Setup failed</h1><p class="err" role="alert">${escapeHtml(m.message)}</p><p>Go back, correct the form and submit again.</p>`;
     return send(reply, page('Setup', body), m.status);
   }
