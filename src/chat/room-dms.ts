@@ -17,7 +17,7 @@ export interface DmDeps {
   memberships: Memberships;
 }
 
-/** The direct-message room of two users, created on first use; both are members. */
+/** The direct-message room of two users, created on first use; both are members (the other one invited, see shareARoom). */
 export async function openDm({ database, clock, access, memberships }: DmDeps, user: User, other: User): Promise<RoomInfo> {
   const { db } = database;
   if (other.id === user.id) throw new AppError('VALIDATION_FAILED', 'A direct message needs another user');
@@ -40,6 +40,13 @@ export async function openDm({ database, clock, access, memberships }: DmDeps, u
     }
   }
   if (!(await access.roleOf(row.id, user.id))) await memberships.addMember(row, user.id, 'member');
-  if (!(await access.roleOf(row.id, other.id))) await memberships.addMember(row, other.id, 'member');
+  // Presence (issue 20): the opener has taken part; the other, made a member without asking, has
+  // not until they open it too or write in it. Their pending invitation says so, written before
+  // the membership so that no presence check sees them as having taken part in between.
+  await rooms.takeInvite(db, row.id, user.id);
+  if (!(await rooms.memberRole(db, row.id, other.id))) {
+    await rooms.insertInvite(db, row.id, other.id, user.id, clock.now());
+    await memberships.addMember(row, other.id, 'member');
+  }
   return toRoomInfo(row, { role: 'member' });
 }

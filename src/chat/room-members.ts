@@ -83,15 +83,22 @@ export function createMemberships({ database, hub, clock, access }: MembershipDe
     if (!(await removeMembership(row, targetId))) throw new AppError('NOT_FOUND', 'Not a member of this room');
   }
 
+  /**
+   * A room's members; their presence only for the room's members and site admins (issue 20), and
+   * in a DM not that of a member who has not taken part (see rooms.repository's shareARoom).
+   */
   async function members(user: User, roomId: number) {
     const room = await getVisible(user, roomId);
     const list = await rooms.listMembers(db, room.id, LIST_LIMIT);
+    const admin = user.role === 'admin';
+    const silent = !admin && room.role && room.kind === 'dm' ? new Set(await rooms.silentDmMembers(db, room.id)) : undefined;
+    const shown = (id: number) => admin || (room.role !== undefined && (id === user.id || !silent?.has(id)));
     return list.map((m) => ({
       id: m.user_id,
       username: m.username,
       role: m.role,
       joinedAt: m.joined_at,
-      presence: hub.presenceOf(userKey(m.user_id)),
+      ...(shown(m.user_id) ? { presence: hub.presenceOf(userKey(m.user_id)) } : {}),
     }));
   }
 

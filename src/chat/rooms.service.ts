@@ -71,6 +71,16 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
     return (await rooms.roomsOfUser(db, participant.userId)).map((r) => toRoomInfo(r));
   }
 
+  /**
+   * The rooms through which a participant may see who else is online: their rooms, less the DMs
+   * whose other member has not taken part (opened it or written in it). Visible-online lists
+   * should iterate these rather than `roomsOf`.
+   */
+  async function presenceRoomsOf(participant: Participant): Promise<RoomInfo[]> {
+    if (participant.userId === null) return [];
+    return (await rooms.presenceRoomsOfUser(db, participant.userId)).map((r) => toRoomInfo(r));
+  }
+
   const dmDeps = { database, clock, access, memberships };
   const groupDeps = { database, join, create };
 
@@ -89,9 +99,11 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
     list,
     openDm: (user: User, other: User) => openDm(dmDeps, user, other),
     roomsOf,
+    presenceRoomsOf,
     groups: () => groups(database),
     publicGroupMembers: (roomId: number) => publicGroupMembers(database, roomId),
     findRow: (roomId: number) => rooms.findRoomById(db, roomId),
+    /** Whether `a` may see `b`'s presence through a shared room (a DM once `b` took part in it). */
     shareARoom: (a: number, b: number) => rooms.shareARoom(db, a, b),
     fileSharedWith: (fileId: string, userId: number) => rooms.fileSharedWith(db, fileId, userId),
   };
