@@ -164,7 +164,7 @@ export async function chatRoutes(app: FastifyInstance, { core }: { core: Core })
       params: RoomParams,
       response: {
         200: Type.Object({
-          members: Type.Array(Type.Object({ id: Type.Integer(), username: Type.String(), role: Type.String(), joinedAt: Type.Integer(), presence: Presence })),
+          members: Type.Array(Type.Object({ id: Type.Integer(), username: Type.String(), role: Type.String(), joinedAt: Type.Integer(), presence: Type.Optional(Presence) })),
         }),
         ...errors(401, 404),
       },

@@ -108,7 +108,7 @@ export function createChatService({ database, config, users, files, clock, bus, 
     if (viewer.role === 'admin') return hub.onlineParticipants();
     const self = participantOf(viewer);
     const seen = new Map<string, Participant>(online(self) ? [[self.key, self]] : []);
-    for (const room of await rooms.roomsOf(self)) {
+    for (const room of await rooms.presenceRoomsOf(self)) {
       for (const p of hub.presentIn(room.id)) if (online(p)) seen.set(p.key, p);
     }
     return [...seen.values()];

@@ -114,17 +114,90 @@ export function listMembers(db: Db, roomId: number, limit: number): Promise<Memb
     .execute();
 }
 
-/** Whether two users are members of one room (direct-message rooms included). */
-export async function shareARoom(db: Db, a: number, b: number): Promise<boolean> {
+/**
+ * Whether `viewer` may see `target`'s presence through a room they share. A direct-message room
+ * counts only once `target` has taken part in it: opened it themselves (no pending invitation
+ * left by `openDm`) or written in it, so opening a DM with anyone reveals nothing about them.
+ */
+export async function shareARoom(db: Db, viewer: number, target: number): Promise<boolean> {
   const r = await db
     .selectFrom('chat_members as x')
     .innerJoin('chat_members as y', 'y.room_id', 'x.room_id')
+    .innerJoin('chat_rooms as r', 'r.id', 'x.room_id')
     .select('x.room_id')
-    .where('x.user_id', '=', a)
-    .where('y.user_id', '=', b)
+    .where('x.user_id', '=', viewer)
+    .where('y.user_id', '=', target)
+    .where((eb) =>
+      eb.or([
+        eb('r.kind', '=', 'room'),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('chat_invites as i')
+              .select('i.user_id')
+              .whereRef('i.room_id', '=', 'r.id')
+              .where('i.user_id', '=', target),
+          ),
+        ),
+        eb.exists(
+          eb.selectFrom('chat_messages as m').select('m.id').whereRef('m.room_id', '=', 'r.id').where('m.sender_id', '=', target),
+        ),
+      ]),
+    )
     .limit(1)
     .executeTakeFirst();
   return r !== undefined;
+}
+
+/**
+ * The rooms through which `userId` sees others' presence: their rooms, and their direct-message
+ * rooms in which the other member has taken part (see shareARoom).
+ */
+export function presenceRoomsOfUser(db: Db, userId: number): Promise<RoomRow[]> {
+  return db
+    .selectFrom('chat_rooms as r')
+    .innerJoin('chat_members as c', 'c.room_id', 'r.id')
+    .selectAll('r')
+    .where('c.user_id', '=', userId)
+    .where((eb) =>
+      eb.or([
+        eb('r.kind', '=', 'room'),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('chat_invites as i')
+              .select('i.user_id')
+              .whereRef('i.room_id', '=', 'r.id')
+              .where('i.user_id', '<>', userId)
+              .where((e) =>
+                e.not(
+                  e.exists(
+                    e.selectFrom('chat_messages as m').select('m.id').whereRef('m.room_id', '=', 'i.room_id').whereRef('m.sender_id', '=', 'i.user_id'),
+                  ),
+                ),
+              ),
+          ),
+        ),
+      ]),
+    )
+    .execute();
+}
+
+/** Members of a direct-message room who have not taken part: invited by `openDm`, never written in it. */
+export async function silentDmMembers(db: Db, roomId: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('chat_invites as i')
+    .select('i.user_id')
+    .where('i.room_id', '=', roomId)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb.selectFrom('chat_messages as m').select('m.id').whereRef('m.room_id', '=', 'i.room_id').whereRef('m.sender_id', '=', 'i.user_id'),
+        ),
+      ),
+    )
+    .execute();
+  return rows.map((r) => r.user_id);
 }
 
 export async function insertInvite(db: Db, roomId: number, userId: number, invitedBy: number, now: number) {
