@@ -8,6 +8,7 @@ import { usersRoutes } from './accounts/users.routes.js';
 import type { Core } from './app.js';
 import type { Config } from './config.js';
 import { chatRoutes } from './chat/chat.routes.js';
+import { chatSocketRoutes } from './chat/chat.socket.js';
 import { adclusterSocketRoutes } from './compat/adcluster.socket.js';
 import { compatFileRoutes, compatRoutes } from './compat/routes.js';
 import { filesRoutes } from './files/files.routes.js';
@@ -133,6 +134,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
       await api.register(healthRoutes, { core });
       await api.register(filesRoutes, { core });
       await api.register(sharesRoutes, { core });
+      await api.register(chatSocketRoutes, { core });
       await api.register(chatRoutes, { core });
     },
     { prefix: '/api' },

@@ -6,6 +6,7 @@ import type { FilesService } from '../files/files.service.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import type { ChatBus } from './bus.js';
+import { MAX_BODY_CHARS } from './chat.schemas.js';
 import { createHub, type HubConnection, type Timers } from './hub.js';
 import { createMessagesService } from './messages.service.js';
 import { type Participant, type PresenceState, type RoomInfo, userKey } from './model.js';
@@ -119,8 +120,8 @@ export function createChatService({ database, config, users, files, clock, bus, 
    * the transport's decision; this answers how many connections got it and the user's presence.
    */
   async function sendToUser(actor: Participant, target: User, text: string) {
-    if (text.trim() === '' || text.length > 16_000) {
-      throw new AppError('VALIDATION_FAILED', 'The message must be 1-16000 characters');
+    if (text.trim() === '' || text.length > MAX_BODY_CHARS) {
+      throw new AppError('VALIDATION_FAILED', `The message must be 1-${MAX_BODY_CHARS} characters`);
     }
     const delivered = await hub.publishToUser(userKey(target.id), {
       kind: 'direct',

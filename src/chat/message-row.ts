@@ -1,12 +1,13 @@
 import type { FileInfo } from '../files/files.service.js';
 import { AppError } from '../shared/errors.js';
 import { randomId } from '../shared/ids.js';
+import { MAX_BODY_CHARS } from './chat.schemas.js';
 import type { MessageRow } from './messages.repository.js';
 import type { ChatMessage, MessageKind, Participant, RoomInfo } from './model.js';
 
 /** A message's stored row: what a new one must look like, and how a row reads as a ChatMessage. */
 
-export const MAX_BODY_CHARS = 16_000;
+export { MAX_BODY_CHARS };
 export const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** Seed 004's two ways of speaking to one's groups; only affects how its clients render it. */
@@ -43,7 +44,7 @@ export function toMessage(row: MessageRow): ChatMessage {
 export function checkBody(body: string) {
   if (body.trim() === '') throw new AppError('VALIDATION_FAILED', 'A message needs some text');
   if (body.length > MAX_BODY_CHARS) {
-    throw new AppError('PAYLOAD_TOO_LARGE', `Messages are at most ${MAX_BODY_CHARS} characters`);
+    throw new AppError('VALIDATION_FAILED', `Messages are at most ${MAX_BODY_CHARS} characters`);
   }
 }
 

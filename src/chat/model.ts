@@ -1,41 +1,14 @@
-/** Chat's domain types, shared by the service, the hub and every transport. */
+import type { ChatMessage, RoomInfo } from './chat.schemas.js';
 
-export type MessageKind = 'text' | 'file' | 'system';
-export type RoomKind = 'room' | 'dm';
-export type Visibility = 'public' | 'private';
+/** Chat's domain types, shared by the service, the hub and every transport. Messages and rooms are declared once, in chat.schemas.ts. */
+export type { ChatMessage, RoomInfo } from './chat.schemas.js';
+
+export type MessageKind = ChatMessage['kind'];
+export type RoomKind = RoomInfo['kind'];
+export type Visibility = RoomInfo['visibility'];
 export type PresenceState = 'online' | 'disconnected' | 'offline';
 export type PresenceEvent = 'joined' | 'left' | 'disconnected' | 'rejoined' | 'offline';
-
-export interface SharedFile {
-  id: string;
-  name: string;
-  size: number;
-  type: string;
-}
-
-export interface ChatMessage {
-  id: string;
-  room: number;
-  seq: number;
-  sender: { id: number | null; name: string };
-  kind: MessageKind;
-  body: string;
-  file?: SharedFile;
-  clientId?: string;
-  createdAt: number;
-}
-
-export interface RoomInfo {
-  id: number;
-  name: string;
-  kind: RoomKind;
-  visibility: Visibility;
-  lastSeq: number;
-  createdAt: number;
-  memberCount?: number;
-  /** The caller's role, when the caller is a member. */
-  role?: 'admin' | 'member';
-}
+export type SharedFile = NonNullable<ChatMessage['file']>;
 
 /**
  * Who is behind a connection. Registered users have `key` `u<id>`; seed 004 guests (when enabled)

@@ -1,96 +1,79 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { AppError } from '../shared/errors.js';
-import type { ChatMessage, HubEvent, RoomInfo } from './model.js';
+import { ChatClientFrame, type ChatMessage, type ChatServerFrame, type RoomInfo } from './chat.schemas.js';
+import type { HubEvent } from './model.js';
 
 /**
  * The native chat protocol: JSON text frames with a `type`. docs/chat-protocol.md describes it for
- * client authors; this file is the executable version. Every client frame is checked against its
- * field table before anything else sees it.
+ * client authors; chat.schemas.ts declares the frames; this file checks client frames against that
+ * union (compiled once) and renders server frames.
  */
 
-type FieldType = 'int' | 'string' | 'user' | 'cursors' | 'visibility';
-interface Field {
-  type: FieldType;
-  required?: boolean;
-  max?: number;
-}
+type Frames = ChatClientFrame;
+type Of<T extends Frames['type']> = Extract<Frames, { type: T }>;
+type UserRef = Of<'dm'>['user'];
+/** Sends and shares go to a room or to a user (a direct message), never both: checked after the schema. */
+type Target = { room: number; user?: undefined } | { room?: undefined; user: UserRef };
+type Joining = { room: number; name?: undefined } | { room?: undefined; name: string };
 
-const ref: Field = { type: 'string', max: 64 };
-const room: Field = { type: 'int', required: true };
+/** A validated client frame, narrowed by `type`. */
+export type ClientFrame =
+  | Exclude<Frames, { type: 'send' | 'share' | 'join' }>
+  | (Omit<Of<'send'>, 'room' | 'user'> & Target)
+  | (Omit<Of<'share'>, 'room' | 'user'> & Target)
+  | (Omit<Of<'join'>, 'room' | 'name'> & Joining);
+export type FrameType = ClientFrame['type'];
+export type FrameOf<T extends FrameType> = Extract<ClientFrame, { type: T }>;
 
-const FRAMES = {
-  send: { room: { type: 'int' }, user: { type: 'user' }, body: { type: 'string', required: true, max: 16_000 }, clientId: { type: 'string', max: 64 }, ref },
-  share: { room: { type: 'int' }, user: { type: 'user' }, fileId: { type: 'string', required: true, max: 64 }, clientId: { type: 'string', max: 64 }, ref },
-  history: { room, before: { type: 'int' }, limit: { type: 'int' }, ref },
-  resume: { rooms: { type: 'cursors', required: true, max: 500 }, ref },
-  join: { room: { type: 'int' }, name: { type: 'string', max: 64 }, ref },
-  create: { name: { type: 'string', required: true, max: 64 }, visibility: { type: 'visibility' }, ref },
-  leave: { room, ref },
-  rooms: { ref },
-  members: { room, ref },
-  invite: { room, user: { type: 'user', required: true }, ref },
-  remove: { room, user: { type: 'user', required: true }, ref },
-  dm: { user: { type: 'user', required: true }, ref },
-  ping: { ref },
-  bye: {},
-} satisfies Record<string, Record<string, Field>>;
+const FRAME_TYPES = new Set<string>(ChatClientFrame.anyOf.map((s) => s.properties.type.const));
+const TYPE_LIST = [...FRAME_TYPES].join(', ');
 
-export type FrameType = keyof typeof FRAMES;
-export interface Cursor {
-  room: number;
-  after: number;
-}
-/** A validated client frame. `user` is a user id or a username. */
-export interface ClientFrame {
-  type: FrameType;
-  ref?: string;
-  room?: number;
-  user?: number | string;
-  body?: string;
-  clientId?: string;
-  fileId?: string;
-  before?: number;
-  limit?: number;
-  rooms?: Cursor[];
-  name?: string;
-  visibility?: 'public' | 'private';
+let validator: ValidateFunction<Frames> | undefined;
+/**
+ * The frame's schema failures, or none. Compiled on the first frame (not at start), once: Ajv picks
+ * the union's branch by `type` (its discriminator).
+ */
+function schemaErrors(frame: unknown): ErrorObject[] | undefined {
+  validator ??= new Ajv({
+    allErrors: false,
+    strict: false,
+    discriminator: true,
+    // Lengths as JavaScript counts them (UTF-16 units), like the services' own checks; O(1) too.
+    // `unicode` is deprecated but still honoured; the logger would only repeat that.
+    unicode: false,
+    logger: false,
+  }).compile<Frames>({ type: 'object', required: ['type'], discriminator: { propertyName: 'type' }, oneOf: ChatClientFrame.anyOf });
+  return validator(frame) ? undefined : (validator.errors ?? []);
 }
 
 function bad(message: string): AppError {
   return new AppError('VALIDATION_FAILED', message);
 }
 
-function isInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
-
-function checkField(name: string, spec: Field, v: unknown): unknown {
-  switch (spec.type) {
-    case 'int':
-      if (!isInt(v)) throw bad(`"${name}" must be a whole number ≥ 0`);
-      return v;
-    case 'string':
-      if (typeof v !== 'string') throw bad(`"${name}" must be a string`);
-      if (spec.max !== undefined && v.length > spec.max) throw bad(`"${name}" is longer than ${spec.max} characters`);
-      return v;
-    case 'user':
-      if (isInt(v)) return v;
-      if (typeof v === 'string' && v.length > 0 && v.length <= 64) return v;
-      throw bad(`"${name}" must be a user id or a username`);
-    case 'visibility':
-      if (v !== 'public' && v !== 'private') throw bad(`"${name}" must be "public" or "private"`);
-      return v;
-    case 'cursors': {
-      if (!Array.isArray(v)) throw bad(`"${name}" must be a list of {"room","after"}`);
-      if (spec.max !== undefined && v.length > spec.max) throw bad(`"${name}" has more than ${spec.max} entries`);
-      return v.map((c: unknown) => {
-        const o = c as Record<string, unknown> | null;
-        if (typeof o !== 'object' || o === null || !isInt(o.room) || !isInt(o.after)) {
-          throw bad(`each of "${name}" must be {"room": <id>, "after": <sequence>}`);
-        }
-        return { room: o.room, after: o.after };
-      });
-    }
+/** Ajv's first failure said as before the schema existed: the field named, what it must be. */
+function problem(type: string, errors: ErrorObject[]): string {
+  // A failed union (a user reference) reports its branches first and itself last.
+  const e = errors[errors.length - 1];
+  if (!e) return 'The frame does not match its schema';
+  const params = e.params as Record<string, unknown>;
+  if (e.keyword === 'required' && e.instancePath === '') return `"${type}" frames need "${String(params.missingProperty)}"`;
+  if (e.keyword === 'additionalProperties') return `"${type}" frames have no field "${String(params.additionalProperty)}"`;
+  const [, field = '', item] = e.instancePath.split('/');
+  if (field === 'rooms') {
+    if (item !== undefined) return 'each of "rooms" must be {"room": <id>, "after": <sequence>}';
+    return e.keyword === 'maxItems' ? `"rooms" has more than ${String(params.limit)} entries` : '"rooms" must be a list of {"room","after"}';
   }
+  switch (e.keyword) {
+    case 'anyOf':
+      return `"${field}" must be a user id or a username`;
+    case 'enum':
+      return `"${field}" must be ${(params.allowedValues as string[]).map((v) => JSON.stringify(v)).join(' or ')}`;
+    case 'maxLength':
+      return `"${field}" is longer than ${String(params.limit)} characters`;
+    case 'type':
+      if (params.type === 'string') return `"${field}" must be a string`;
+  }
+  return `"${field}" must be a whole number ≥ 0`;
 }
 
 /** Parses and validates one text frame; throws AppError (INVALID_JSON / VALIDATION_FAILED) with a precise message. */
@@ -104,31 +87,30 @@ export function parseClientFrame(text: string): ClientFrame {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('Frames are JSON objects with a "type"');
   const obj = raw as Record<string, unknown>;
   const type = obj.type;
-  if (typeof type !== 'string' || !Object.hasOwn(FRAMES, type)) {
-    throw bad(`Unknown frame type ${JSON.stringify(type)}; expected one of ${Object.keys(FRAMES).join(', ')}`);
+  if (typeof type !== 'string' || !FRAME_TYPES.has(type)) {
+    throw bad(`Unknown frame type ${JSON.stringify(type)}; expected one of ${TYPE_LIST}`);
   }
-  const fields: Record<string, Field> = FRAMES[type as FrameType];
-  const frame: Record<string, unknown> = { type };
-  for (const [key, value] of Object.entries(obj)) {
-    if (key === 'type') continue;
-    const spec = fields[key];
-    if (!spec) throw bad(`"${type}" frames have no field "${key}"`);
-    if (value === undefined || value === null) continue;
-    frame[key] = checkField(key, spec, value);
-  }
-  for (const [key, spec] of Object.entries(fields)) {
-    if (spec.required && frame[key] === undefined) throw bad(`"${type}" frames need "${key}"`);
-  }
-  if ((type === 'send' || type === 'share') && (frame.room === undefined) === (frame.user === undefined)) {
+  // A field sent as null is a field not sent.
+  for (const key in obj) if (obj[key] === null) delete obj[key];
+  const errors = schemaErrors(obj);
+  if (errors) throw bad(problem(type, errors));
+  if ((obj.type === 'send' || obj.type === 'share') && (obj.room === undefined) === (obj.user === undefined)) {
     throw bad(`"${type}" frames need either "room" or "user" (a direct message)`);
   }
-  if (type === 'join' && (frame.room === undefined) === (frame.name === undefined)) {
+  if (obj.type === 'join' && (obj.room === undefined) === (obj.name === undefined)) {
     throw bad('"join" frames need either "room" or "name"');
   }
-  return frame as unknown as ClientFrame;
+  // The schema checked every field; the two checks above, what it cannot say (one of two fields).
+  return obj as ClientFrame;
 }
 
-/** Server frames. Messages are rendered once per message and shared by every connection. */
+// ── Server frames ───────────────────────────────────────────────────────────────────────────
+
+type ServerFrameOf<T extends ChatServerFrame['type']> = Extract<ChatServerFrame, { type: T }>;
+/** A reply's fields beyond `type` and `ref`. */
+export type ReplyBody<T extends ChatServerFrame['type']> = Omit<ServerFrameOf<T>, 'type' | 'ref'>;
+
+/** Messages are rendered once per message and shared by every connection. */
 const rendered = new WeakMap<ChatMessage, string>();
 
 export function messageFrame(message: ChatMessage): string {
@@ -159,11 +141,17 @@ export function eventFrame(event: HubEvent): string {
   }
 }
 
-export function errorFrame(code: string, message: string, refValue?: string): string {
-  return JSON.stringify({ type: 'error', code, message, ...(refValue !== undefined ? { ref: refValue } : {}) });
+export function errorFrame(code: string, message: string, refValue?: string, retryAfter?: number): string {
+  return JSON.stringify({
+    type: 'error',
+    code,
+    message,
+    ...(refValue !== undefined ? { ref: refValue } : {}),
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
+  });
 }
 
-export function replyFrame(type: string, refValue: string | undefined, body: Record<string, unknown>): string {
+export function replyFrame<T extends ChatServerFrame['type']>(type: T, refValue: string | undefined, body: ReplyBody<T>): string {
   return JSON.stringify({ type, ...(refValue !== undefined ? { ref: refValue } : {}), ...body });
 }
 

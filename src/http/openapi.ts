@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ChatClientFrame, ChatServerFrame } from '../chat/chat.schemas.js';
 import { VERSION } from '../ops/health.service.js';
 import { DOCS_HELMET } from './security-headers.js';
 
@@ -28,6 +29,8 @@ export async function installOpenApi(app: FastifyInstance) {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           session: { type: 'apiKey', in: 'cookie', name: 'plaza_session' },
         },
+        // The native chat WebSocket's frames (GET /api/chat), from the union the socket validates with.
+        schemas: { ChatClientFrame, ChatServerFrame },
       },
       security: [{ bearer: [] }, { session: [] }],
       tags: [
@@ -36,6 +39,7 @@ export async function installOpenApi(app: FastifyInstance) {
         { name: 'setup', description: 'First admin' },
         { name: 'files', description: 'Uploads, downloads, quotas' },
         { name: 'ops', description: 'Health and readiness' },
+        { name: 'chat', description: 'Rooms, messages, presence; the native chat WebSocket (frames: ChatClientFrame, ChatServerFrame)' },
       ],
     },
   });
