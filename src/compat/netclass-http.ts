@@ -75,7 +75,7 @@ export interface SeedAnswer {
   status: number;
   text: string;
   retryAfter?: number | undefined;
-  error?: unknown;
+  /** Set when the answer is a failure: logged by its kind by the transport that sends it. */
   failure?: Failure;
   cause?: unknown;
 }
@@ -86,7 +86,7 @@ export interface SeedAnswer {
  */
 export function describeFailure(err: unknown): SeedAnswer {
   const m = mapError(err);
-  const log = { failure: m, cause: err, ...(m.kind === 'fault' ? { error: err } : {}) };
+  const log = { failure: m, cause: err };
   if (m.kind === 'fault') return { status: m.status, text: 'Server Error', retryAfter: m.retryAfter, ...log };
   if (m.kind === 'unavailable') return { status: m.status, text: `Server Error: ${m.message}`, retryAfter: m.retryAfter, ...log };
   const phrase =

@@ -73,6 +73,6 @@ async function current(c: Caller) {
 
 /** An answer of the shared semantics; the failure it carries is logged by its kind. */
 export function told(c: Caller, a: SeedAnswer): Reply {
-  if (a.error !== undefined) logFailure(c.door.log, a.error, describeFailure(a.error), 'seed 001 TCP request failed');
+  if (a.failure) logFailure(c.door.log, a.cause, a.failure, 'seed 001 TCP request failed');
   return fromAnswer(a);
 }
