@@ -1,6 +1,7 @@
 // Bundles the server and CLI into one ESM file. Loading ~1,500 small module files costs over a
 // second on a slow disk; one bundle starts in a fraction of that (SPEC §11: ready in ≤ 1 s).
 // Code that runs on a thread of its own is a second entry point beside it (new Worker needs a file).
+// The browser app is built by Vite into dist/web (buildWeb).
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -32,4 +33,16 @@ export async function bundle(entryPoints) {
   });
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await bundle([MAIN, CHECKPOINT_WORKER]);
+/**
+ * The browser app (web/) into dist/web with Vite, from web/vite.config.ts. The server serves it
+ * from there (src/http/webapp.ts); users never build anything.
+ */
+export async function buildWeb() {
+  const { build: viteBuild } = await import('vite');
+  await viteBuild({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'warn' });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await bundle([MAIN, CHECKPOINT_WORKER]);
+  await buildWeb();
+}

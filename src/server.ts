@@ -23,6 +23,7 @@ import { installSecurityHeaders } from './http/security-headers.js';
 import { ErrorBody } from './http/schemas.js';
 import { installValidation, lazySerializers } from './http/validation.js';
 import { webRoutes } from './http/web.js';
+import { loadWebApp, type WebApp, webAppRoutes } from './http/webapp.js';
 import { healthRoutes } from './ops/health.routes.js';
 
 export const CHAT_MAX_PAYLOAD = 64 * 1024;
@@ -64,7 +65,7 @@ export function trustProxyWarning(trust: Config['trustProxy']): string | undefin
   return `PLAZA_TRUST_PROXY is on: X-Forwarded-For from ${who} names the client (per-address caps and login throttling follow it)${hint}`;
 }
 
-export async function buildServer(core: Core): Promise<FastifyInstance> {
+export async function buildServer(core: Core, webapp: WebApp = loadWebApp()): Promise<FastifyInstance> {
   const { config } = core;
   // Slow clients, connection caps, lingering close, Node's own answers (connection-guards.ts).
   const guards = createConnectionGuards(config);
@@ -141,9 +142,10 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
   );
   await app.register(adclusterSocketRoutes, { core });
   await app.register(webRoutes, { core });
+  await app.register(webAppRoutes, { webapp });
   await app.register(publicShareRoutes, { core });
   await app.register(tusRoutes, { core });
   await app.register(compatRoutes, { core });
-  await app.register(compatFileRoutes, { core });
+  await app.register(compatFileRoutes, { core, webapp });
   return app;
 }

@@ -8,7 +8,7 @@ import { mapError, sendNativeError } from '../http/errors.js';
 import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js';
 import { logFailure } from '../shared/error-map.js';
 import { AppError } from '../shared/errors.js';
-import { logoutConfirmPage } from '../http/web.js';
+import { logoutConfirmPage, safeNext } from '../http/web.js';
 import { formFields, rawBody, wantsHtml } from './body.js';
 
 /**
@@ -19,45 +19,61 @@ import { formFields, rawBody, wantsHtml } from './body.js';
 
 const BODY_LIMIT = 64 * 1024;
 
-function fields(body: Buffer) {
+function fields(body: Buffer, retry: Retry) {
   const f = formFields(body);
   const username = f.get('username') ?? '';
   const password = f.get('password') ?? '';
+  retry.username = username;
+  retry.next = safeNext(f.get('next'));
   if (username === '' || password === '') throw new AppError('VALIDATION_FAILED', 'Username and password are required');
-  return { username, password, email: f.get('email') ?? undefined };
+  return { username, password, email: f.get('email') ?? undefined, next: safeNext(f.get('next')) };
 }
 
-function failure(request: FastifyRequest, reply: FastifyReply, err: unknown, page: '/login' | '/register' | '/index') {
+/** Where a failed form goes back to: the message, the name typed (kept in the field) and `next`. */
+interface Retry {
+  username?: string | undefined;
+  next?: string | undefined;
+}
+
+function failure(request: FastifyRequest, reply: FastifyReply, err: unknown, page: '/login' | '/register' | '/index', retry: Retry = {}) {
   const m = mapError(err);
   logFailure(request.log, err, m, 'seed 002 request failed');
   if (m.retryAfter !== undefined) reply.header('retry-after', String(m.retryAfter));
   // Only a fault is masked: a busy server, a full disk or a lost database says so.
   const message = m.kind === 'fault' ? 'Something went wrong; try again' : m.message;
-  if (wantsHtml(request)) return reply.redirect(`${page}?error=${encodeURIComponent(message)}`, 303);
+  if (wantsHtml(request)) {
+    const q = new URLSearchParams({ error: message });
+    if (retry.username) q.set('username', retry.username.slice(0, 320));
+    if (retry.next) q.set('next', retry.next);
+    return reply.redirect(`${page}?${q.toString()}`, 303);
+  }
   return reply.code(m.status).type('text/plain; charset=utf-8').send(message);
 }
 
 export function createFileManager(core: Core) {
   async function register(request: FastifyRequest, reply: FastifyReply) {
+    const retry: Retry = {};
     try {
-      const f = fields(await rawBody(request, BODY_LIMIT));
-      await core.accounts.register(f, requestContext(request));
-      if (wantsHtml(request)) return reply.redirect('/login?registered=1', 303);
+      const f = fields(await rawBody(request, BODY_LIMIT), retry);
+      await core.accounts.register({ username: f.username, password: f.password, email: f.email }, requestContext(request));
+      const next = f.next ? `&next=${encodeURIComponent(f.next)}` : '';
+      if (wantsHtml(request)) return reply.redirect(`/login?registered=1${next}`, 303);
       return reply.code(201).type('text/plain; charset=utf-8').send('Registration successful. Please log in.');
     } catch (err) {
-      return failure(request, reply, err, '/register');
+      return failure(request, reply, err, '/register', retry);
     }
   }
 
   async function login(request: FastifyRequest, reply: FastifyReply) {
+    const retry: Retry = {};
     try {
-      const f = fields(await rawBody(request, BODY_LIMIT));
+      const f = fields(await rawBody(request, BODY_LIMIT), retry);
       const user = await core.accounts.verifyCredentials(f.username, f.password, requestContext(request));
       setSessionCookie(core, reply, await core.accounts.startCookieSession(user, requestContext(request)));
-      if (wantsHtml(request)) return reply.redirect('/index', 303);
+      if (wantsHtml(request)) return reply.redirect(f.next ?? '/index', 303);
       return reply.code(200).type('text/plain; charset=utf-8').send(`Logged in as ${user.username}`);
     } catch (err) {
-      return failure(request, reply, err, '/login');
+      return failure(request, reply, err, '/login', retry);
     }
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import { homePage, setupFormHandler } from '../http/web.js';
+import type { WebApp } from '../http/webapp.js';
 import { acceptMultipart, closeAfterUploadError } from '../files/upload-intake.js';
 import { adclusterFileRoutes, adclusterRoutes } from './adcluster.js';
 import { acceptRawBodies, formFields, isFormBody, rawBody, wantsHtml } from './body.js';
@@ -47,7 +48,7 @@ export async function compatRoutes(app: FastifyInstance, { core }: { core: Core 
 }
 
 /** Seed routes that take uploads: multipart parsing, raw bodies streamed, errors in each seed's form. */
-export async function compatFileRoutes(app: FastifyInstance, { core }: { core: Core }) {
+export async function compatFileRoutes(app: FastifyInstance, { core, webapp }: { core: Core; webapp: WebApp }) {
   // Only multipart is parsed; every other body stays unread for the handler to stream or read.
   app.removeAllContentTypeParsers();
   await acceptMultipart(app, core.config.maxUploadBytes);
@@ -60,6 +61,7 @@ export async function compatFileRoutes(app: FastifyInstance, { core }: { core: C
   app.post('/images', hide, s000.image);
   app.post('/upload', hide, s002.upload);
   app.get('/download/:filename', hide, s002.download);
-  app.get('/files', hide, s002.list);
+  // Seed 002's client asks for its JSON list; a browser opening /files gets the web app.
+  app.get('/files', hide, (req, reply) => (wantsHtml(req) ? webapp.sendIndex(req, reply) : s002.list(req, reply)));
   adclusterFileRoutes(app, core);
 }

@@ -52,7 +52,7 @@ function notice(request: FastifyRequest): string {
 export function homePage(core: Core, request: FastifyRequest, reply: FastifyReply) {
   const p = request.principal;
   const who = p
-    ? `<p>Signed in as <strong>${escapeHtml(p.user.username)}</strong> (${p.user.role}).</p><nav><a href="/index">Your files</a></nav>${LOGOUT_FORM}`
+    ? `<p>Signed in as <strong>${escapeHtml(p.user.username)}</strong> (${p.user.role}).</p><nav><a href="/files">Open Plaza</a><a href="/chat">Chat</a><a href="/index">Simple file list</a></nav>${LOGOUT_FORM}`
     : `<nav><a href="/login">Log in</a><a href="/register">Register</a></nav>`;
   const reg = core.config.registration === 'closed' ? '<p>Registration is closed on this server.</p>' : '';
   return send(
@@ -64,9 +64,37 @@ export function homePage(core: Core, request: FastifyRequest, reply: FastifyRepl
   );
 }
 
-function credentialsForm(action: '/login' | '/register', title: string, extra = '') {
-  return `<form method="post" action="${action}">
-<label>Username <input name="username" autocomplete="username" required maxlength="320"></label>${extra}
+/**
+ * A `?next=` worth redirecting to: a path on this server only. `//evil`, `/\\evil` (which browsers
+ * read as `//evil`), schemes, control characters and anything that resolves to another origin are
+ * refused, so the login page cannot be used as an open redirect.
+ */
+export function safeNext(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2000) return undefined;
+  if (!value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return undefined;
+  if (/[\u0000-\u001f\u007f]/.test(value)) return undefined;
+  try {
+    const base = 'http://plaza.invalid';
+    const url = new URL(value, base);
+    if (url.origin !== base) return undefined;
+    return `${url.pathname}${url.search}${url.hash}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function nextOf(request: FastifyRequest): string | undefined {
+  return safeNext((request.query as Record<string, unknown>).next);
+}
+
+function credentialsForm(request: FastifyRequest, action: '/login' | '/register', title: string, extra = '') {
+  const next = nextOf(request);
+  const hidden = next ? `<input type="hidden" name="next" value="${escapeHtml(next)}">` : '';
+  // After a failed attempt the name typed is kept (the password never is).
+  const typed = (request.query as Record<string, unknown>).username;
+  const value = typeof typed === 'string' ? ` value="${escapeHtml(typed.slice(0, 320))}"` : '';
+  return `<form method="post" action="${action}">${hidden}
+<label>Username <input name="username" autocomplete="username" required maxlength="320"${value}></label>${extra}
 <label>Password <input name="password" type="password" autocomplete="${action === '/login' ? 'current-password' : 'new-password'}" required maxlength="1024"></label>
 <button type="submit">${title}</button></form>`;
 }
@@ -74,15 +102,19 @@ function credentialsForm(action: '/login' | '/register', title: string, extra = 
 export async function webRoutes(app: FastifyInstance, { core }: { core: Core }) {
   const hide = { schema: { hide: true } };
 
-  app.get('/login', hide, async (request, reply) =>
-    send(
+  app.get('/login', hide, async (request, reply) => {
+    const next = nextOf(request);
+    // Someone already signed in has nothing to do here: on to where they were going.
+    if (request.principal) return reply.redirect(next ?? '/files', 303);
+    const register = next ? `/register?next=${encodeURIComponent(next)}` : '/register';
+    return send(
       reply,
       page(
         'Log in',
-        `<h1>Log in</h1>${notice(request)}${credentialsForm('/login', 'Log in')}<p><a href="/register">Create an account</a></p>`,
+        `<h1>Log in</h1>${notice(request)}${credentialsForm(request, '/login', 'Log in')}<p><a href="${escapeHtml(register)}">Create an account</a></p>`,
       ),
-    ),
-  );
+    );
+  });
 
   app.get('/register', hide, async (request, reply) => {
     if (core.config.registration === 'closed') {
@@ -97,7 +129,7 @@ export async function webRoutes(app: FastifyInstance, { core }: { core: Core }) 
       reply,
       page(
         'Register',
-        `<h1>Create an account</h1>${notice(request)}${credentialsForm('/register', 'Register', email)}<p><a href="/login">Log in instead</a></p>`,
+        `<h1>Create an account</h1>${notice(request)}${credentialsForm(request, '/register', 'Register', email)}<p><a href="/login">Log in instead</a></p>`,
       ),
     );
   });
@@ -160,7 +192,7 @@ async function filesPage(core: Core, request: FastifyRequest, reply: FastifyRepl
       ? '<p id="empty">No files yet. Upload one above.</p>'
       : `<table id="files"><thead><tr><th>Name</th><th>Type</th><th class="num">Size</th><th>Uploaded</th></tr></thead><tbody>${rows}</tbody></table>` +
         (total > files.length ? `<p>Showing the newest ${files.length} of ${total} files.</p>` : '');
-  const body = `<header><h1>Files</h1><span>Signed in as <strong>${escapeHtml(user.username)}</strong> ${LOGOUT_FORM}</span></header>
+  const body = `<header><h1>Files</h1><span><a href="/files">Open the full app</a> · Signed in as <strong>${escapeHtml(user.username)}</strong> ${LOGOUT_FORM}</span></header>
 ${notice(request)}
 <form method="post" action="/upload" enctype="multipart/form-data">
 <label>Choose files <input type="file" name="file" multiple required></label>
