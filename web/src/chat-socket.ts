@@ -1,0 +1,259 @@
+import { signal } from '@preact/signals';
+import { api, toLogin } from './api.js';
+import type { ChatMessage, Member, RoomInfo } from './types.js';
+
+/**
+ * The app's one chat connection (docs/chat-protocol.md): a single-use ticket opens the socket;
+ * reconnects carry `?resume=` cursors so nothing is missed or repeated; sends carry a clientId and
+ * stay pending until acked, and pending ones are sent again (same clientId) after a reconnect —
+ * the server stores each once.
+ */
+
+export type Line =
+  | { kind: 'message'; message: ChatMessage }
+  | { kind: 'system'; key: string; text: string; at: number };
+
+export interface Pending {
+  clientId: string;
+  room: number;
+  body: string;
+  failed?: string;
+}
+
+export type ConnState = 'connecting' | 'online' | 'offline';
+
+export const connState = signal<ConnState>('connecting');
+export const rooms = signal<RoomInfo[]>([]);
+export const publicRooms = signal<RoomInfo[]>([]);
+export const timelines = signal<Record<number, Line[]>>({});
+export const hasMore = signal<Record<number, boolean>>({});
+export const members = signal<Record<number, Member[]>>({});
+export const pending = signal<Pending[]>([]);
+/** Names of the people behind DM rooms, by room id. */
+export const dmNames = signal<Record<number, string>>({});
+export const readSeq = signal<Record<number, number>>({});
+export const notice = signal('');
+
+let ws: WebSocket | null = null;
+let me = 0;
+let retries = 0;
+let stopped = false;
+let refs = 0;
+const waiting = new Map<string, { resolve: (f: any) => void; reject: (e: Error) => void }>();
+
+const readKey = (room: number) => `plaza.read.${me}.${room}`;
+
+function loadReadCursors(list: RoomInfo[]) {
+  const next: Record<number, number> = { ...readSeq.value };
+  for (const r of list) {
+    const stored = Number(localStorage.getItem(readKey(r.id)) ?? 'NaN');
+    if (Number.isFinite(stored)) next[r.id] = stored;
+    // A room seen for the first time starts read: only what arrives from now on is new.
+    else if (next[r.id] === undefined) next[r.id] = r.lastSeq;
+  }
+  readSeq.value = next;
+}
+
+export function markRead(room: number) {
+  const r = rooms.value.find((x) => x.id === room);
+  if (!r) return;
+  if ((readSeq.value[room] ?? 0) >= r.lastSeq) return;
+  localStorage.setItem(readKey(room), String(r.lastSeq));
+  readSeq.value = { ...readSeq.value, [room]: r.lastSeq };
+}
+
+export function unreadOf(room: RoomInfo): number {
+  return Math.max(0, room.lastSeq - (readSeq.value[room.id] ?? room.lastSeq));
+}
+
+/** The highest seq this page holds per room, for `?resume=`. */
+function cursors(): string {
+  return Object.entries(timelines.value)
+    .map(([room, lines]) => {
+      const last = lines.reduce((n, l) => (l.kind === 'message' ? Math.max(n, l.message.seq) : n), 0);
+      return last > 0 ? `${room}:${last}` : '';
+    })
+    .filter(Boolean)
+    .slice(0, 500)
+    .join(',');
+}
+
+export async function connect(userId: number) {
+  me = userId;
+  stopped = false;
+  connState.value = 'connecting';
+  let ticket: string;
+  try {
+    ticket = (await api<{ ticket: string }>('POST', '/api/chat/ticket')).ticket;
+  } catch {
+    return scheduleReconnect();
+  }
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const resume = cursors();
+  const url = `${scheme}//${location.host}/api/chat?ticket=${encodeURIComponent(ticket)}${resume ? `&resume=${resume}` : ''}`;
+  const socket = new WebSocket(url);
+  ws = socket;
+  socket.onmessage = (e) => {
+    try {
+      onFrame(JSON.parse(String(e.data)));
+    } catch {}
+  };
+  socket.onclose = (e) => {
+    if (ws !== socket) return;
+    ws = null;
+    connState.value = 'offline';
+    for (const w of waiting.values()) w.reject(new Error('The connection was lost.'));
+    waiting.clear();
+    if (e.code === 4001) return toLogin();
+    if (e.code === 4029) notice.value = 'Too many chat connections are open for your account; close other tabs.';
+    if (!stopped) scheduleReconnect(e.code === 4029 ? 30_000 : undefined);
+  };
+}
+
+function scheduleReconnect(delay?: number) {
+  connState.value = 'offline';
+  const wait = delay ?? Math.min(10_000, 500 * 2 ** retries);
+  retries += 1;
+  setTimeout(() => {
+    if (!stopped && !ws) void connect(me);
+  }, wait);
+}
+
+export function disconnect() {
+  stopped = true;
+  const s = ws;
+  ws = null;
+  if (s && s.readyState <= 1) {
+    try {
+      s.send(JSON.stringify({ type: 'bye' }));
+    } catch {}
+    s.close(1000);
+  }
+}
+
+/** Sends a frame and waits for the reply carrying its ref. */
+export function request<T = any>(frame: Record<string, unknown>): Promise<T> {
+  const ref = `r${++refs}`;
+  return new Promise<T>((resolve, reject) => {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return reject(new Error('Chat is not connected; it reconnects on its own.'));
+    waiting.set(ref, { resolve, reject });
+    ws.send(JSON.stringify({ ...frame, ref }));
+  });
+}
+
+function addLines(room: number, lines: Line[], atStart = false) {
+  const old = timelines.value[room] ?? [];
+  const seen = new Set(old.filter((l) => l.kind === 'message').map((l) => (l as { message: ChatMessage }).message.id));
+  const fresh = lines.filter((l) => l.kind !== 'message' || !seen.has(l.message.id));
+  if (fresh.length === 0) return;
+  const merged = atStart ? [...fresh, ...old] : [...old, ...fresh];
+  timelines.value = { ...timelines.value, [room]: merged };
+}
+
+function onMessage(m: ChatMessage) {
+  if (timelines.value[m.room]) addLines(m.room, [{ kind: 'message', message: m }]);
+  if (m.clientId) pending.value = pending.value.filter((p) => p.clientId !== m.clientId);
+  rooms.value = rooms.value.map((r) => (r.id === m.room && m.seq > r.lastSeq ? { ...r, lastSeq: m.seq } : r));
+  if (m.sender.id === me) markRead(m.room);
+}
+
+const PRESENCE_WORDS: Record<string, string> = {
+  joined: 'joined',
+  left: 'left',
+  disconnected: 'lost their connection',
+  rejoined: 'is back',
+  offline: 'went offline',
+};
+
+function onPresence(f: { room: number; event: string; user: { id: number | null; name: string }; count: number }) {
+  const text = `${f.user.name} ${PRESENCE_WORDS[f.event] ?? f.event} · ${f.count} here`;
+  addLines(f.room, [{ kind: 'system', key: `p${Date.now()}${Math.random()}`, text, at: Date.now() }]);
+  const list = members.value[f.room];
+  if (list && f.user.id !== null) {
+    const state = f.event === 'joined' || f.event === 'rejoined' ? 'online' : f.event === 'disconnected' ? 'disconnected' : 'offline';
+    members.value = { ...members.value, [f.room]: list.map((m) => (m.id === f.user.id ? { ...m, presence: state } : m)) };
+  }
+}
+
+function onHello(f: { rooms: RoomInfo[] }) {
+  retries = 0;
+  notice.value = '';
+  connState.value = 'online';
+  rooms.value = f.rooms;
+  loadReadCursors(f.rooms);
+  for (const p of pending.value) send(p.room, p.body, p.clientId);
+  void refreshRooms();
+  for (const r of f.rooms) if (r.kind === 'dm' && !dmNames.value[r.id]) void loadMembers(r.id).catch(() => {});
+}
+
+function onFrame(f: any) {
+  if (f.ref && waiting.has(f.ref)) {
+    const w = waiting.get(f.ref);
+    waiting.delete(f.ref);
+    if (f.type === 'error') w?.reject(new Error(f.message));
+    else w?.resolve(f);
+    if (f.type !== 'ack' && f.type !== 'error') return;
+  }
+  switch (f.type) {
+    case 'hello':
+      return onHello(f);
+    case 'message':
+      return onMessage(f as ChatMessage);
+    case 'presence':
+      return onPresence(f);
+    case 'ack':
+      pending.value = pending.value.filter((p) => p.clientId !== f.clientId);
+      return;
+    case 'membership':
+      return void refreshRooms();
+    case 'error':
+      if (f.ref) pending.value = pending.value.map((p) => (p.clientId === f.ref ? { ...p, failed: f.message } : p));
+      else notice.value = f.message;
+      return;
+  }
+}
+
+export async function refreshRooms() {
+  const { rooms: all } = await request<{ rooms: RoomInfo[] }>({ type: 'rooms' });
+  const mine = all.filter((r) => r.role !== undefined);
+  rooms.value = mine;
+  publicRooms.value = all.filter((r) => r.role === undefined && r.kind === 'room');
+  loadReadCursors(mine);
+}
+
+export async function loadMembers(room: number) {
+  const f = await request<{ members: Member[] }>({ type: 'members', room });
+  members.value = { ...members.value, [room]: f.members };
+  const other = f.members.find((m) => m.id !== me);
+  const r = rooms.value.find((x) => x.id === room);
+  if (r?.kind === 'dm') dmNames.value = { ...dmNames.value, [room]: other?.username ?? 'Just you' };
+}
+
+/** One page of older messages; the first call loads the newest page. */
+export async function loadHistory(room: number) {
+  const lines = timelines.value[room];
+  const oldest = lines?.find((l) => l.kind === 'message') as { message: ChatMessage } | undefined;
+  const f = await request<{ messages: ChatMessage[]; hasMore: boolean }>({
+    type: 'history',
+    room,
+    limit: 50,
+    ...(oldest ? { before: oldest.message.seq } : {}),
+  });
+  if (!timelines.value[room]) timelines.value = { ...timelines.value, [room]: [] };
+  addLines(room, f.messages.map((message) => ({ kind: 'message', message })), true);
+  hasMore.value = { ...hasMore.value, [room]: f.hasMore };
+}
+
+function newClientId(): string {
+  return `web-${Date.now().toString(36)}-${crypto.getRandomValues(new Uint32Array(2)).join('')}`;
+}
+
+/** Queues a message; it shows as pending until acked and is resent after a reconnect. */
+export function send(room: number, body: string, clientId = newClientId()) {
+  if (!pending.value.some((p) => p.clientId === clientId)) pending.value = [...pending.value, { clientId, room, body }];
+  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'send', room, body, clientId, ref: clientId }));
+}
+
+export function displayName(r: RoomInfo): string {
+  return r.kind === 'dm' ? (dmNames.value[r.id] ?? 'Direct message') : `#${r.name}`;
+}

@@ -1,0 +1,40 @@
+import { render } from 'preact';
+import { LocationProvider, Route, Router } from 'preact-iso';
+import { sentence } from './api.js';
+import { Layout, NotFound } from './layout.js';
+import { AdminPage } from './pages/admin.js';
+import { ChatPage } from './pages/chat.js';
+import { FilesPage } from './pages/files.js';
+import { ProfilePage } from './pages/profile.js';
+import { loadSession, session } from './session.js';
+import './styles.css';
+
+function App() {
+  if (!session.value) return <p class="loading">Loading…</p>;
+  return (
+    <LocationProvider>
+      <Layout>
+        <Router>
+          <Route path="/files" component={FilesPage} />
+          <Route path="/chat" component={ChatPage} />
+          <Route path="/chat/:room" component={ChatPage} />
+          <Route path="/profile" component={ProfilePage} />
+          <Route path="/admin" component={AdminPage} />
+          <Route default component={NotFound} />
+        </Router>
+      </Layout>
+    </LocationProvider>
+  );
+}
+
+const root = document.getElementById('app');
+if (root) {
+  render(<App />, root);
+  loadSession().catch((err: unknown) => {
+    root.textContent = '';
+    const p = document.createElement('p');
+    p.className = 'fatal';
+    p.textContent = `Plaza could not load: ${sentence(err)}`;
+    root.append(p);
+  });
+}

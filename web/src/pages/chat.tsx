@@ -1,0 +1,210 @@
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useLocation, useRoute } from 'preact-iso';
+import { sentence } from '../api.js';
+import {
+  connect, connState, disconnect, displayName, hasMore, loadHistory, loadMembers, markRead, members, notice,
+  pending, publicRooms, readSeq, request, rooms, send, timelines, unreadOf,
+} from '../chat-socket.js';
+import { session } from '../session.js';
+import type { RoomInfo } from '../types.js';
+import { Modal } from './dialog.js';
+import { PendingView, Timeline } from './chat-parts.js';
+import { ShareFileDialog } from './chat-share.js';
+
+function RoomLink({ r, active }: { r: RoomInfo; active: boolean }) {
+  const n = active ? 0 : unreadOf(r);
+  return (
+    <a class="room-link" href={`/chat/${r.id}`} aria-current={active ? 'page' : undefined}>
+      <span class="name">{displayName(r)}</span>
+      {n > 0 && <span class="badge" aria-label={`${n} unread`}>{n}</span>}
+    </a>
+  );
+}
+
+function MiniForm(props: { label: string; placeholder: string; button: string; onSubmit: (v: string) => Promise<void> }) {
+  const [value, setValue] = useState('');
+  const [error, setError] = useState('');
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        setError('');
+        props.onSubmit(value.trim()).then(() => setValue(''), (err: unknown) => setError(sentence(err)));
+      }}
+    >
+      <div class="mini-form">
+        <input aria-label={props.label} placeholder={props.placeholder} value={value} required onInput={(e) => setValue(e.currentTarget.value)} />
+        <button type="submit" class="small">{props.button}</button>
+      </div>
+      {error && <p class="error small-text" role="alert">{error}</p>}
+    </form>
+  );
+}
+
+function Sidebar({ active }: { active: number }) {
+  const { route } = useLocation();
+  const list = rooms.value;
+  const groups = list.filter((r) => r.kind === 'room');
+  const dms = list.filter((r) => r.kind === 'dm');
+  return (
+    <aside class="rooms" aria-label="Rooms">
+      <h2>Rooms</h2>
+      {groups.length === 0 && <p class="muted small-text">You are in no room yet.</p>}
+      {groups.map((r) => <RoomLink key={r.id} r={r} active={r.id === active} />)}
+      <MiniForm label="New room name" placeholder="New room" button="Create" onSubmit={async (name) => {
+        const f = await request<{ room: RoomInfo }>({ type: 'create', name });
+        route(`/chat/${f.room.id}`);
+      }} />
+      <h2>Direct messages</h2>
+      {dms.map((r) => <RoomLink key={r.id} r={r} active={r.id === active} />)}
+      <MiniForm label="Username to message" placeholder="Username" button="Message" onSubmit={async (user) => {
+        const f = await request<{ room: RoomInfo }>({ type: 'dm', user });
+        route(`/chat/${f.room.id}`);
+      }} />
+      {publicRooms.value.length > 0 && (
+        <>
+          <h2>Public rooms to join</h2>
+          {publicRooms.value.map((r) => (
+            <div class="room-link" key={r.id}>
+              <span class="name">#{r.name}</span>
+              <button type="button" class="small" onClick={() => void request({ type: 'join', room: r.id }).then(() => route(`/chat/${r.id}`))}>Join</button>
+            </div>
+          ))}
+        </>
+      )}
+    </aside>
+  );
+}
+
+function Members({ room }: { room: RoomInfo }) {
+  const list = members.value[room.id] ?? [];
+  return (
+    <aside class="members" aria-label="Members">
+      <h2>Members ({list.length})</h2>
+      {list.map((m) => (
+        <div class="member" key={m.id}>
+          <span class={`dot ${m.presence ?? 'offline'}`} title={m.presence ?? 'offline'} />
+          <span>{m.username}</span>
+          <span class="muted small-text">{m.presence === 'disconnected' ? 'reconnecting' : m.presence ?? ''}</span>
+        </div>
+      ))}
+      {room.kind === 'room' && room.role === 'admin' && (
+        <MiniForm label="Invite by username" placeholder="Invite someone" button="Invite" onSubmit={async (user) => {
+          await request({ type: 'invite', room: room.id, user });
+          await loadMembers(room.id);
+        }} />
+      )}
+    </aside>
+  );
+}
+
+function Conversation({ room }: { room: RoomInfo }) {
+  const list = useRef<HTMLDivElement>(null);
+  const [text, setText] = useState('');
+  const [sharing, setSharing] = useState(false);
+  const [error, setError] = useState('');
+  const [newAfter] = useState(() => readSeq.value[room.id] ?? 0);
+  const loading = useRef(false);
+  const lines = timelines.value[room.id] ?? [];
+  const mine = pending.value.filter((p) => p.room === room.id);
+  const first = lines[0];
+  const firstKey = first ? (first.kind === 'message' ? first.message.id : first.key) : '';
+  const keep = useRef<{ height: number; top: number; first: string } | null>(null);
+
+  useEffect(() => {
+    if (!timelines.value[room.id]) void loadHistory(room.id).catch((err: unknown) => setError(sentence(err)));
+    void loadMembers(room.id).catch(() => {});
+  }, [room.id, connState.value === 'online']);
+  useEffect(() => markRead(room.id), [room.id, room.lastSeq]);
+
+  // Older pages go on top without moving what the reader sees; new messages scroll into view
+  // only when the reader is already at the bottom.
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (!el) return;
+    const k = keep.current;
+    if (k && k.first !== firstKey) el.scrollTop = el.scrollHeight - k.height + k.top;
+    else if (!k || k.height - k.top - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
+    keep.current = { height: el.scrollHeight, top: el.scrollTop, first: firstKey };
+  }, [lines.length, mine.length, firstKey]);
+
+  function onScroll() {
+    const el = list.current;
+    if (!el) return;
+    keep.current = { height: el.scrollHeight, top: el.scrollTop, first: firstKey };
+    if (el.scrollTop < 80 && hasMore.value[room.id] && !loading.current) {
+      loading.current = true;
+      void loadHistory(room.id).finally(() => (loading.current = false));
+    }
+  }
+  function submit(e?: Event) {
+    e?.preventDefault();
+    const body = text.trim();
+    if (!body) return;
+    send(room.id, body);
+    setText('');
+  }
+  const me = session.value?.user.username ?? '';
+  return (
+    <section class="conversation" aria-label={displayName(room)}>
+      <header>
+        <h1>{displayName(room)}</h1>
+        <span class={`conn ${connState.value}`} role="status">{connState.value === 'online' ? 'Connected' : connState.value === 'connecting' ? 'Connecting…' : 'Reconnecting…'}</span>
+        <span class="spacer" />
+        {room.kind === 'room' && (
+          <button type="button" class="small" onClick={() => void request({ type: 'leave', room: room.id }).then(() => (location.href = '/chat'))}>Leave</button>
+        )}
+      </header>
+      <div class="messages" ref={list} onScroll={onScroll} aria-live="polite">
+        {hasMore.value[room.id] === false && <div class="system">This is the start of {displayName(room)}.</div>}
+        <Timeline lines={lines} newAfter={newAfter} />
+        {mine.map((p) => <PendingView key={p.clientId} p={p} name={me} />)}
+      </div>
+      {(error || notice.value) && <p class="error" role="alert">{error || notice.value}</p>}
+      <form class="composer" onSubmit={submit}>
+        <button type="button" onClick={() => setSharing(true)} aria-label="Share a file">+ File</button>
+        <textarea
+          aria-label={`Message ${displayName(room)}`}
+          placeholder={`Message ${displayName(room)}`}
+          rows={1}
+          maxLength={16000}
+          value={text}
+          onInput={(e) => setText(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey) submit(e);
+          }}
+        />
+        <button type="submit" class="primary">Send</button>
+      </form>
+      {sharing && (
+        <Modal title="Share a file" onClose={() => setSharing(false)}>
+          <ShareFileDialog room={room.id} onDone={() => setSharing(false)} />
+        </Modal>
+      )}
+    </section>
+  );
+}
+
+export function ChatPage() {
+  const { params } = useRoute();
+  const me = session.value?.user.id ?? 0;
+  useEffect(() => {
+    void connect(me);
+    return () => disconnect();
+  }, [me]);
+  const id = Number(params.room ?? 0);
+  const room = rooms.value.find((r) => r.id === id);
+  return (
+    <div class="chat">
+      <Sidebar active={id} />
+      {room ? (
+        <Conversation key={room.id} room={room} />
+      ) : (
+        <section class="conversation empty">
+          <p>{id && connState.value === 'online' ? 'This room does not exist or you are not in it.' : 'Pick a room or start a direct message.'}</p>
+        </section>
+      )}
+      {room && <Members room={room} />}
+    </div>
+  );
+}
