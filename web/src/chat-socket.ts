@@ -43,13 +43,20 @@ const waiting = new Map<string, { resolve: (f: any) => void; reject: (e: Error) 
 
 const readKey = (room: number) => `plaza.read.${me}.${room}`;
 
-function loadReadCursors(list: RoomInfo[]) {
+/**
+ * Read cursors are kept per browser. A room this browser never saw starts read when it is among
+ * the rooms at connect (a new device does not light up every old room), and unread when it
+ * appears later (a new DM or invitation: everything in it is new).
+ */
+function loadReadCursors(list: RoomInfo[], unseenStartRead: boolean) {
   const next: Record<number, number> = { ...readSeq.value };
   for (const r of list) {
-    const stored = Number(localStorage.getItem(readKey(r.id)) ?? 'NaN');
-    if (Number.isFinite(stored)) next[r.id] = stored;
-    // A room seen for the first time starts read: only what arrives from now on is new.
-    else if (next[r.id] === undefined) next[r.id] = r.lastSeq;
+    const stored = localStorage.getItem(readKey(r.id));
+    if (stored !== null && Number.isFinite(Number(stored))) next[r.id] = Number(stored);
+    else {
+      next[r.id] ??= unseenStartRead ? r.lastSeq : 0;
+      localStorage.setItem(readKey(r.id), String(next[r.id]));
+    }
   }
   readSeq.value = next;
 }
@@ -169,6 +176,8 @@ function onPresence(f: { room: number; event: string; user: { id: number | null;
   const text = `${f.user.name} ${PRESENCE_WORDS[f.event] ?? f.event} · ${f.count} here`;
   addLines(f.room, [{ kind: 'system', key: `p${Date.now()}${Math.random()}`, text, at: Date.now() }]);
   const list = members.value[f.room];
+  // Someone new in the room: the member list is read again.
+  if (list && f.user.id !== null && !list.some((m) => m.id === f.user.id)) return void loadMembers(f.room).catch(() => {});
   if (list && f.user.id !== null) {
     const state = f.event === 'joined' || f.event === 'rejoined' ? 'online' : f.event === 'disconnected' ? 'disconnected' : 'offline';
     members.value = { ...members.value, [f.room]: list.map((m) => (m.id === f.user.id ? { ...m, presence: state } : m)) };
@@ -180,10 +189,9 @@ function onHello(f: { rooms: RoomInfo[] }) {
   notice.value = '';
   connState.value = 'online';
   rooms.value = f.rooms;
-  loadReadCursors(f.rooms);
+  loadReadCursors(f.rooms, true);
   for (const p of pending.value) send(p.room, p.body, p.clientId);
-  void refreshRooms();
-  for (const r of f.rooms) if (r.kind === 'dm' && !dmNames.value[r.id]) void loadMembers(r.id).catch(() => {});
+  void refreshRooms().catch(() => {});
 }
 
 function onFrame(f: any) {
@@ -205,7 +213,7 @@ function onFrame(f: any) {
       pending.value = pending.value.filter((p) => p.clientId !== f.clientId);
       return;
     case 'membership':
-      return void refreshRooms();
+      return void refreshRooms().catch(() => {});
     case 'error':
       if (f.ref) pending.value = pending.value.map((p) => (p.clientId === f.ref ? { ...p, failed: f.message } : p));
       else notice.value = f.message;
@@ -218,7 +226,8 @@ export async function refreshRooms() {
   const mine = all.filter((r) => r.role !== undefined);
   rooms.value = mine;
   publicRooms.value = all.filter((r) => r.role === undefined && r.kind === 'room');
-  loadReadCursors(mine);
+  loadReadCursors(mine, false);
+  for (const r of mine) if (r.kind === 'dm' && !dmNames.value[r.id]) void loadMembers(r.id).catch(() => {});
 }
 
 export async function loadMembers(room: number) {

@@ -11,6 +11,11 @@ import { Modal } from './dialog.js';
 import { PendingView, Timeline } from './chat-parts.js';
 import { ShareFileDialog } from './chat-share.js';
 
+function ConnBadge() {
+  const state = connState.value;
+  return <span class={`conn ${state}`} role="status">{state === 'online' ? 'Connected' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…'}</span>;
+}
+
 function RoomLink({ r, active }: { r: RoomInfo; active: boolean }) {
   const n = active ? 0 : unreadOf(r);
   return (
@@ -112,7 +117,7 @@ function Conversation({ room }: { room: RoomInfo }) {
   const keep = useRef<{ height: number; top: number; first: string } | null>(null);
 
   useEffect(() => {
-    if (!timelines.value[room.id]) void loadHistory(room.id).catch((err: unknown) => setError(sentence(err)));
+    if (hasMore.value[room.id] === undefined) void loadHistory(room.id).catch((err: unknown) => setError(sentence(err)));
     void loadMembers(room.id).catch(() => {});
   }, [room.id, connState.value === 'online']);
   useEffect(() => markRead(room.id), [room.id, room.lastSeq]);
@@ -149,7 +154,7 @@ function Conversation({ room }: { room: RoomInfo }) {
     <section class="conversation" aria-label={displayName(room)}>
       <header>
         <h1>{displayName(room)}</h1>
-        <span class={`conn ${connState.value}`} role="status">{connState.value === 'online' ? 'Connected' : connState.value === 'connecting' ? 'Connecting…' : 'Reconnecting…'}</span>
+        <ConnBadge />
         <span class="spacer" />
         {room.kind === 'room' && (
           <button type="button" class="small" onClick={() => void request({ type: 'leave', room: room.id }).then(() => (location.href = '/chat'))}>Leave</button>
@@ -201,7 +206,10 @@ export function ChatPage() {
         <Conversation key={room.id} room={room} />
       ) : (
         <section class="conversation empty">
-          <p>{id && connState.value === 'online' ? 'This room does not exist or you are not in it.' : 'Pick a room or start a direct message.'}</p>
+          <div class="stack center">
+            <ConnBadge />
+            <p>{id && connState.value === 'online' ? 'This room does not exist or you are not in it.' : 'Pick a room or start a direct message.'}</p>
+          </div>
         </section>
       )}
       {room && <Members room={room} />}

@@ -1,0 +1,175 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, PASSWORD } from '../helpers/api.js';
+import { browserAvailable, launchChromium } from '../helpers/browser.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createUser, expectNoProblems, loggedInContext, shot } from '../helpers/webapp.js';
+
+/**
+ * Chat in a real Chromium, two people in two browser contexts: a room created and joined from the
+ * sidebar, messages both ways (pending until acked), presence seen by the other, a DM with an
+ * unread count that survives a reload, scroll-back through a long history, and messages that try
+ * to be HTML.
+ */
+describe.runIf(browserAvailable())('the Chat page', () => {
+  let server: TestServer;
+  let base: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startTestServer('sqlite', { PLAZA_PRESENCE_GRACE_SECONDS: '30' });
+    base = server.url;
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function openChat(page: Page, path = '/chat') {
+    await page.click('nav.sections a:text-is("Chat")');
+    if (path !== '/chat') await page.goto(`${base}${path}`);
+    await page.waitForSelector('.conn:text-is("Connected"), .conversation.empty');
+  }
+  const bodies = (page: Page) => page.locator('.messages .msg:not(.pending) .body').allTextContents();
+
+  it('two people in a room: create, join, talk both ways, see each other come and go', async () => {
+    await createUser(base, 'ann');
+    await createUser(base, 'ben');
+    const a = await loggedInContext(browser, base, 'ann');
+    const b = await loggedInContext(browser, base, 'ben');
+
+    await openChat(a.page);
+    await a.page.fill('input[aria-label="New room name"]', 'general');
+    await a.page.click('form:has(input[aria-label="New room name"]) button');
+    await a.page.waitForURL(/\/chat\/\d+$/);
+    const roomPath = new URL(a.page.url()).pathname;
+    await a.page.waitForSelector('.conversation h1:text-is("#general")');
+
+    await openChat(b.page);
+    await b.page.click('.room-link:has-text("#general") button:text-is("Join")');
+    await b.page.waitForURL(`${base}${roomPath}`);
+    await b.page.waitForSelector('.conn:text-is("Connected")');
+
+    await a.page.fill('textarea', 'Hello Ben!');
+    await a.page.keyboard.press('Enter');
+    await expect.poll(() => bodies(b.page)).toContain('Hello Ben!');
+    await b.page.fill('textarea', 'Hi Ann, line one\nand line two');
+    await b.page.click('.composer button:text-is("Send")');
+    await expect.poll(() => bodies(a.page)).toContain('Hi Ann, line one\nand line two');
+    // Acked: nothing left pending on either side.
+    await expect.poll(() => a.page.locator('.msg.pending').count()).toBe(0);
+    await expect.poll(() => b.page.locator('.msg.pending').count()).toBe(0);
+
+    // Presence: Ben is listed online for Ann; when his tab dies Ann sees it.
+    await expect.poll(() => a.page.locator('.members .member:has-text("ben") .dot').getAttribute('class')).toContain('online');
+    await shot(a.page, 'chat-room');
+    await b.context.close();
+    await a.page.waitForSelector('.system:has-text("ben lost their connection")');
+    await expect.poll(() => a.page.locator('.members .member:has-text("ben") .dot').getAttribute('class')).toContain('disconnected');
+    await shot(a.page, 'chat-presence');
+
+    // Ben comes back within the grace period: "is back".
+    const b2 = await loggedInContext(browser, base, 'ben');
+    await b2.page.goto(`${base}${roomPath}`);
+    await a.page.waitForSelector('.system:has-text("ben is back")');
+    expect(await bodies(b2.page)).toEqual(['Hello Ben!', 'Hi Ann, line one\nand line two']);
+    expectNoProblems(a.problems);
+    expectNoProblems(b.problems);
+    expectNoProblems(b2.problems);
+    await b2.context.close();
+    await a.context.close();
+  });
+
+  it('a DM started by name shows as unread for the other, also after a reload', async () => {
+    await createUser(base, 'cara');
+    await createUser(base, 'dev');
+    const c = await loggedInContext(browser, base, 'cara');
+    const d = await loggedInContext(browser, base, 'dev');
+    await openChat(d.page);
+
+    await openChat(c.page);
+    await c.page.fill('input[aria-label="Username to message"]', 'dev');
+    await c.page.click('form:has(input[aria-label="Username to message"]) button');
+    await c.page.waitForSelector('.conversation h1:text-is("dev")');
+    await c.page.fill('textarea', 'Got a minute?');
+    await c.page.keyboard.press('Enter');
+    await c.page.fill('textarea', 'About the launch.');
+    await c.page.keyboard.press('Enter');
+    await expect.poll(() => c.page.locator('.msg.pending').count()).toBe(0);
+
+    const badge = d.page.locator('.room-link:has-text("cara") .badge');
+    await expect.poll(() => badge.textContent()).toBe('2');
+    await d.page.reload();
+    await d.page.waitForSelector('.conn:text-is("Connected")');
+    await expect.poll(() => badge.textContent()).toBe('2');
+    await shot(d.page, 'chat-dm-unread');
+    await d.page.click('.room-link:has-text("cara")');
+    await expect.poll(() => bodies(d.page)).toEqual(['Got a minute?', 'About the launch.']);
+    expect(await d.page.locator('.room-link:has-text("cara") .badge').count()).toBe(0);
+    await d.page.reload();
+    await d.page.waitForSelector('.conn:text-is("Connected")');
+    expect(await d.page.locator('.room-link:has-text("cara") .badge').count()).toBe(0);
+    expectNoProblems(c.problems);
+    expectNoProblems(d.problems);
+    await c.context.close();
+    await d.context.close();
+  });
+
+  it('renders messages written as HTML as text; only http(s) links become links', async () => {
+    await createUser(base, 'eve');
+    const e = await loggedInContext(browser, base, 'eve');
+    await openChat(e.page);
+    await e.page.fill('input[aria-label="New room name"]', 'xss-lab');
+    await e.page.click('form:has(input[aria-label="New room name"]) button');
+    await e.page.waitForSelector('.conversation h1:text-is("#xss-lab")');
+    const payloads = [
+      '<img src=x onerror="window.__xss=1">',
+      '<script>window.__xss=2</script>',
+      'javascript:window.__xss=3',
+      '<a href="javascript:window.__xss=4">click</a>',
+      'see https://example.com/docs?a=1&b=2 for more',
+      'abc\u202Edcba\u200B zero-width',
+    ];
+    for (const p of payloads) {
+      await e.page.fill('textarea', p);
+      await e.page.keyboard.press('Enter');
+    }
+    await expect.poll(() => bodies(e.page)).toEqual(payloads);
+    expect(await e.page.locator('.messages img[src=x], .messages script').count()).toBe(0);
+    expect(await e.page.locator('.messages a[href^="javascript"]').count()).toBe(0);
+    const links = await e.page.locator('.messages a').evaluateAll((els) => els.map((a) => [a.getAttribute('href'), a.getAttribute('rel')]));
+    expect(links).toEqual([['https://example.com/docs?a=1&b=2', 'noopener noreferrer nofollow']]);
+    expect(await e.page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    await shot(e.page, 'chat-xss');
+    expectNoProblems(e.problems);
+    await e.context.close();
+  });
+
+  it('scrolls back through a long history page by page, each message once and in order', async () => {
+    await createUser(base, 'finn');
+    const token = (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'finn', password: PASSWORD } })).body.accessToken;
+    const room = (await api(base, 'POST', '/api/chat/rooms', { token, json: { name: 'archive' } })).body.room.id;
+    const total = 320;
+    for (let i = 1; i <= total; i++) {
+      const r = await api(base, 'POST', `/api/chat/rooms/${room}/messages`, { token, json: { body: `message ${i}` } });
+      expect(r.status).toBe(201);
+    }
+    const f = await loggedInContext(browser, base, 'finn');
+    await openChat(f.page, `/chat/${room}`);
+    await expect.poll(() => f.page.locator('.messages .msg').count()).toBe(50);
+    // The newest message is in view at the start.
+    expect(await f.page.locator('.messages .msg').last().textContent()).toContain(`message ${total}`);
+    for (let i = 0; i < 20 && (await f.page.locator('.system:has-text("This is the start")').count()) === 0; i++) {
+      const before = await f.page.locator('.messages .msg').count();
+      await f.page.locator('.messages').evaluate((el) => el.scrollTo(0, 0));
+      await expect.poll(() => f.page.locator('.messages .msg').count()).toBeGreaterThan(before);
+    }
+    const seqs = await f.page.locator('.messages .msg').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-seq'))));
+    expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(await f.page.locator('.messages .msg').first().textContent()).toContain('message 1');
+    await shot(f.page, 'chat-history-top');
+    expectNoProblems(f.problems);
+    await f.context.close();
+  });
+});

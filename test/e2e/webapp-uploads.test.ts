@@ -1,0 +1,102 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserAvailable, launchChromium } from '../helpers/browser.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createUser, expectNoProblems, loggedInContext, shot } from '../helpers/webapp.js';
+
+/**
+ * Resumable uploads in a real Chromium: a throttled upload paused and resumed, then cut by a page
+ * reload and finished by adding the same file again (tus-js-client finds it by fingerprint), with
+ * the right SHA-256; and a file over the server's size limit refused in words.
+ */
+describe.runIf(browserAvailable())('uploads on the Files page', () => {
+  let server: TestServer;
+  let base: string;
+  let browser: Browser;
+  let dir: string;
+
+  beforeAll(async () => {
+    server = await startTestServer('sqlite', { PLAZA_MAX_UPLOAD_BYTES: String(40 * 1024 * 1024) });
+    base = server.url;
+    browser = await launchChromium();
+    dir = mkdtempSync(path.join(tmpdir(), 'plaza-upload-'));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Uploads leave the browser at about this rate (Chromium's own network emulation). */
+  async function throttle(page: Page, bytesPerSecond: number) {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSecond });
+  }
+  const percent = async (page: Page) => Number(await page.locator('.upload .bar').first().getAttribute('aria-valuenow'));
+
+  it('pauses, resumes, survives a reload and finishes with the right bytes', async () => {
+    const data = randomBytes(24 * 1024 * 1024);
+    const file = path.join(dir, 'survey-footage.bin');
+    writeFileSync(file, data);
+    await createUser(base, 'uma');
+    const { context, page, problems } = await loggedInContext(browser, base, 'uma');
+    await throttle(page, 3 * 1024 * 1024);
+    await page.setInputFiles('input[type=file]', file);
+    await expect.poll(() => percent(page), { timeout: 20_000 }).toBeGreaterThan(5);
+    expect(await page.textContent('.upload .meta')).toMatch(/Uploading · .* of 24 MB · .*\/s/);
+    await shot(page, 'files-upload-progress');
+
+    await page.click('.upload button:text-is("Pause")');
+    await page.waitForSelector('.upload .meta:has-text("Paused")');
+    const paused = await percent(page);
+    await page.waitForTimeout(700);
+    expect(await percent(page)).toBe(paused);
+    await page.click('.upload button:text-is("Resume")');
+    await page.waitForSelector('.upload .meta:has-text("(resumed)")');
+    await expect.poll(() => percent(page), { timeout: 20_000 }).toBeGreaterThan(paused + 5);
+
+    // A reload cuts the upload; the page names it and the same file continues it.
+    await page.reload();
+    await page.waitForSelector('#unfinished:has-text("survey-footage.bin")');
+    await shot(page, 'files-upload-unfinished');
+    await throttle(page, 12 * 1024 * 1024);
+    await page.setInputFiles('input[type=file]', file);
+    await page.waitForSelector('.upload .meta:has-text("(resumed)")');
+    const start = await percent(page);
+    expect(start).toBeGreaterThan(5);
+    await page.waitForSelector('.upload.done', { timeout: 30_000 });
+    const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json()));
+    expect(listed.files).toHaveLength(1);
+    expect(listed.files[0].size).toBe(data.length);
+    expect(listed.files[0].sha256).toBe(createHash('sha256').update(data).digest('hex'));
+    // Finished uploads leave nothing behind to resume.
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::')))).toEqual([]);
+    expectNoProblems(problems);
+    await context.close();
+  });
+
+  it('cancels an upload, and refuses a file over the size limit in words', async () => {
+    await createUser(base, 'vic');
+    const { context, page, problems } = await loggedInContext(browser, base, 'vic');
+    await throttle(page, 1024 * 1024);
+    await page.setInputFiles('input[type=file]', [{ name: 'slow.bin', mimeType: 'application/octet-stream', buffer: randomBytes(8 * 1024 * 1024) }]);
+    await expect.poll(() => percent(page), { timeout: 20_000 }).toBeGreaterThan(1);
+    await page.click('.upload button:text-is("Cancel")');
+    await expect.poll(() => page.locator('.upload').count()).toBe(0);
+
+    await throttle(page, -1);
+    await page.setInputFiles('input[type=file]', [{ name: 'huge.iso', mimeType: 'application/octet-stream', buffer: Buffer.alloc(41 * 1024 * 1024) }]);
+    const error = page.locator('.upload.error .meta');
+    await expect.poll(() => error.textContent()).toBe('This file is too big: the server accepts files up to 40 MB.');
+    await shot(page, 'files-too-big');
+    const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json()));
+    expect(listed.total).toBe(0);
+    expectNoProblems(problems);
+    await context.close();
+  });
+});
