@@ -13,7 +13,7 @@ export interface TestServer extends RunningServer {
 }
 
 /** Generous limits so ordinary tests never trip them; rate-limit tests pass their own. */
-const TEST_ENV: Record<string, string> = {
+export const TEST_ENV: Record<string, string> = {
   PLAZA_HOST: '127.0.0.1',
   PLAZA_PORT: '0',
   PLAZA_LOG_LEVEL: 'silent',

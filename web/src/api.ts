@@ -48,9 +48,13 @@ export async function api<T>(method: string, path: string, body?: unknown, optio
   } catch {
     throw new ApiError('NETWORK', 'Plaza cannot be reached. Check your connection and try again.', 0);
   }
-  if (res.status === 401 && !options.allow401) toLogin();
   const text = await res.text();
-  if (!res.ok) throw errorFromBody(res.status, text, res.headers.get('retry-after'));
+  if (!res.ok) {
+    const err = errorFromBody(res.status, text, res.headers.get('retry-after'));
+    // A wrong password typed into a form is the form's error; any other 401 means the session is over.
+    if (res.status === 401 && !options.allow401 && err.code !== 'INVALID_CREDENTIALS') toLogin();
+    throw err;
+  }
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
@@ -69,7 +73,7 @@ export function sentence(err: unknown, limits?: { maxUploadBytes?: number }): st
     case 'RATE_LIMITED':
       return err.retryAfter ? `Too many attempts. Try again in ${err.retryAfter} s.` : 'Too many attempts. Wait a moment and try again.';
     case 'INVALID_CREDENTIALS':
-      return 'That password is not right.';
+      return 'That password is not right. Check it and try again.';
     case 'FORBIDDEN':
       return 'You are not allowed to do that.';
     case 'NOT_FOUND':
