@@ -82,6 +82,16 @@ export default tseslint.config(
     ignores: ['**/*.test.ts'],
     rules: { 'no-restricted-imports': restrict(noSql, noFrontDoors) },
   },
+  // The browser app shares only types with the server: a runtime import of src/ would bundle server code.
+  {
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/src/**'], allowTypeImports: true, message: 'web/ imports only types from src/ (import type).' }] },
+      ],
+    },
+  },
   // The one assembly of every front door.
   {
     files: ['src/server.ts'],

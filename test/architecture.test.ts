@@ -1,4 +1,4 @@
-// The map stays true: docs/ARCHITECTURE.md names every file under src/, test/, bench/ and scripts/
+// The map stays true: docs/ARCHITECTURE.md names every file under src/, test/, bench/, scripts/ and web/
 // (tests beside the code, src/**/*.test.ts, excepted: each is named after what it covers).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -6,12 +6,12 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MAP = 'docs/ARCHITECTURE.md';
-const SOURCE = /\.(ts|mjs|js|py)$/;
+const SOURCE = /\.(ts|tsx|mjs|js|py)$/;
 
 /** Repository-relative paths of the files the map must name. */
 function filesToName(): string[] {
   const found: string[] = [];
-  for (const top of ['src', 'test', 'bench', 'scripts']) {
+  for (const top of ['src', 'test', 'bench', 'scripts', 'web']) {
     for (const entry of readdirSync(path.join(ROOT, top), { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || !SOURCE.test(entry.name)) continue;
       const file = path.relative(ROOT, path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
@@ -41,7 +41,7 @@ function namesOf(file: string, shared: Set<string>): string[] {
 }
 
 describe('docs/ARCHITECTURE.md', () => {
-  it('names every file under src/, test/, bench/ and scripts/', () => {
+  it('names every file under src/, test/, bench/, scripts/ and web/', () => {
     const map = readFileSync(path.join(ROOT, MAP), 'utf8');
     const files = filesToName();
     const counts = new Map<string, number>();

@@ -5,6 +5,10 @@ import { browserAvailable, launchChromium } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAdmin, createUser, expectNoProblems, loggedInContext, shot } from '../helpers/webapp.js';
 
+// Code inside page.evaluate() runs in the browser; the test program has no DOM types.
+declare const document: any;
+declare const getComputedStyle: any;
+
 /**
  * Profile and Admin in a real Chromium: password change (the current one required), sessions with
  * one revoked, the access key, logout; an admin managing users (create, role, disable — which

@@ -5,6 +5,9 @@ import { browserAvailable, launchChromium } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createUser, expectNoProblems, loggedInContext, shot } from '../helpers/webapp.js';
 
+// Code inside page.evaluate() runs in the browser; the test program has no DOM types.
+declare const window: any;
+
 /**
  * Chat in a real Chromium, two people in two browser contexts: a room created and joined from the
  * sidebar, messages both ways (pending until acked), presence seen by the other, a DM with an

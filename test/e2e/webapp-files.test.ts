@@ -7,6 +7,13 @@ import { browserAvailable, launchChromium } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAdmin, createUser, expectNoProblems, loggedInContext, shot } from '../helpers/webapp.js';
 
+// Code inside page.evaluate() runs in the browser; the test program has no DOM types.
+declare const DataTransfer: any;
+declare const DragEvent: any;
+declare const document: any;
+declare const navigator: any;
+declare const window: any;
+
 /**
  * The Files page in a real Chromium: uploads by picker and by a real drop of several files, the
  * list (thumbnails, sort, category, search, grid), previews, download, rename, delete behind a
@@ -68,14 +75,14 @@ describe.runIf(browserAvailable())('the Files page', () => {
     expect(totalText).toContain('100%');
 
     // Every file is stored with the bytes that were sent.
-    const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json()));
+    const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json() as Promise<any>));
     const png = listed.files.find((f: { name: string }) => f.name === 'harbour.png');
     expect(png.sha256).toBe(createHash('sha256').update(image).digest('hex'));
     expect(png.category).toBe('images');
 
     // The image row shows a real thumbnail.
     const thumb = rowOf(page, 'harbour.png').locator('img.thumb');
-    await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
+    await expect.poll(() => thumb.evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
     await shot(page, 'files-list');
 
     // Sort by name, filter by category, search.
@@ -93,7 +100,7 @@ describe.runIf(browserAvailable())('the Files page', () => {
     // Previews: the image in a lightbox, the text as text.
     await rowOf(page, 'harbour.png').locator('button.link').click();
     const big = page.locator('dialog .preview img');
-    await expect.poll(() => big.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(640);
+    await expect.poll(() => big.evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth)).toBe(640);
     await shot(page, 'files-preview-image');
     await page.keyboard.press('Escape');
     await rowOf(page, 'notes.txt').locator('button.link').click();
@@ -135,7 +142,7 @@ describe.runIf(browserAvailable())('the Files page', () => {
     await rowOf(page, 'final.txt').locator('button:text-is("Delete")').click();
     await page.click('dialog button:text-is("Delete")');
     await page.waitForSelector('.empty');
-    const left = await page.evaluate(() => fetch('/api/files').then((r) => r.json()));
+    const left = await page.evaluate(() => fetch('/api/files').then((r) => r.json() as Promise<any>));
     expect(left.total).toBe(0);
     expectNoProblems(problems);
     await context.close();
@@ -180,7 +187,7 @@ describe.runIf(browserAvailable())('the Files page', () => {
     await page.waitForSelector(`#upload-total:has-text("${names.length} uploads finished")`);
     await expect.poll(() => page.locator('#file-list tbody tr').count()).toBe(names.length);
     // The server keeps names as names (a `/` never reaches a path); the page shows exactly those.
-    const stored = (await page.evaluate(() => fetch('/api/files').then((r) => r.json()))).files.map((f: { name: string }) => f.name);
+    const stored = (await page.evaluate(() => fetch('/api/files').then((r) => r.json() as Promise<any>))).files.map((f: { name: string }) => f.name);
     const shown = await page.locator('#file-list button.link').allTextContents();
     expect(shown.sort()).toEqual([...stored].sort());
     expect(shown).toContain(names[0]);

@@ -8,6 +8,9 @@ import { browserAvailable, launchChromium } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createUser, expectNoProblems, loggedInContext, shot } from '../helpers/webapp.js';
 
+// Code inside page.evaluate() runs in the browser; the test program has no DOM types.
+declare const localStorage: any;
+
 /**
  * Resumable uploads in a real Chromium: a throttled upload paused and resumed, then cut by a page
  * reload and finished by adding the same file again (tus-js-client finds it by fingerprint), with
@@ -70,7 +73,7 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
     const start = await percent(page);
     expect(start).toBeGreaterThan(5);
     await page.waitForSelector('.upload.done', { timeout: 30_000 });
-    const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json()));
+    const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json() as Promise<any>));
     expect(listed.files).toHaveLength(1);
     expect(listed.files[0].size).toBe(data.length);
     expect(listed.files[0].sha256).toBe(createHash('sha256').update(data).digest('hex'));
@@ -94,7 +97,7 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
     const error = page.locator('.upload.error .meta');
     await expect.poll(() => error.textContent()).toBe('This file is too big: the server accepts files up to 40 MB.');
     await shot(page, 'files-too-big');
-    const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json()));
+    const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json() as Promise<any>));
     expect(listed.total).toBe(0);
     expectNoProblems(problems);
     await context.close();
