@@ -42,10 +42,10 @@ function failure(request: FastifyRequest, reply: FastifyReply, err: unknown, pag
   // Only a fault is masked: a busy server, a full disk or a lost database says so.
   const message = m.kind === 'fault' ? 'Something went wrong; try again' : m.message;
   if (wantsHtml(request)) {
-    const q = new URLSearchParams({ error: message });
-    if (retry.username) q.set('username', retry.username.slice(0, 320));
-    if (retry.next) q.set('next', retry.next);
-    return reply.redirect(`${page}?${q.toString()}`, 303);
+    let q = `error=${encodeURIComponent(message)}`;
+    if (retry.username) q += `&username=${encodeURIComponent(retry.username.slice(0, 320))}`;
+    if (retry.next) q += `&next=${encodeURIComponent(retry.next)}`;
+    return reply.redirect(`${page}?${q}`, 303);
   }
   return reply.code(m.status).type('text/plain; charset=utf-8').send(message);
 }

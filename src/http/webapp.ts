@@ -55,6 +55,7 @@ interface Asset {
 export interface WebApp {
   /** Whether dist/web holds a build (the server still starts without one and says so). */
   readonly built: boolean;
+  /** The app's page; someone not signed in goes to the login page, coming back here after. */
   sendIndex(request: FastifyRequest, reply: FastifyReply): FastifyReply;
   sendAsset(request: FastifyRequest, reply: FastifyReply, name: string): FastifyReply;
 }
@@ -121,6 +122,7 @@ export function loadWebApp(dir = defaultWebDir()): WebApp {
   return {
     built,
     sendIndex(request, reply) {
+      if (!request.principal) return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
       reply
         .code(built ? 200 : 503)
         .header('cache-control', 'no-cache')

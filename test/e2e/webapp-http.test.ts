@@ -44,6 +44,14 @@ describe('the web app over HTTP', () => {
     }
   });
 
+  it('sends a visitor without a session to the login page, to come back to the same place', async () => {
+    for (const path of ['/files', '/chat/5?focus=1', '/profile', '/admin']) {
+      const r = await api(base, 'GET', path, { headers: { accept: 'text/html' } });
+      expect(r.status, path).toBe(303);
+      expect(r.headers.get('location'), path).toBe(`/login?next=${encodeURIComponent(path)}`);
+    }
+  });
+
   it('serves hashed assets immutable for a year, brotli or gzip as accepted, identity otherwise', async () => {
     const html = (await indexHtml()).text;
     const js = html.match(/src="(\/assets\/[^"]+\.js)"/)?.[1] ?? '';
