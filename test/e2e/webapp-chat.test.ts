@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, PASSWORD } from '../helpers/api.js';
@@ -147,6 +148,41 @@ describe.runIf(browserAvailable())('the Chat page', () => {
     await shot(e.page, 'chat-xss');
     expectNoProblems(e.problems);
     await e.context.close();
+  });
+
+  it('shares a file into a room: an image shows inline for the other member, a document as a card', async () => {
+    await createUser(base, 'gil');
+    await createUser(base, 'hal');
+    const gilToken = (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'gil', password: PASSWORD } })).body.accessToken;
+    const halToken = (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'hal', password: PASSWORD } })).body.accessToken;
+    const room = (await api(base, 'POST', '/api/chat/rooms', { token: gilToken, json: { name: 'photos' } })).body.room.id;
+    await api(base, 'POST', `/api/chat/rooms/${room}/join`, { token: halToken });
+    const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 20, g: 160, b: 90 } } }).png().toBuffer();
+    for (const [name, data] of [['team.png', png], ['agenda.txt', Buffer.from('1. launch')]] as const) {
+      const r = await fetch(`${base}/api/files/raw`, { method: 'POST', headers: { authorization: `Bearer ${gilToken}`, 'content-type': 'application/octet-stream', 'file-name': name }, body: data });
+      expect(r.status).toBe(201);
+    }
+    const g = await loggedInContext(browser, base, 'gil');
+    const h = await loggedInContext(browser, base, 'hal');
+    for (const p of [g.page, h.page]) {
+      await p.goto(`${base}/chat/${room}`);
+      await p.waitForSelector('.conn:text-is("Connected")');
+    }
+    for (const name of ['team.png', 'agenda.txt']) {
+      await g.page.click('button[aria-label="Share a file"]');
+      await g.page.click(`dialog tr:has-text("${name}") button:text-is("Share")`);
+      await expect.poll(() => g.page.locator('dialog[open]').count()).toBe(0);
+    }
+    const image = h.page.locator('.messages .file-card img');
+    await expect.poll(() => image.evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
+    expect(await h.page.textContent('.messages a.file-card:has-text("agenda.txt")')).toContain('text/plain');
+    const [download] = await Promise.all([h.page.waitForEvent('download'), h.page.click('.messages a.file-card:has-text("agenda.txt")')]);
+    expect(download.suggestedFilename()).toBe('agenda.txt');
+    await shot(h.page, 'chat-shared-files');
+    expectNoProblems(g.problems);
+    expectNoProblems(h.problems);
+    await g.context.close();
+    await h.context.close();
   });
 
   it('scrolls back through a long history page by page, each message once and in order', async () => {

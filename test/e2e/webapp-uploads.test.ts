@@ -83,6 +83,30 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
     await context.close();
   });
 
+  it('rides out a cut connection: the upload retries on its own and finishes intact', async () => {
+    const data = randomBytes(12 * 1024 * 1024);
+    await createUser(base, 'wes');
+    const { context, page, problems } = await loggedInContext(browser, base, 'wes');
+    const tusCalls: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/files/tus')) tusCalls.push(r.method());
+    });
+    await throttle(page, 3 * 1024 * 1024);
+    await page.setInputFiles('input[type=file]', [{ name: 'field-recording.wav', mimeType: 'audio/wav', buffer: data }]);
+    await expect.poll(() => percent(page), { timeout: 20_000 }).toBeGreaterThan(10);
+    // The connection carrying the upload is cut mid-body (what a dropped Wi-Fi does to it).
+    server.app.server.closeAllConnections();
+    await throttle(page, -1);
+    await page.waitForSelector('.upload.done', { timeout: 40_000 });
+    const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json() as Promise<any>));
+    expect(listed.files[0].sha256).toBe(createHash('sha256').update(data).digest('hex'));
+    // The drop cut the first PATCH: tus asked the server for its offset (HEAD) and went on from there.
+    expect(tusCalls.filter((m) => m === 'PATCH').length).toBeGreaterThan(1);
+    expect(tusCalls).toContain('HEAD');
+    expectNoProblems(problems);
+    await context.close();
+  });
+
   it('cancels an upload, and refuses a file over the size limit in words', async () => {
     await createUser(base, 'vic');
     const { context, page, problems } = await loggedInContext(browser, base, 'vic');

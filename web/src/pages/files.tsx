@@ -1,9 +1,9 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, sentence } from '../api.js';
-import { categoryLabel, formatBytes, formatDate } from '../format.js';
 import type { Category, FileItem, Usage } from '../types.js';
 import { addFiles, configureUploads } from '../uploads.js';
 import { canPreview, DeleteDialog, PreviewDialog, RenameDialog, ShareDialog } from './file-dialogs.js';
+import { FileGrid, FileTable, QuotaBar } from './file-views.js';
 import { UploadPanel } from './upload-panel.js';
 
 type SortKey = 'new' | 'old' | 'az' | 'za' | 'big' | 'small';
@@ -18,29 +18,6 @@ const SORTS: Record<SortKey, { label: string; sort: string; order: 'asc' | 'desc
 const PAGE = 200;
 
 type Dialog = { kind: 'delete' | 'share' | 'preview' | 'rename'; file: FileItem } | null;
-
-function Thumb({ file }: { file: FileItem }) {
-  if (file.category === 'images' && !file.mime.includes('svg')) {
-    return <img class="thumb" src={`/api/files/${encodeURIComponent(file.id)}/thumbnail?size=128`} alt="" loading="lazy" />;
-  }
-  const ext = (file.name.split('.').pop() ?? '').slice(0, 4).toUpperCase();
-  return <span class="thumb" aria-hidden="true">{ext || 'FILE'}</span>;
-}
-
-function QuotaBar({ usage }: { usage: Usage | null }) {
-  if (!usage) return null;
-  const pct = usage.quotaBytes > 0 ? Math.min(100, (usage.usedBytes / usage.quotaBytes) * 100) : 0;
-  return (
-    <div class="quota" aria-label="Storage used">
-      <span class="muted">
-        {formatBytes(usage.usedBytes)} of {usage.quotaBytes > 0 ? formatBytes(usage.quotaBytes) : 'unlimited'} used
-      </span>
-      <div class={`bar${pct >= 90 ? ' full' : ''}`} role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)}>
-        <span style={{ width: `${pct}%` }} />
-      </div>
-    </div>
-  );
-}
 
 /** Drag-and-drop anywhere on the page: the overlay shows while files are over the window. */
 function useDropAnywhere(onFiles: (files: File[]) => void) {
@@ -197,43 +174,8 @@ export function FilesPage() {
       {!loading && shown.length === 0 && (
         <div class="empty card">{files.length === 0 ? 'No files yet. Drop some here or use “Upload files”.' : 'No file matches your search.'}</div>
       )}
-      {shown.length > 0 && view === 'list' && (
-        <div class="card table-wrap">
-          <table id="file-list">
-            <thead>
-              <tr><th>Name</th><th class="hide-narrow">Type</th><th class="num">Size</th><th class="hide-narrow">Uploaded</th><th class="actions"><span class="visually-hidden">Actions</span></th></tr>
-            </thead>
-            <tbody>
-              {shown.map((f) => (
-                <tr key={f.id} data-file-id={f.id}>
-                  <td>
-                    <div class="file-name">
-                      <Thumb file={f} />
-                      <button type="button" class="link" onClick={() => open(f)}>{f.name}</button>
-                    </div>
-                  </td>
-                  <td class="hide-narrow">{categoryLabel(f.category)}<div class="muted small-text">{f.mime}</div></td>
-                  <td class="num">{formatBytes(f.size)}</td>
-                  <td class="hide-narrow"><time dateTime={new Date(f.createdAt).toISOString()}>{formatDate(f.createdAt)}</time></td>
-                  <td class="actions">{actions(f)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {shown.length > 0 && view === 'grid' && (
-        <div class="grid" id="file-grid">
-          {shown.map((f) => (
-            <div class="tile" key={f.id} data-file-id={f.id}>
-              <button type="button" class="ghost tile-open" onClick={() => open(f)} aria-label={`Open ${f.name}`}><Thumb file={f} /></button>
-              <span class="name">{f.name}</span>
-              <span class="muted">{formatBytes(f.size)} · {formatDate(f.createdAt)}</span>
-              <div class="row">{actions(f)}</div>
-            </div>
-          ))}
-        </div>
-      )}
+      {shown.length > 0 && view === 'list' && <FileTable files={shown} open={open} actions={actions} />}
+      {shown.length > 0 && view === 'grid' && <FileGrid files={shown} open={open} actions={actions} />}
       {files.length < total && (
         <p class="row"><button type="button" onClick={() => void load(files.length)}>Show more ({total - files.length} left)</button></p>
       )}
