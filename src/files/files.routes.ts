@@ -157,6 +157,15 @@ function changeRoutes(r: Routes, core: Core) {
     return { ok: true as const, detail: `File ${file.storedName} deleted successfully` };
   });
 
+  r.get('/users/:id/usage', {
+    schema: {
+      tags,
+      summary: "A user's storage use and quota (admins: anyone's; users: their own)",
+      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647 }) }),
+      response: { 200: UsageReply, ...errors(400, 401, 403, 404) },
+    },
+  }, async (request) => core.files.usageOfUser(requireUser(request).user, request.params.id));
+
   r.put('/users/:id/quota', {
     schema: {
       tags,

@@ -1,4 +1,5 @@
 import type { User } from '../accounts/model.js';
+import { findUserById } from '../accounts/users.repository.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/connect.js';
 import { isStorageFull } from '../shared/system-errors.js';
@@ -69,6 +70,13 @@ export function createFilesService({ database, storage, config, clock, disk }: F
     await disk.refill();
   }
 
+  /** Someone's storage use and quota: their own, or anyone's for an admin (the users table shows them). */
+  async function usageOfUser(viewer: User, userId: number) {
+    if (viewer.role !== 'admin' && viewer.id !== userId) throw new AppError('FORBIDDEN', "Only an admin can see another user's storage");
+    if (!(await findUserById(db, userId))) throw new AppError('NOT_FOUND', 'No such user');
+    return uploads.usage({ id: userId });
+  }
+
   async function setQuota(admin: User, userId: number, bytes: number | null): Promise<void> {
     if (admin.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can set quotas');
     if (!(await files.setQuotaOverride(db, userId, bytes))) throw new AppError('NOT_FOUND', 'No such user');
@@ -100,6 +108,7 @@ export function createFilesService({ database, storage, config, clock, disk }: F
 
   return {
     usage: uploads.usage,
+    usageOfUser,
     uploadLimit: uploads.uploadLimit,
     finalize: uploads.finalize,
     upload: uploads.upload,

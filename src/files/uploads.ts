@@ -22,7 +22,7 @@ export function createUploads({ database, storage, config, clock }: Omit<FilesDe
     return (await files.quotaOverride(db, userId)) ?? config.userQuotaBytes;
   }
 
-  async function usage(user: User): Promise<{ usedBytes: number; quotaBytes: number; maxUploadBytes: number }> {
+  async function usage(user: Pick<User, 'id'>): Promise<{ usedBytes: number; quotaBytes: number; maxUploadBytes: number }> {
     return { usedBytes: await files.usageOf(db, user.id), quotaBytes: await quotaOf(user.id), maxUploadBytes: config.maxUploadBytes };
   }
 
