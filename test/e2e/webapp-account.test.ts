@@ -21,7 +21,8 @@ describe.runIf(browserAvailable())('the Profile and Admin pages', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    server = await startTestServer('sqlite');
+    // Disabling a user ends their open chat at the next heartbeat's session check: beat often.
+    server = await startTestServer('sqlite', { PLAZA_CHAT_HEARTBEAT_SECONDS: '2' });
     base = server.url;
     browser = await launchChromium();
     await createAdmin(base, server.setupUrl ?? '', 'boss');
@@ -104,6 +105,15 @@ describe.runIf(browserAvailable())('the Profile and Admin pages', () => {
     await row('sam').waitFor();
     await row('sam').locator('select').selectOption('admin');
     await expect.poll(async () => (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'sam', password: 'sams-password-1' } })).body.user?.role).toBe('admin');
+
+    // Storage: each user's use and quota, and a new quota for one of them.
+    await row('sam').locator('button:text-is("Quota")').click();
+    await page.fill('dialog input[type=number]', '25');
+    await page.click('dialog button:text-is("Save quota")');
+    await expect.poll(() => row('sam').locator('.quota').textContent()).toBe('0 B of 25 MB');
+    const samId = (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'sam', password: 'sams-password-1' } })).body.user.id;
+    const boss = (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'boss', password: PASSWORD } })).body.accessToken;
+    expect((await api(base, 'GET', `/api/users/${samId}/usage`, { token: boss })).body.quotaBytes).toBe(25 * 1024 * 1024);
 
     await page.fill('input[aria-label="Search users"]', 'rit');
     await expect.poll(() => page.locator('#users tbody tr').count()).toBe(1);

@@ -65,6 +65,7 @@ export function sentence(err: unknown, limits?: { maxUploadBytes?: number }): st
     case 'QUOTA_EXCEEDED':
       return 'Not enough storage left: this upload would go over your quota. Delete some files or ask an admin for more space.';
     case 'PAYLOAD_TOO_LARGE':
+    case 'FILE_TOO_LARGE':
       return limits?.maxUploadBytes
         ? `This file is too big: the server accepts files up to ${formatBytes(limits.maxUploadBytes)}.`
         : 'This file is too big for the server.';

@@ -3,6 +3,7 @@ import { api, sentence } from '../api.js';
 import { formatDate } from '../format.js';
 import { session } from '../session.js';
 import type { Role, User } from '../types.js';
+import { QuotaDialog, StorageCell, useUsages } from './admin-quota.js';
 import { Modal } from './dialog.js';
 
 function CreateUser({ onCreated }: { onCreated: () => void }) {
@@ -42,6 +43,8 @@ export function AdminPage() {
   const [query, setQuery] = useState('');
   const [error, setError] = useState('');
   const [deleting, setDeleting] = useState<User | null>(null);
+  const [quotaOf, setQuotaOf] = useState<User | null>(null);
+  const { usages, refresh: refreshUsage } = useUsages(users);
   const isAdmin = me?.user.role === 'admin';
   const refresh = () => api<{ users: User[] }>('GET', '/api/users?limit=500').catch(() => api<{ users: User[] }>('GET', '/api/users')).then((r) => setUsers(r.users), (err: unknown) => setError(sentence(err)));
   useEffect(() => {
@@ -82,7 +85,7 @@ export function AdminPage() {
       <div class="toolbar"><input type="search" aria-label="Search users" placeholder="Search users" value={query} onInput={(e) => setQuery(e.currentTarget.value)} /></div>
       <div class="card table-wrap">
         <table id="users">
-          <thead><tr><th>User</th><th>Role</th><th>Status</th><th class="hide-narrow">Joined</th><th /></tr></thead>
+          <thead><tr><th>User</th><th>Role</th><th>Status</th><th>Storage</th><th class="hide-narrow">Joined</th><th /></tr></thead>
           <tbody>
             {shown.map((u) => (
               <tr key={u.id}>
@@ -94,8 +97,10 @@ export function AdminPage() {
                   </select>
                 </td>
                 <td>{u.disabled ? 'Disabled' : 'Active'}</td>
+                <td><StorageCell usage={usages[u.id]} /></td>
                 <td class="hide-narrow">{formatDate(u.createdAt)}</td>
                 <td class="actions">
+                  <button type="button" class="small" onClick={() => setQuotaOf(u)}>Quota</button>{' '}
                   {u.id !== me.user.id && (
                     <>
                       <button type="button" class="small" onClick={() => void change(u, { disabled: !u.disabled })}>{u.disabled ? 'Enable' : 'Disable'}</button>{' '}
@@ -108,6 +113,7 @@ export function AdminPage() {
           </tbody>
         </table>
       </div>
+      {quotaOf && <QuotaDialog user={quotaOf} usage={usages[quotaOf.id]} onClose={() => setQuotaOf(null)} onSaved={() => void refreshUsage([quotaOf.id])} />}
       {deleting && (
         <Modal title={`Delete ${deleting.username}?`} onClose={() => setDeleting(null)}>
           <p>Their account, sessions and files are removed. This cannot be undone.</p>
