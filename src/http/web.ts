@@ -23,15 +23,23 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const STYLE = `body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}
-h1{font-size:1.6rem}form{display:grid;gap:.6rem}input{padding:.5rem;font-size:1rem}
-button{padding:.55rem;font-size:1rem;cursor:pointer}.err{color:#b00020}.ok{color:#0a7a2f}nav a{margin-right:1rem}
-code{background:#f3f3f3;padding:.1rem .3rem}form.inline{display:inline}
-table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #ddd}
-td.num{text-align:right;white-space:nowrap}header{display:flex;justify-content:space-between;align-items:center}`;
+const STYLE = `:root{color-scheme:light dark;--bg:#f6f7f9;--panel:#fff;--text:#1d2433;--muted:#5d6779;--line:#e2e5eb;--accent:#3558d6;--danger:#c0272d;--ok:#1d7a46}
+@media (prefers-color-scheme:dark){:root{--bg:#11141a;--panel:#191d25;--text:#e6e9ef;--muted:#9aa3b2;--line:#2b313c;--accent:#7c98ff;--danger:#ff6b6b;--ok:#5fd08f}}
+*{box-sizing:border-box}html{background:var(--bg)}
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:15px;line-height:1.45;max-width:30rem;margin:3rem auto;padding:1.5rem;color:var(--text);background:var(--panel);border:1px solid var(--line);border-radius:12px;box-shadow:0 1px 3px rgb(16 24 40/10%)}
+body.wide{max-width:60rem}h1{font-size:1.5rem;margin:0 0 1rem}a{color:var(--accent)}
+form{display:grid;gap:.8rem}label{display:grid;gap:.3rem;font-weight:500}
+input{padding:.55rem .65rem;font-size:1rem;border:1px solid var(--line);border-radius:8px;background:var(--panel);color:inherit}
+button{padding:.55rem .9rem;font-size:1rem;cursor:pointer;border-radius:8px;border:1px solid var(--accent);background:var(--accent);color:#fff;font-weight:600}
+:focus-visible{outline:3px solid #ffb020;outline-offset:2px}
+.err{color:var(--danger)}.ok{color:var(--ok)}nav a{margin-right:1rem}
+code{background:var(--bg);padding:.1rem .3rem;border-radius:4px}form.inline{display:inline}form.inline button{background:transparent;color:var(--accent)}
+table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
+td.num{text-align:right;white-space:nowrap}header{display:flex;justify-content:space-between;align-items:center;gap:1rem;flex-wrap:wrap}
+@media (max-width:520px){body{margin:0;border:0;border-radius:0;min-height:100vh}}`;
 
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)} · Plaza</title><style>${STYLE}</style></head><body>${body}</body></html>`;
+function page(title: string, body: string, wide = false): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="color-scheme" content="light dark"><title>${escapeHtml(title)} · Plaza</title><style>${STYLE}</style></head><body${wide ? ' class="wide"' : ''}>${body}</body></html>`;
 }
 
 function send(reply: FastifyReply, html: string, status = 200) {
@@ -198,7 +206,7 @@ ${notice(request)}
 <label>Choose files <input type="file" name="file" multiple required></label>
 <button type="submit">Upload</button></form>
 ${list}`;
-  return send(reply, page('Files', body));
+  return send(reply, page('Files', body, true));
 }
 
 /** GET /logout started by another site: the user confirms with a same-origin POST. */

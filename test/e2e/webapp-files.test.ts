@@ -229,6 +229,7 @@ describe.runIf(browserAvailable())('the Files page', () => {
     expect((await context.request.post(`${base}/api/auth/logout`, { headers: { origin: base } })).status()).toBe(200);
     await page.selectOption('select[aria-label=Sort]', 'big');
     await page.waitForURL(`${base}/login?next=%2Ffiles`);
+    await shot(page, 'login');
     await page.fill('input[name=username]', 'jules');
     await page.fill('input[name=password]', PASSWORD);
     await page.click('button[type=submit]');
