@@ -23,14 +23,14 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const STYLE = `:root{color-scheme:light dark;--bg:#f6f7f9;--panel:#fff;--text:#1d2433;--muted:#5d6779;--line:#e2e5eb;--accent:#3558d6;--danger:#c0272d;--ok:#1d7a46}
-@media (prefers-color-scheme:dark){:root{--bg:#11141a;--panel:#191d25;--text:#e6e9ef;--muted:#9aa3b2;--line:#2b313c;--accent:#7c98ff;--danger:#ff6b6b;--ok:#5fd08f}}
+const STYLE = `:root{color-scheme:light dark;--bg:#f6f7f9;--panel:#fff;--text:#1d2433;--muted:#5d6779;--line:#e2e5eb;--accent:#3558d6;--on-accent:#fff;--danger:#c0272d;--ok:#1d7a46}
+@media (prefers-color-scheme:dark){:root{--bg:#11141a;--panel:#191d25;--text:#e6e9ef;--muted:#9aa3b2;--line:#2b313c;--accent:#7c98ff;--on-accent:#0b1020;--danger:#ff6b6b;--ok:#5fd08f}}
 *{box-sizing:border-box}html{background:var(--bg)}
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:15px;line-height:1.45;max-width:30rem;margin:3rem auto;padding:1.5rem;color:var(--text);background:var(--panel);border:1px solid var(--line);border-radius:12px;box-shadow:0 1px 3px rgb(16 24 40/10%)}
 body.wide{max-width:60rem}h1{font-size:1.5rem;margin:0 0 1rem}a{color:var(--accent)}
 form{display:grid;gap:.8rem}label{display:grid;gap:.3rem;font-weight:500}
 input{padding:.55rem .65rem;font-size:1rem;border:1px solid var(--line);border-radius:8px;background:var(--panel);color:inherit}
-button{padding:.55rem .9rem;font-size:1rem;cursor:pointer;border-radius:8px;border:1px solid var(--accent);background:var(--accent);color:#fff;font-weight:600}
+button{padding:.55rem .9rem;font-size:1rem;cursor:pointer;border-radius:8px;border:1px solid var(--accent);background:var(--accent);color:var(--on-accent);font-weight:600}
 :focus-visible{outline:3px solid #ffb020;outline-offset:2px}
 .err{color:var(--danger)}.ok{color:var(--ok)}nav a{margin-right:1rem}
 code{background:var(--bg);padding:.1rem .3rem;border-radius:4px}form.inline{display:inline}form.inline button{background:transparent;color:var(--accent)}

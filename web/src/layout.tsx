@@ -17,7 +17,7 @@ export function Layout({ children }: { children: ComponentChildren }) {
     <div class="shell">
       <a class="skip" href="#main">Skip to content</a>
       <header class="topbar">
-        <a class="brand" href="/files" aria-label="Plaza home">
+        <a class="brand" href="/files">
           <span class="logo" aria-hidden="true">P</span>
           <span>Plaza</span>
         </a>

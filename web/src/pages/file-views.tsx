@@ -16,11 +16,11 @@ export function QuotaBar({ usage }: { usage: Usage | null }) {
   if (!usage) return null;
   const pct = usage.quotaBytes > 0 ? Math.min(100, (usage.usedBytes / usage.quotaBytes) * 100) : 0;
   return (
-    <div class="quota" aria-label="Storage used">
+    <div class="quota">
       <span class="muted">
         {formatBytes(usage.usedBytes)} of {usage.quotaBytes > 0 ? formatBytes(usage.quotaBytes) : 'unlimited'} used
       </span>
-      <div class={`bar${pct >= 90 ? ' full' : ''}`} role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)}>
+      <div class={`bar${pct >= 90 ? ' full' : ''}`} role="progressbar" aria-label="Storage used" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)}>
         <span style={{ width: `${pct}%` }} />
       </div>
     </div>
