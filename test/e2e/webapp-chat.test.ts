@@ -77,7 +77,7 @@ describe.runIf(browserAvailable())('the Chat page', () => {
     const b2 = await loggedInContext(browser, base, 'ben');
     await b2.page.goto(`${base}${roomPath}`);
     await a.page.waitForSelector('.system:has-text("ben is back")');
-    expect(await bodies(b2.page)).toEqual(['Hello Ben!', 'Hi Ann, line one\nand line two']);
+    await expect.poll(() => bodies(b2.page)).toEqual(['Hello Ben!', 'Hi Ann, line one\nand line two']);
     expectNoProblems(a.problems);
     expectNoProblems(b.problems);
     expectNoProblems(b2.problems);
@@ -114,6 +114,18 @@ describe.runIf(browserAvailable())('the Chat page', () => {
     await d.page.reload();
     await d.page.waitForSelector('.conn:text-is("Connected")');
     expect(await d.page.locator('.room-link:has-text("cara") .badge').count()).toBe(0);
+
+    // Away from the DM, a new message arrives: back in it, a divider marks where the new part starts.
+    await d.page.click('nav.sections a:text-is("Files")');
+    await c.page.fill('textarea', 'One more thing');
+    await c.page.keyboard.press('Enter');
+    await d.page.click('nav.sections a:text-is("Chat")');
+    await expect.poll(() => badge.textContent()).toBe('1');
+    await d.page.click('.room-link:has-text("cara")');
+    await expect.poll(() => bodies(d.page)).toEqual(['Got a minute?', 'About the launch.', 'One more thing']);
+    const afterDivider = d.page.locator('.divider:text-is("New messages") + .msg .body');
+    expect(await afterDivider.textContent()).toBe('One more thing');
+    await shot(d.page, 'chat-new-divider');
     expectNoProblems(c.problems);
     expectNoProblems(d.problems);
     await c.context.close();
@@ -185,7 +197,7 @@ describe.runIf(browserAvailable())('the Chat page', () => {
     await h.context.close();
   });
 
-  it('scrolls back through a long history page by page, each message once and in order', async () => {
+  it('scrolls back through a long history and down again, the DOM bounded, each message once and in order', async () => {
     await createUser(base, 'finn');
     const token = (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'finn', password: PASSWORD } })).body.accessToken;
     const room = (await api(base, 'POST', '/api/chat/rooms', { token, json: { name: 'archive' } })).body.room.id;
@@ -197,17 +209,38 @@ describe.runIf(browserAvailable())('the Chat page', () => {
     const f = await loggedInContext(browser, base, 'finn');
     await openChat(f.page, `/chat/${room}`);
     await expect.poll(() => f.page.locator('.messages .msg').count()).toBe(50);
+    const msgs = f.page.locator('.messages .msg');
+    const seqsNow = () => msgs.evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-seq'))));
     // The newest message is in view at the start.
-    expect(await f.page.locator('.messages .msg').last().textContent()).toContain(`message ${total}`);
+    expect(await msgs.last().textContent()).toContain(`message ${total}`);
+    const seen = new Set<number>();
+    // Up to the first message: page by page, never more than the window's 250 messages in the DOM.
     for (let i = 0; i < 20 && (await f.page.locator('.system:has-text("This is the start")').count()) === 0; i++) {
-      const before = await f.page.locator('.messages .msg').count();
+      const before = (await seqsNow())[0] ?? 0;
       await f.page.locator('.messages').evaluate((el) => el.scrollTo(0, 0));
-      await expect.poll(() => f.page.locator('.messages .msg').count()).toBeGreaterThan(before);
+      await expect.poll(async () => (await seqsNow())[0]).toBeLessThan(before);
+      const now = await seqsNow();
+      expect(now.length).toBeLessThanOrEqual(250);
+      expect(now).toEqual(Array.from({ length: now.length }, (_, k) => (now[0] ?? 0) + k));
+      for (const q of now) seen.add(q);
     }
-    const seqs = await f.page.locator('.messages .msg').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-seq'))));
-    expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-    expect(await f.page.locator('.messages .msg').first().textContent()).toContain('message 1');
+    expect(await msgs.first().textContent()).toContain('message 1');
+    expect((await seqsNow()).length).toBe(250);
     await shot(f.page, 'chat-history-top');
+
+    // A message arriving meanwhile is not shown out of place; on the way down everything comes back, once.
+    expect((await api(base, 'POST', `/api/chat/rooms/${room}/messages`, { token, json: { body: 'a late one' } })).status).toBe(201);
+    for (let i = 0; i < 20 && !(await msgs.last().textContent())?.includes('a late one'); i++) {
+      const last = (await seqsNow()).at(-1) ?? 0;
+      await f.page.locator('.messages').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+      await expect.poll(async () => (await seqsNow()).at(-1) ?? 0).toBeGreaterThan(last);
+      const now = await seqsNow();
+      expect(now.length).toBeLessThanOrEqual(250);
+      expect(now).toEqual(Array.from({ length: now.length }, (_, k) => (now[0] ?? 0) + k));
+      for (const q of now) seen.add(q);
+    }
+    expect([...seen].sort((x, y) => x - y)).toEqual(Array.from({ length: total + 1 }, (_, k) => k + 1));
+    expect(await f.page.locator('.messages .body:text-is("a late one")').count()).toBe(1);
     expectNoProblems(f.problems);
     await f.context.close();
   });

@@ -1,6 +1,9 @@
 import { signal } from '@preact/signals';
 import { api, toLogin } from './api.js';
+import { addLines, cursors, hasMore, hasNewer, latestSeq, newestSeqIn, noteSeq, PAGE, timelines } from './chat-timeline.js';
 import type { ChatMessage, Member, RoomInfo } from './types.js';
+
+export { hasMore, hasNewer, timelines, type Line } from './chat-timeline.js';
 
 /**
  * The app's one chat connection (docs/chat-protocol.md): a single-use ticket opens the socket;
@@ -8,10 +11,6 @@ import type { ChatMessage, Member, RoomInfo } from './types.js';
  * stay pending until acked, and pending ones are sent again (same clientId) after a reconnect —
  * the server stores each once.
  */
-
-export type Line =
-  | { kind: 'message'; message: ChatMessage }
-  | { kind: 'system'; key: string; text: string; at: number };
 
 export interface Pending {
   clientId: string;
@@ -25,8 +24,6 @@ export type ConnState = 'connecting' | 'online' | 'offline';
 export const connState = signal<ConnState>('connecting');
 export const rooms = signal<RoomInfo[]>([]);
 export const publicRooms = signal<RoomInfo[]>([]);
-export const timelines = signal<Record<number, Line[]>>({});
-export const hasMore = signal<Record<number, boolean>>({});
 export const members = signal<Record<number, Member[]>>({});
 export const pending = signal<Pending[]>([]);
 /** Names of the people behind DM rooms, by room id. */
@@ -69,20 +66,13 @@ export function markRead(room: number) {
   readSeq.value = { ...readSeq.value, [room]: r.lastSeq };
 }
 
-export function unreadOf(room: RoomInfo): number {
-  return Math.max(0, room.lastSeq - (readSeq.value[room.id] ?? room.lastSeq));
+/** Unread messages in every room, for the Chat link in the header. */
+export function totalUnread(): number {
+  return rooms.value.reduce((n, r) => n + unreadOf(r), 0);
 }
 
-/** The highest seq this page holds per room, for `?resume=`. */
-function cursors(): string {
-  return Object.entries(timelines.value)
-    .map(([room, lines]) => {
-      const last = lines.reduce((n, l) => (l.kind === 'message' ? Math.max(n, l.message.seq) : n), 0);
-      return last > 0 ? `${room}:${last}` : '';
-    })
-    .filter(Boolean)
-    .slice(0, 500)
-    .join(',');
+export function unreadOf(room: RoomInfo): number {
+  return Math.max(0, room.lastSeq - (readSeq.value[room.id] ?? room.lastSeq));
 }
 
 export async function connect(userId: number) {
@@ -148,17 +138,10 @@ export function request<T = any>(frame: Record<string, unknown>): Promise<T> {
   });
 }
 
-function addLines(room: number, lines: Line[], atStart = false) {
-  const old = timelines.value[room] ?? [];
-  const seen = new Set(old.filter((l) => l.kind === 'message').map((l) => (l as { message: ChatMessage }).message.id));
-  const fresh = lines.filter((l) => l.kind !== 'message' || !seen.has(l.message.id));
-  if (fresh.length === 0) return;
-  const merged = atStart ? [...fresh, ...old] : [...old, ...fresh];
-  timelines.value = { ...timelines.value, [room]: merged };
-}
-
 function onMessage(m: ChatMessage) {
-  if (timelines.value[m.room]) addLines(m.room, [{ kind: 'message', message: m }]);
+  noteSeq(m.room, m.seq);
+  // While the newest messages are out of the window (scrolled far back), they are fetched on the way down.
+  if (timelines.value[m.room] && !hasNewer.value[m.room]) addLines(m.room, [{ kind: 'message', message: m }]);
   if (m.clientId) pending.value = pending.value.filter((p) => p.clientId !== m.clientId);
   rooms.value = rooms.value.map((r) => (r.id === m.room && m.seq > r.lastSeq ? { ...r, lastSeq: m.seq } : r));
   if (m.sender.id === me) markRead(m.room);
@@ -173,8 +156,11 @@ const PRESENCE_WORDS: Record<string, string> = {
 };
 
 function onPresence(f: { room: number; event: string; user: { id: number | null; name: string }; count: number }) {
-  const text = `${f.user.name} ${PRESENCE_WORDS[f.event] ?? f.event} · ${f.count} here`;
-  addLines(f.room, [{ kind: 'system', key: `p${Date.now()}${Math.random()}`, text, at: Date.now() }]);
+  // One's own comings and goings (other tabs, reconnects) are not news to oneself.
+  if (f.user.id !== me) {
+    const text = `${f.user.name} ${PRESENCE_WORDS[f.event] ?? f.event} · ${f.count} here`;
+    addLines(f.room, [{ kind: 'system', key: `p${Date.now()}${Math.random()}`, text, at: Date.now() }]);
+  }
   const list = members.value[f.room];
   // Someone new in the room: the member list is read again.
   if (list && f.user.id !== null && !list.some((m) => m.id === f.user.id)) return void loadMembers(f.room).catch(() => {});
@@ -245,12 +231,37 @@ export async function loadHistory(room: number) {
   const f = await request<{ messages: ChatMessage[]; hasMore: boolean }>({
     type: 'history',
     room,
-    limit: 50,
+    limit: PAGE,
     ...(oldest ? { before: oldest.message.seq } : {}),
   });
   if (!timelines.value[room]) timelines.value = { ...timelines.value, [room]: [] };
-  addLines(room, f.messages.map((message) => ({ kind: 'message', message })), true);
+  for (const m of f.messages) noteSeq(room, m.seq);
   hasMore.value = { ...hasMore.value, [room]: f.hasMore };
+  addLines(room, f.messages.map((message) => ({ kind: 'message', message })), true);
+}
+
+/** Replaces the window with the newest page (after reading far back). */
+export async function jumpToLatest(room: number) {
+  const f = await request<{ messages: ChatMessage[]; hasMore: boolean }>({ type: 'history', room, limit: PAGE });
+  timelines.value = { ...timelines.value, [room]: f.messages.map((message) => ({ kind: 'message', message })) };
+  hasMore.value = { ...hasMore.value, [room]: f.hasMore };
+  hasNewer.value = { ...hasNewer.value, [room]: false };
+}
+
+/** The page after the newest message in the window, when the window no longer reaches the end. */
+export async function loadNewer(room: number) {
+  const last = newestSeqIn(room);
+  const f = await request<{ messages: ChatMessage[] }>({ type: 'history', room, limit: PAGE, before: last + PAGE + 1 });
+  const fresh = f.messages.filter((m) => m.seq > last);
+  const reached = fresh.length === 0 || (fresh[fresh.length - 1]?.seq ?? 0) >= (latestSeq.value[room] ?? 0);
+  if (fresh.length === 0 && (latestSeq.value[room] ?? 0) > last) {
+    // A gap in the sequence (numbers skipped after a crash): go to the newest page instead.
+    const newest = await request<{ messages: ChatMessage[] }>({ type: 'history', room, limit: PAGE });
+    addLines(room, newest.messages.map((message) => ({ kind: 'message', message })));
+  } else {
+    addLines(room, fresh.map((message) => ({ kind: 'message', message })));
+  }
+  if (reached) hasNewer.value = { ...hasNewer.value, [room]: false };
 }
 
 function newClientId(): string {

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useLocation } from 'preact-iso';
+import { totalUnread } from './chat-socket.js';
 import { logout, session } from './session.js';
 
 const NAV = [
@@ -25,6 +26,7 @@ export function Layout({ children }: { children: ComponentChildren }) {
           {items.map((n) => (
             <a key={n.href} href={n.href} aria-current={path === n.href || path.startsWith(`${n.href}/`) ? 'page' : undefined}>
               {n.label}
+              {n.href === '/chat' && totalUnread() > 0 && <span class="badge nav-badge" aria-label={`${totalUnread()} unread`}>{totalUnread()}</span>}
             </a>
           ))}
         </nav>

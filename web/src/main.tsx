@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { LocationProvider, Route, Router } from 'preact-iso';
 import { sentence } from './api.js';
+import { connect } from './chat-socket.js';
 import { Layout, NotFound } from './layout.js';
 import { AdminPage } from './pages/admin.js';
 import { ChatPage } from './pages/chat.js';
@@ -30,7 +31,10 @@ function App() {
 const root = document.getElementById('app');
 if (root) {
   render(<App />, root);
-  loadSession().catch((err: unknown) => {
+  loadSession()
+    // One chat connection for the whole visit: presence and unread counts stay live on every page.
+    .then((me) => connect(me.user.id))
+    .catch((err: unknown) => {
     root.textContent = '';
     const p = document.createElement('p');
     p.className = 'fatal';

@@ -1,5 +1,6 @@
 import { signal } from '@preact/signals';
 import { api, toLogin } from './api.js';
+import { disconnect } from './chat-socket.js';
 import type { Me } from './types.js';
 
 /** Who is signed in; the app renders nothing else until this is known. */
@@ -15,6 +16,7 @@ export async function loadSession(): Promise<Me> {
 }
 
 export async function logout(): Promise<void> {
+  disconnect();
   try {
     await api('POST', '/api/auth/logout', undefined, { allow401: true });
   } finally {

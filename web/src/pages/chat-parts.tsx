@@ -78,11 +78,11 @@ export function Timeline({ lines, newAfter }: { lines: Line[]; newAfter: number 
   return (
     <>
       {lines.map((l) => {
-        if (l.kind === 'system') return <div key={l.key} class="system">{l.text}</div>;
+        if (l.kind === 'system') return <div key={l.key} data-key={l.key} class="system">{l.text}</div>;
         const showDivider = !dividerShown && newAfter > 0 && l.message.seq > newAfter;
         if (showDivider) dividerShown = true;
         return (
-          <div key={l.message.id}>
+          <div key={l.message.id} data-key={l.message.id}>
             {showDivider && <div class="divider" role="separator">New messages</div>}
             <MessageView m={l.message} />
           </div>

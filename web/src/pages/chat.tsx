@@ -1,15 +1,16 @@
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
 import { sentence } from '../api.js';
 import {
-  connect, connState, disconnect, displayName, hasMore, loadHistory, loadMembers, markRead, members, notice,
-  pending, publicRooms, readSeq, request, rooms, send, timelines, unreadOf,
+  connState, displayName, hasMore, hasNewer, jumpToLatest, loadHistory, loadMembers, markRead, members, notice,
+  pending, publicRooms, readSeq, refreshRooms, request, rooms, send, timelines, unreadOf,
 } from '../chat-socket.js';
 import { session } from '../session.js';
 import type { RoomInfo } from '../types.js';
 import { Modal } from './dialog.js';
 import { PendingView, Timeline } from './chat-parts.js';
 import { ShareFileDialog } from './chat-share.js';
+import { useScrollWindow } from './chat-scroll.js';
 
 function ConnBadge() {
   const state = connState.value;
@@ -109,12 +110,9 @@ function Conversation({ room }: { room: RoomInfo }) {
   const [sharing, setSharing] = useState(false);
   const [error, setError] = useState('');
   const [newAfter] = useState(() => readSeq.value[room.id] ?? 0);
-  const loading = useRef(false);
   const lines = timelines.value[room.id] ?? [];
   const mine = pending.value.filter((p) => p.room === room.id);
-  const first = lines[0];
-  const firstKey = first ? (first.kind === 'message' ? first.message.id : first.key) : '';
-  const keep = useRef<{ height: number; top: number; first: string } | null>(null);
+  const view = useScrollWindow(list, room.id, [lines, mine.length]);
 
   useEffect(() => {
     if (hasMore.value[room.id] === undefined) void loadHistory(room.id).catch((err: unknown) => setError(sentence(err)));
@@ -122,32 +120,14 @@ function Conversation({ room }: { room: RoomInfo }) {
   }, [room.id, connState.value === 'online']);
   useEffect(() => markRead(room.id), [room.id, room.lastSeq]);
 
-  // Older pages go on top without moving what the reader sees; new messages scroll into view
-  // only when the reader is already at the bottom.
-  useLayoutEffect(() => {
-    const el = list.current;
-    if (!el) return;
-    const k = keep.current;
-    if (k && k.first !== firstKey) el.scrollTop = el.scrollHeight - k.height + k.top;
-    else if (!k || k.height - k.top - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
-    keep.current = { height: el.scrollHeight, top: el.scrollTop, first: firstKey };
-  }, [lines.length, mine.length, firstKey]);
-
-  function onScroll() {
-    const el = list.current;
-    if (!el) return;
-    keep.current = { height: el.scrollHeight, top: el.scrollTop, first: firstKey };
-    if (el.scrollTop < 80 && hasMore.value[room.id] && !loading.current) {
-      loading.current = true;
-      void loadHistory(room.id).finally(() => (loading.current = false));
-    }
-  }
   function submit(e?: Event) {
     e?.preventDefault();
     const body = text.trim();
     if (!body) return;
     send(room.id, body);
     setText('');
+    // Writing while reading far back: the window goes to the newest messages, where this one lands.
+    if (hasNewer.value[room.id]) void jumpToLatest(room.id);
   }
   const me = session.value?.user.username ?? '';
   return (
@@ -160,10 +140,11 @@ function Conversation({ room }: { room: RoomInfo }) {
           <button type="button" class="small" onClick={() => void request({ type: 'leave', room: room.id }).then(() => (location.href = '/chat'))}>Leave</button>
         )}
       </header>
-      <div class="messages" ref={list} onScroll={onScroll} aria-live="polite">
+      <div class="messages" ref={list} onScroll={view.onScroll} aria-live="polite">
         {hasMore.value[room.id] === false && <div class="system">This is the start of {displayName(room)}.</div>}
         <Timeline lines={lines} newAfter={newAfter} />
-        {mine.map((p) => <PendingView key={p.clientId} p={p} name={me} />)}
+        {hasNewer.value[room.id] && <div class="system">Loading newer messages…</div>}
+        {!hasNewer.value[room.id] && mine.map((p) => <PendingView key={p.clientId} p={p} name={me} />)}
       </div>
       {(error || notice.value) && <p class="error" role="alert">{error || notice.value}</p>}
       <form class="composer" onSubmit={submit}>
@@ -192,11 +173,10 @@ function Conversation({ room }: { room: RoomInfo }) {
 
 export function ChatPage() {
   const { params } = useRoute();
-  const me = session.value?.user.id ?? 0;
+  // Public rooms made since the connection opened show up when the chat is opened.
   useEffect(() => {
-    void connect(me);
-    return () => disconnect();
-  }, [me]);
+    if (connState.value === 'online') void refreshRooms().catch(() => {});
+  }, [connState.value === 'online']);
   const id = Number(params.room ?? 0);
   const room = rooms.value.find((r) => r.id === id);
   return (
