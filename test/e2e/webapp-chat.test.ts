@@ -162,6 +162,37 @@ describe.runIf(browserAvailable())('the Chat page', () => {
     await e.context.close();
   });
 
+  it('a private room stays hidden from others; a room admin removes a member, who sees the room go', async () => {
+    await createUser(base, 'ivan');
+    await createUser(base, 'joy');
+    const i = await loggedInContext(browser, base, 'ivan');
+    const j = await loggedInContext(browser, base, 'joy');
+    await openChat(i.page);
+    await i.page.fill('input[aria-label="New room name"]', 'board');
+    await i.page.check('text=Private (invitation only)');
+    await i.page.click('form:has(input[aria-label="New room name"]) button');
+    await i.page.waitForSelector('.conversation h1:text-is("🔒 board")');
+    await i.page.fill('input[aria-label="New room name"]', 'crew');
+    await i.page.click('form:has(input[aria-label="New room name"]) button');
+    await i.page.waitForSelector('.conversation h1:text-is("#crew")');
+    const crew = new URL(i.page.url()).pathname;
+
+    await openChat(j.page);
+    await j.page.waitForSelector('.room-link:has-text("#crew") button:text-is("Join")');
+    expect(await j.page.locator('.rooms:has-text("board")').count()).toBe(0);
+    await j.page.click('.room-link:has-text("#crew") button:text-is("Join")');
+    await j.page.waitForURL(`${base}${crew}`);
+
+    await i.page.click('button[aria-label="Remove joy"]');
+    await expect.poll(() => i.page.locator('.members .member').count()).toBe(1);
+    await j.page.waitForSelector('.room-link:has-text("#crew") button:text-is("Join")');
+    expect(await j.page.locator('.room-link[href]:has-text("#crew")').count()).toBe(0);
+    expectNoProblems(i.problems);
+    expectNoProblems(j.problems);
+    await i.context.close();
+    await j.context.close();
+  });
+
   it('shares a file into a room: an image shows inline for the other member, a document as a card', async () => {
     await createUser(base, 'gil');
     await createUser(base, 'hal');

@@ -275,5 +275,6 @@ export function send(room: number, body: string, clientId = newClientId()) {
 }
 
 export function displayName(r: RoomInfo): string {
-  return r.kind === 'dm' ? (dmNames.value[r.id] ?? 'Direct message') : `#${r.name}`;
+  if (r.kind === 'dm') return dmNames.value[r.id] ?? 'Direct message';
+  return r.visibility === 'private' ? `🔒 ${r.name}` : `#${r.name}`;
 }

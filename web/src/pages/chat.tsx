@@ -47,6 +47,34 @@ function MiniForm(props: { label: string; placeholder: string; button: string; o
   );
 }
 
+function CreateRoom({ onCreated }: { onCreated: (id: number) => void }) {
+  const [name, setName] = useState('');
+  const [secret, setSecret] = useState(false);
+  const [error, setError] = useState('');
+  async function submit(e: Event) {
+    e.preventDefault();
+    setError('');
+    try {
+      const f = await request<{ room: RoomInfo }>({ type: 'create', name: name.trim(), visibility: secret ? 'private' : 'public' });
+      setName('');
+      setSecret(false);
+      onCreated(f.room.id);
+    } catch (err) {
+      setError(sentence(err));
+    }
+  }
+  return (
+    <form onSubmit={(e) => void submit(e)}>
+      <div class="mini-form">
+        <input aria-label="New room name" placeholder="New room" value={name} required onInput={(e) => setName(e.currentTarget.value)} />
+        <button type="submit" class="small">Create</button>
+      </div>
+      <label class="inline small-text"><input type="checkbox" checked={secret} onChange={(e) => setSecret(e.currentTarget.checked)} /> Private (invitation only)</label>
+      {error && <p class="error small-text" role="alert">{error}</p>}
+    </form>
+  );
+}
+
 function Sidebar({ active }: { active: number }) {
   const { route } = useLocation();
   const list = rooms.value;
@@ -57,10 +85,7 @@ function Sidebar({ active }: { active: number }) {
       <h2>Rooms</h2>
       {groups.length === 0 && <p class="muted small-text">You are in no room yet.</p>}
       {groups.map((r) => <RoomLink key={r.id} r={r} active={r.id === active} />)}
-      <MiniForm label="New room name" placeholder="New room" button="Create" onSubmit={async (name) => {
-        const f = await request<{ room: RoomInfo }>({ type: 'create', name });
-        route(`/chat/${f.room.id}`);
-      }} />
+      <CreateRoom onCreated={(id) => route(`/chat/${id}`)} />
       <h2>Direct messages</h2>
       {dms.map((r) => <RoomLink key={r.id} r={r} active={r.id === active} />)}
       <MiniForm label="Username to message" placeholder="Username" button="Message" onSubmit={async (user) => {
@@ -83,18 +108,32 @@ function Sidebar({ active }: { active: number }) {
 }
 
 function Members({ room }: { room: RoomInfo }) {
+  const { route } = useLocation();
   const list = members.value[room.id] ?? [];
+  const meId = session.value?.user.id;
+  const canManage = room.kind === 'room' && (room.role === 'admin' || session.value?.user.role === 'admin');
+  const [error, setError] = useState('');
+  const act = (p: Promise<unknown>) => p.catch((err: unknown) => setError(sentence(err)));
   return (
     <aside class="members" aria-label="Members">
       <h2>Members ({list.length})</h2>
       {list.map((m) => (
         <div class="member" key={m.id}>
           <span class={`dot ${m.presence ?? 'offline'}`} title={m.presence ?? 'offline'} />
-          <span>{m.username}</span>
+          <span class="member-name">{m.username}</span>
           <span class="muted small-text">{m.presence === 'disconnected' ? 'reconnecting' : m.presence ?? ''}</span>
+          {m.id !== meId && room.kind === 'room' && (
+            <button type="button" class="small ghost" aria-label={`Message ${m.username}`} title="Direct message"
+              onClick={() => void act(request<{ room: RoomInfo }>({ type: 'dm', user: m.id }).then((f) => route(`/chat/${f.room.id}`)))}>✉</button>
+          )}
+          {m.id !== meId && canManage && (
+            <button type="button" class="small ghost" aria-label={`Remove ${m.username}`} title="Remove from the room"
+              onClick={() => void act(request({ type: 'remove', room: room.id, user: m.id }).then(() => loadMembers(room.id)))}>✕</button>
+          )}
         </div>
       ))}
-      {room.kind === 'room' && room.role === 'admin' && (
+      {error && <p class="error small-text" role="alert">{error}</p>}
+      {canManage && (
         <MiniForm label="Invite by username" placeholder="Invite someone" button="Invite" onSubmit={async (user) => {
           await request({ type: 'invite', room: room.id, user });
           await loadMembers(room.id);
