@@ -46,7 +46,15 @@ export function AdminPage() {
   const [quotaOf, setQuotaOf] = useState<User | null>(null);
   const { usages, refresh: refreshUsage } = useUsages(users);
   const isAdmin = me?.user.role === 'admin';
-  const refresh = () => api<{ users: User[] }>('GET', '/api/users?limit=500').catch(() => api<{ users: User[] }>('GET', '/api/users')).then((r) => setUsers(r.users), (err: unknown) => setError(sentence(err)));
+  const [total, setTotal] = useState(0);
+  const refresh = () =>
+    api<{ users: User[]; total: number }>('GET', '/api/users?limit=500').then(
+      (r) => {
+        setUsers(r.users);
+        setTotal(r.total);
+      },
+      (err: unknown) => setError(sentence(err)),
+    );
   useEffect(() => {
     if (isAdmin) void refresh();
   }, [isAdmin]);
@@ -114,6 +122,7 @@ export function AdminPage() {
         </table>
       </div>
       {quotaOf && <QuotaDialog user={quotaOf} usage={usages[quotaOf.id]} onClose={() => setQuotaOf(null)} onSaved={() => void refreshUsage([quotaOf.id])} />}
+      {total > users.length && <p class="muted">Showing the first {users.length} of {total} users.</p>}
       {deleting && (
         <Modal title={`Delete ${deleting.username}?`} onClose={() => setDeleting(null)}>
           <p>Their account, sessions and files are removed. This cannot be undone.</p>
