@@ -49,7 +49,7 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
     await createUser(base, 'uma');
     const { context, page, problems } = await loggedInContext(browser, base, 'uma');
     await throttle(page, 3 * 1024 * 1024);
-    await page.setInputFiles('input[type=file]', file);
+    await page.setInputFiles('input[type=file]', file, { timeout: 30_000 });
     await expect.poll(() => percent(page), { timeout: 20_000 }).toBeGreaterThan(5);
     expect(await page.textContent('.upload .meta')).toMatch(/Uploading · .* of 24 MB · .*\/s/);
     await shot(page, 'files-upload-progress');
@@ -72,7 +72,7 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
     page.on('request', (r) => {
       if (r.method() === 'PATCH' && r.url().includes('/api/files/tus/')) offsets.push(Number(r.headers()['upload-offset']));
     });
-    await page.setInputFiles('input[type=file]', file);
+    await page.setInputFiles('input[type=file]', file, { timeout: 30_000 });
     await page.waitForSelector('.upload .meta:has-text("(resumed)")');
     // It continues from what the server already had, not from the start.
     await expect.poll(() => offsets.length).toBeGreaterThan(0);
@@ -86,7 +86,7 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::')))).toEqual([]);
     expectNoProblems(problems);
     await context.close();
-  });
+  }, 60_000);
 
   it('rides out a cut connection: the upload retries on its own and finishes intact', async () => {
     const data = randomBytes(12 * 1024 * 1024);
@@ -97,7 +97,9 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
       if (r.url().includes('/api/files/tus')) tusCalls.push(r.method());
     });
     await throttle(page, 3 * 1024 * 1024);
-    await page.setInputFiles('input[type=file]', [{ name: 'field-recording.wav', mimeType: 'audio/wav', buffer: data }]);
+    const recording = path.join(dir, 'field-recording.wav');
+    writeFileSync(recording, data);
+    await page.setInputFiles('input[type=file]', recording, { timeout: 30_000 });
     await expect.poll(() => percent(page), { timeout: 20_000 }).toBeGreaterThan(10);
     // The connection carrying the upload is cut mid-body (what a dropped Wi-Fi does to it).
     server.app.server.closeAllConnections();
@@ -110,19 +112,24 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
     expect(tusCalls).toContain('HEAD');
     expectNoProblems(problems);
     await context.close();
-  });
+  }, 60_000);
 
   it('cancels an upload, and refuses a file over the size limit in words', async () => {
     await createUser(base, 'vic');
     const { context, page, problems } = await loggedInContext(browser, base, 'vic');
     await throttle(page, 1024 * 1024);
-    await page.setInputFiles('input[type=file]', [{ name: 'slow.bin', mimeType: 'application/octet-stream', buffer: randomBytes(8 * 1024 * 1024) }]);
+    const slow = path.join(dir, 'slow.bin');
+    writeFileSync(slow, randomBytes(8 * 1024 * 1024));
+    await page.setInputFiles('input[type=file]', slow, { timeout: 30_000 });
     await expect.poll(() => percent(page), { timeout: 20_000 }).toBeGreaterThan(1);
     await page.click('.upload button:text-is("Cancel")');
     await expect.poll(() => page.locator('.upload').count()).toBe(0);
 
     await throttle(page, -1);
-    await page.setInputFiles('input[type=file]', [{ name: 'huge.iso', mimeType: 'application/octet-stream', buffer: Buffer.alloc(41 * 1024 * 1024) }]);
+    // From disk: handing Chromium 41 MB through the protocol is slow on a busy machine.
+    const huge = path.join(dir, 'huge.iso');
+    writeFileSync(huge, Buffer.alloc(41 * 1024 * 1024));
+    await page.setInputFiles('input[type=file]', huge, { timeout: 30_000 });
     const error = page.locator('.upload.error .meta');
     await expect.poll(() => error.textContent()).toBe('This file is too big: the server accepts files up to 40 MB.');
     await shot(page, 'files-too-big');
@@ -130,5 +137,5 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
     expect(listed.total).toBe(0);
     expectNoProblems(problems);
     await context.close();
-  });
+  }, 60_000);
 });
