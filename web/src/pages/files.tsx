@@ -19,6 +19,38 @@ const PAGE = 200;
 
 type Dialog = { kind: 'delete' | 'share' | 'preview' | 'rename'; file: FileItem } | null;
 
+interface ToolbarProps {
+  query: string;
+  setQuery: (q: string) => void;
+  category: Category | '';
+  setCategory: (c: Category | '') => void;
+  sort: SortKey;
+  setSort: (s: SortKey) => void;
+  view: 'list' | 'grid';
+  toggleView: () => void;
+}
+
+/** Search, category, sort and the list/grid switch. */
+function Toolbar(p: ToolbarProps) {
+  return (
+    <div class="toolbar" role="search">
+      <input type="search" placeholder="Search by name" aria-label="Search by name" value={p.query} onInput={(e) => p.setQuery(e.currentTarget.value)} />
+      <select aria-label="Category" value={p.category} onChange={(e) => p.setCategory(e.currentTarget.value as Category | '')}>
+        <option value="">All types</option>
+        <option value="images">Images</option>
+        <option value="documents">Documents</option>
+        <option value="files">Other files</option>
+      </select>
+      <select aria-label="Sort" value={p.sort} onChange={(e) => p.setSort(e.currentTarget.value as SortKey)}>
+        {Object.entries(SORTS).map(([k, v]) => <option key={k} value={k}>{v.label}</option>)}
+      </select>
+      <button type="button" aria-pressed={p.view === 'grid'} onClick={p.toggleView}>
+        {p.view === 'grid' ? 'List view' : 'Grid view'}
+      </button>
+    </div>
+  );
+}
+
 /** Drag-and-drop anywhere on the page: the overlay shows while files are over the window. */
 function useDropAnywhere(onFiles: (files: File[]) => void) {
   const [over, setOver] = useState(false);
@@ -147,29 +179,15 @@ export function FilesPage() {
       </div>
       <p class="muted hide-narrow">Drop files anywhere on this page, or choose them. Large uploads continue after a lost connection or a reload.</p>
       <UploadPanel />
-      <div class="toolbar" role="search">
-        <input type="search" placeholder="Search by name" aria-label="Search by name" value={query} onInput={(e) => setQuery(e.currentTarget.value)} />
-        <select aria-label="Category" value={category} onChange={(e) => setCategory(e.currentTarget.value as Category | '')}>
-          <option value="">All types</option>
-          <option value="images">Images</option>
-          <option value="documents">Documents</option>
-          <option value="files">Other files</option>
-        </select>
-        <select aria-label="Sort" value={sort} onChange={(e) => setSort(e.currentTarget.value as SortKey)}>
-          {Object.entries(SORTS).map(([k, v]) => <option key={k} value={k}>{v.label}</option>)}
-        </select>
-        <button
-          type="button"
-          aria-pressed={view === 'grid'}
-          onClick={() => {
-            const next = view === 'grid' ? 'list' : 'grid';
-            localStorage.setItem('plaza.filesView', next);
-            setView(next);
-          }}
-        >
-          {view === 'grid' ? 'List view' : 'Grid view'}
-        </button>
-      </div>
+      <Toolbar
+        query={query} setQuery={setQuery} category={category} setCategory={setCategory}
+        sort={sort} setSort={setSort} view={view}
+        toggleView={() => {
+          const next = view === 'grid' ? 'list' : 'grid';
+          localStorage.setItem('plaza.filesView', next);
+          setView(next);
+        }}
+      />
       {error && <p class="error" role="alert">{error}</p>}
       {!loading && shown.length === 0 && (
         <div class="empty card">{files.length === 0 ? 'No files yet. Drop some here or use “Upload files”.' : 'No file matches your search.'}</div>
