@@ -216,6 +216,11 @@ describe.runIf(browserAvailable())('the Chat page', () => {
       await g.page.click(`dialog tr:has-text("${name}") button:text-is("Share")`);
       await expect.poll(() => g.page.locator('dialog[open]').count()).toBe(0);
     }
+    // A new file from the computer, uploaded and shared in one go.
+    await g.page.click('button[aria-label="Share a file"]');
+    await g.page.setInputFiles('dialog input[type=file]', [{ name: 'fresh-notes.txt', mimeType: 'text/plain', buffer: Buffer.from('straight from disk') }]);
+    await expect.poll(() => g.page.locator('dialog[open]').count()).toBe(0);
+    await h.page.waitForSelector('.messages a.file-card:has-text("fresh-notes.txt")');
     const image = h.page.locator('.messages .file-card img');
     await expect.poll(() => image.evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
     expect(await h.page.textContent('.messages a.file-card:has-text("agenda.txt")')).toContain('text/plain');
