@@ -43,3 +43,14 @@ export function formatRelative(ms: number, now = Date.now()): string {
 export function categoryLabel(c: string): string {
   return c === 'images' ? 'Image' : c === 'documents' ? 'Document' : 'Other';
 }
+
+/** Invisible and direction-changing characters: harmless in text, but they can disguise it. */
+const CONTROLS = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+
+/**
+ * Text with its invisible and bidirectional control characters shown as `⟨U+202E⟩`, so
+ * `evil\u202Egnp.exe` cannot pass for `evilexe.png` and zero-width tricks are seen.
+ */
+export function revealControls(s: string): string {
+  return s.replace(CONTROLS, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
+}

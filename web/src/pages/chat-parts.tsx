@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { formatBytes, formatTime } from '../format.js';
+import { formatBytes, formatTime, revealControls } from '../format.js';
 import type { Line, Pending } from '../chat-socket.js';
 import type { ChatMessage } from '../types.js';
 
@@ -11,15 +11,15 @@ export function Linkified({ text }: { text: string }) {
   let last = 0;
   for (const m of text.matchAll(URL_RE)) {
     const at = m.index ?? 0;
-    if (at > last) parts.push(text.slice(last, at));
+    if (at > last) parts.push(revealControls(text.slice(last, at)));
     parts.push(
       <a href={m[0]} target="_blank" rel="noopener noreferrer nofollow">
-        {m[0]}
+        {revealControls(m[0])}
       </a>,
     );
     last = at + m[0].length;
   }
-  if (last < text.length) parts.push(text.slice(last));
+  if (last < text.length) parts.push(revealControls(text.slice(last)));
   return <>{parts}</>;
 }
 
@@ -36,7 +36,7 @@ function FileCard({ file }: { file: NonNullable<ChatMessage['file']> }) {
     <a class="file-card" href={href} download={file.name}>
       <span class="thumb" aria-hidden="true">{(file.name.split('.').pop() ?? '').slice(0, 4).toUpperCase() || 'FILE'}</span>
       <span>
-        <strong>{file.name}</strong>
+        <strong>{revealControls(file.name)}</strong>
         <div class="muted small-text">{formatBytes(file.size)} · {file.type}</div>
       </span>
     </a>
@@ -49,7 +49,7 @@ export function MessageView({ m }: { m: ChatMessage }) {
     <div class="msg" data-seq={m.seq}>
       <span class="avatar" aria-hidden="true">{m.sender.name.slice(0, 1).toUpperCase()}</span>
       <div class="head">
-        <strong>{m.sender.name}</strong>
+        <strong>{revealControls(m.sender.name)}</strong>
         <time dateTime={new Date(m.createdAt).toISOString()}>{formatTime(m.createdAt)}</time>
       </div>
       <div class="body">

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, sentence } from '../api.js';
-import { formatBytes, formatDate, formatRelative } from '../format.js';
+import { formatBytes, formatDate, formatRelative, revealControls } from '../format.js';
 import type { FileItem, Share } from '../types.js';
 import { Modal } from './dialog.js';
 
@@ -21,7 +21,7 @@ export function DeleteDialog({ file, onClose, onDeleted }: { file: FileItem; onC
   return (
     <Modal title="Delete file?" onClose={onClose}>
       <p>
-        <strong class="target">{file.name}</strong> ({formatBytes(file.size)}) will be deleted for good, and its share links stop working.
+        <strong class="target">{revealControls(file.name)}</strong> ({formatBytes(file.size)}) will be deleted for good, and its share links stop working.
       </p>
       {error && <p class="error" role="alert">{error}</p>}
       <div class="buttons">
@@ -120,7 +120,7 @@ export function ShareDialog({ file, onClose }: { file: FileItem; onClose: () => 
   }
 
   return (
-    <Modal title={`Share “${file.name}”`} onClose={onClose}>
+    <Modal title={`Share “${revealControls(file.name)}”`} onClose={onClose}>
       <form class="stack" onSubmit={(e) => void create(e)}>
         <div class="row">
           <label>
@@ -192,7 +192,7 @@ export function PreviewDialog({ file, onClose }: { file: FileItem; onClose: () =
       .then(setText, (err: Error) => setError(err.message));
   }, [file.id]);
   return (
-    <Modal title={file.name} onClose={onClose} wide>
+    <Modal title={revealControls(file.name)} onClose={onClose} wide>
       <div class="preview">
         {kind === 'image' && <img src={src} alt={file.name} />}
         {kind === 'video' && <video src={src} controls />}

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { categoryLabel, formatBytes, formatDate } from '../format.js';
+import { categoryLabel, formatBytes, formatDate, revealControls } from '../format.js';
 import type { FileItem, Usage } from '../types.js';
 
 /** How the Files page shows files: a thumbnail or the extension, the table, the grid, the quota. */
@@ -46,7 +46,7 @@ export function FileTable({ files, open, actions }: ViewProps) {
               <td>
                 <div class="file-name">
                   <Thumb file={f} />
-                  <button type="button" class="link" onClick={() => open(f)}>{f.name}</button>
+                  <button type="button" class="link" onClick={() => open(f)}>{revealControls(f.name)}</button>
                 </div>
               </td>
               <td class="hide-narrow">{categoryLabel(f.category)}<div class="muted small-text">{f.mime}</div></td>
@@ -66,8 +66,8 @@ export function FileGrid({ files, open, actions }: ViewProps) {
     <div class="grid" id="file-grid">
       {files.map((f) => (
         <div class="tile" key={f.id} data-file-id={f.id}>
-          <button type="button" class="ghost tile-open" onClick={() => open(f)} aria-label={`Open ${f.name}`}><Thumb file={f} /></button>
-          <span class="name">{f.name}</span>
+          <button type="button" class="ghost tile-open" onClick={() => open(f)} aria-label={`Open ${revealControls(f.name)}`}><Thumb file={f} /></button>
+          <span class="name">{revealControls(f.name)}</span>
           <span class="muted">{formatBytes(f.size)} · {formatDate(f.createdAt)}</span>
           <div class="row">{actions(f)}</div>
         </div>

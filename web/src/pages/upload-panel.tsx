@@ -1,4 +1,4 @@
-import { formatBytes, formatSpeed } from '../format.js';
+import { formatBytes, formatSpeed, revealControls } from '../format.js';
 import { cancel, clearFinished, pause, resume, totals, type UploadItem, unfinishedFromEarlier, uploads } from '../uploads.js';
 
 const STATUS: Record<UploadItem['status'], string> = {
@@ -15,7 +15,7 @@ function Row({ u }: { u: UploadItem }) {
   return (
     <div class={`upload ${u.status}`} data-upload={u.name}>
       <div>
-        <strong class="upload-name">{u.name}</strong>
+        <strong class="upload-name">{revealControls(u.name)}</strong>
         <div class="meta" role={u.status === 'error' ? 'alert' : undefined}>
           {u.status === 'error'
             ? u.error
