@@ -65,6 +65,7 @@ export interface Tables {
   access_keys: AccessKeysTable;
   setup_tokens: SetupTokensTable;
   files: FilesTable;
+  file_totals: FileTotalsTable;
   share_links: ShareLinksTable;
   chat_rooms: ChatRoomsTable;
   chat_members: ChatMembersTable;
@@ -83,6 +84,14 @@ export interface FilesTable {
   mime: string;
   created_at: number;
   updated_at: number;
+}
+
+/** Per owner and category: how many files and bytes (kept with every insert and delete of `files`). */
+export interface FileTotalsTable {
+  owner_id: number;
+  category: FilesTable['category'];
+  file_count: number;
+  byte_count: number;
 }
 
 export interface ShareLinksTable {
