@@ -13,6 +13,12 @@ export interface Database {
   ping(): Promise<void>;
   close(): Promise<void>;
   /**
+   * Runs `fn` on one consistent, read-only view of the database while other connections keep
+   * writing (backups): on SQLite a read transaction on a second connection (WAL readers never
+   * block writers nor wait for them), on PostgreSQL a REPEATABLE READ, READ ONLY transaction.
+   */
+  snapshot<T>(fn: (db: Kysely<Tables>) => Promise<T>): Promise<T>;
+  /**
    * A transaction whose commit others may see at once and that becomes durable a moment later:
    * `durable` settles once it is on disk, and only then may it be acknowledged. On SQLite (WAL,
    * synchronous FULL) the commit skips its own fsync; one fdatasync of the WAL, on the thread pool,

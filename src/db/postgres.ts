@@ -26,6 +26,7 @@ export async function openPostgres(target: PostgresTarget): Promise<Database> {
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+    snapshot: (fn) => db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(fn),
     // A PostgreSQL commit is durable when it returns.
     transactionDurableLater: async (fn) => ({ result: await db.transaction().execute(fn), durable: Promise.resolve() }),
     lostUnsyncedCommits: false,

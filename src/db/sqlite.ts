@@ -73,6 +73,19 @@ export async function openSqlite(target: SqliteTarget): Promise<Database> {
       if (syncWal.failed()) markers.markLost();
       else markers.remove();
     },
+    async snapshot(fn) {
+      // A second connection: a read transaction on the main one would hold Kysely's only
+      // connection (and every request) for the whole backup.
+      const reader = new Sqlite(target.file);
+      reader.pragma('busy_timeout = 5000');
+      reader.pragma('query_only = ON');
+      const view = new Kysely<Tables>({ dialect: new SqliteDialect({ database: reader }) });
+      try {
+        return await view.transaction().execute(fn);
+      } finally {
+        await view.destroy();
+      }
+    },
     async transactionDurableLater(fn) {
       if (!deferred) return { result: await db.transaction().execute(fn), durable: settled };
       // Holding Kysely's only connection, nothing else runs while FULL is switched off. The
