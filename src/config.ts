@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import { Cron } from 'croner';
 
 /**
  * The only reader of process.env. Every setting is validated at start and every problem is
@@ -113,6 +114,14 @@ export interface Config {
     /** A streamed body (uploads) must average at least this many bytes/s over each window. */
     uploadMinBytesPerSecond: number;
     uploadRateWindowSeconds: number;
+  };
+  /** Backups (ops/backup/): a cron schedule (undefined = none) and how many regular archives to keep. */
+  backup: {
+    schedule?: string;
+    /** Regular archives kept in data/backups after each backup there; 0 = all. */
+    keep: number;
+    /** Tests only (PLAZA_TEST_CRASH_AT): a restore kills itself at this point to prove it survives. */
+    testCrashAt?: string;
   };
   /** Seed 001's raw TCP front door (undefined = off). */
   netclassPort?: number;
@@ -395,6 +404,24 @@ function readDoors({ str, int, bool, problems }: Readers) {
   };
 }
 
+/** PLAZA_BACKUP_SCHEDULE (cron syntax, checked by croner, off by default) and PLAZA_BACKUP_KEEP. */
+function readBackup({ str, int, problems }: Readers): Config['backup'] {
+  const schedule = str('PLAZA_BACKUP_SCHEDULE');
+  if (schedule !== undefined) {
+    try {
+      new Cron(schedule, { paused: true }).stop();
+    } catch (err) {
+      problems.push(`PLAZA_BACKUP_SCHEDULE must be a cron expression such as "0 3 * * *" (got "${schedule}": ${(err as Error).message})`);
+    }
+  }
+  const crash = str('PLAZA_TEST_CRASH_AT');
+  return {
+    ...(schedule !== undefined ? { schedule } : {}),
+    keep: int('PLAZA_BACKUP_KEEP', 7, 0, 100_000),
+    ...(crash !== undefined ? { testCrashAt: crash } : {}),
+  };
+}
+
 export function loadConfig(env: Env = readEnv()): Readonly<Config> {
   const r = envReaders(env, []);
   const server = readServer(r);
@@ -404,6 +431,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     ...readAccounts(r, server.publicUrl),
     chat: readChat(r),
     connections: readConnections(r),
+    backup: readBackup(r),
     ...readDoors(r),
   };
   if (config.sessionIdleSeconds > config.sessionAbsoluteSeconds) {

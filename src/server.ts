@@ -23,6 +23,7 @@ import { installSecurityHeaders } from './http/security-headers.js';
 import { ErrorBody } from './http/schemas.js';
 import { installValidation, lazySerializers } from './http/validation.js';
 import { webRoutes } from './http/web.js';
+import { backupRoutes } from './ops/backup/backup.routes.js';
 import { healthRoutes } from './ops/health.routes.js';
 
 export const CHAT_MAX_PAYLOAD = 64 * 1024;
@@ -132,6 +133,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
       await api.register(accountsRoutes, { core });
       await api.register(usersRoutes, { core });
       await api.register(healthRoutes, { core });
+      await api.register(backupRoutes, { core });
       await api.register(filesRoutes, { core });
       await api.register(sharesRoutes, { core });
       await api.register(chatSocketRoutes, { core });

@@ -5,6 +5,8 @@ import { type NetclassDoor, startNetclassDoor } from '../../compat/netclass/door
 import { startTcpChatDoor } from '../../compat/tcpchat/door.js';
 import type { Config } from '../../config.js';
 import { buildServer } from '../../server.js';
+import { scheduleBackups } from '../../ops/backup/backup-schedule.js';
+import { assertNotRestoring, markServing } from '../../ops/backup/data-dir-lock.js';
 import { tuneHeapForStreaming } from '../../ops/heap.js';
 import { loadOrCreateSecret } from '../../ops/secret.js';
 
@@ -29,7 +31,16 @@ export async function startServer(
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { secret, created } = loadOrCreateSecret(config.dataDir, config.secret);
   if (created) log(`Generated a new server secret in ${config.dataDir}/secret (mode 0600).`);
-  const core = await buildCore(config, { secret, cleanTemp: true });
+  // The mark a restore looks for (written before looking for a running restore: see data-dir-lock.ts).
+  const unmark = markServing(config.dataDir);
+  let core: Core;
+  try {
+    assertNotRestoring(config.dataDir);
+    core = await buildCore(config, { secret, cleanTemp: true });
+  } catch (err) {
+    unmark();
+    throw err;
+  }
   let app: FastifyInstance | undefined;
   let netclass: NetclassDoor | undefined;
   let tcpchat: { port: number; close(): Promise<void> } | undefined;
@@ -77,7 +88,15 @@ export async function startServer(
     const housekeeping = () => {
       core.accounts.purgeEnded().catch(() => {});
       core.files.sweepOrphans().catch(() => {});
+      core.storage.purgeKept().catch(() => {});
     };
+    const http = app;
+    const stopSchedule = config.backup.schedule
+      ? scheduleBackups(core.backups, config.backup.schedule, {
+          info: (obj, msg) => http.log.info(obj, msg),
+          error: (obj, msg) => http.log.error(obj, msg),
+        })
+      : () => {};
     const firstSweep = setTimeout(housekeeping, 60_000);
     firstSweep.unref();
     const sweeper = setInterval(housekeeping, 3600_000);
@@ -95,10 +114,12 @@ export async function startServer(
       async close() {
         clearTimeout(firstSweep);
         clearInterval(sweeper);
+        stopSchedule();
         await door?.close();
         await chatDoor?.close();
         await server.close();
         await core.close();
+        unmark();
       },
     };
   } catch (err) {
@@ -106,6 +127,7 @@ export async function startServer(
     await tcpchat?.close().catch(() => {});
     await app?.close().catch(() => {});
     await core.close();
+    unmark();
     throw err;
   }
 }

@@ -1,0 +1,184 @@
+import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import type { Database } from '../../db/connect.js';
+import type { Storage } from '../../files/storage.js';
+import type { Clock } from '../../shared/clock.js';
+import { fsyncPath } from '../../shared/durable.js';
+import { AppError } from '../../shared/errors.js';
+import { VERSION } from '../health.service.js';
+import { createArchiveWriter } from './archive-writer.js';
+import { archiveDate, archiveName, FORMAT_VERSION, fileEntry, isArchiveName, type Manifest, tableEntry } from './backup-format.js';
+import { exportTables } from './table-export.js';
+
+export interface BackupDeps {
+  database: Database;
+  storage: Pick<Storage, 'openForBackup' | 'holdDeletions'>;
+  dataDir: string;
+  clock: Clock;
+  /** Regular archives kept in data/backups after each backup there (0 = all). */
+  keep: number;
+}
+
+export interface BackupProgress {
+  phase: 'database' | 'files' | 'done';
+  doneBytes: number;
+  totalBytes: number;
+}
+
+export interface BackupResult {
+  name: string;
+  path: string;
+  size: number;
+  durationMs: number;
+  manifest: Manifest;
+  /** Files the snapshot lists whose bytes were missing from storage (archived as missing). */
+  missing: string[];
+}
+
+export interface ArchiveInfo {
+  name: string;
+  size: number;
+  createdAt: string;
+}
+
+export type BackupService = ReturnType<typeof createBackupService>;
+
+/**
+ * Backups while the server keeps serving: one database snapshot exported table by table, every
+ * file that snapshot lists (kept by a deletion hold even if deleted meanwhile; an upload is listed
+ * only once its bytes are complete, so it is wholly in or out), a manifest; written as a `.partial`
+ * file beside the archive, fsync'd, then renamed to its final name.
+ */
+export function createBackupService({ database, storage, dataDir, clock, keep }: BackupDeps) {
+  const defaultDir = path.join(dataDir, 'backups');
+  let running = false;
+
+  async function create(opts: { outputDir?: string; label?: string; onProgress?: (p: BackupProgress) => void } = {}): Promise<BackupResult> {
+    if (running) throw new AppError('BACKUP_IN_PROGRESS', 'A backup is already being written; try again when it is done');
+    running = true;
+    try {
+      return await write(opts);
+    } finally {
+      running = false;
+    }
+  }
+
+  async function write({ outputDir, label, onProgress = () => {} }: { outputDir?: string; label?: string; onProgress?: (p: BackupProgress) => void }) {
+    const started = clock.now();
+    const dir = path.resolve(outputDir ?? defaultDir);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const work = await mkdtemp(path.join(dir, '.partial-'));
+    // Before the snapshot starts: a delete from now on keeps its bytes for us (deletion-holds.ts).
+    const release = await storage.holdDeletions();
+    try {
+      const snap = await database.snapshot((view) => exportTables(view, work));
+      const tableBytes = await Promise.all(snap.tableFiles.map(async (t) => (await stat(t.file)).size));
+      const totalBytes = tableBytes.reduce((a, b) => a + b, 0) + snap.files.reduce((a, f) => a + f.size, 0);
+      let doneBytes = 0;
+      let phase: BackupProgress['phase'] = 'database';
+      const progress = (n: number) => {
+        doneBytes += n;
+        onProgress({ phase, doneBytes, totalBytes });
+      };
+      const partial = path.join(work, 'archive.tar');
+      const writer = createArchiveWriter(partial, progress);
+      const at = new Date(started);
+      try {
+        for (const [i, t] of snap.tableFiles.entries()) {
+          await writer.add(tableEntry(t.table), tableBytes[i] ?? 0, createReadStream(t.file), at);
+        }
+        phase = 'files';
+        const missing: string[] = [];
+        let fileBytes = 0;
+        for (const f of snap.files) {
+          const opened = await storage.openForBackup(f.category, f.storedName).catch(() => undefined);
+          if (!opened) {
+            missing.push(fileEntry(f.category, f.storedName));
+            continue;
+          }
+          await writer.addFile(fileEntry(f.category, f.storedName), opened.fh, opened.size, new Date(opened.mtimeMs));
+          fileBytes += opened.size;
+        }
+        const manifest = await writer.finish({
+          format: 'plaza-backup',
+          formatVersion: FORMAT_VERSION,
+          plazaVersion: VERSION,
+          createdAt: at.toISOString(),
+          dialect: database.dialect,
+          migrations: snap.migrations,
+          schemaVersion: snap.migrations.at(-1) ?? '',
+          rowCounts: snap.rowCounts,
+          fileCount: snap.files.length - missing.length,
+          fileBytes,
+          ...(missing.length > 0 ? { missing } : {}),
+        });
+        fsyncPath(partial);
+        const name = await placeArchive(partial, dir, at, label);
+        phase = 'done';
+        onProgress({ phase, doneBytes, totalBytes });
+        if (!outputDir && !label) await prune();
+        const size = (await stat(path.join(dir, name))).size;
+        return { name, path: path.join(dir, name), size, durationMs: clock.now() - started, manifest, missing };
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+    } finally {
+      await release();
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Renames the finished archive to its timestamped name (a later millisecond if one is taken). */
+  async function placeArchive(partial: string, dir: string, at: Date, label?: string): Promise<string> {
+    for (let i = 0; i < 1000; i++) {
+      const name = archiveName(new Date(at.getTime() + i), label);
+      const target = path.join(dir, name);
+      // Reserve the name first: rename would replace an archive already there.
+      const reserved = await open(target, 'wx', 0o600).then((fh) => fh.close().then(() => true), () => false);
+      if (!reserved) continue;
+      await rename(partial, target);
+      fsyncPath(dir);
+      return name;
+    }
+    throw new Error('No free archive name');
+  }
+
+  /** Archives in data/backups (or `dir`), newest first. */
+  async function list(dir = defaultDir): Promise<ArchiveInfo[]> {
+    const names = (await readdir(dir).catch(() => [] as string[])).filter(isArchiveName);
+    const infos = await Promise.all(
+      names.map(async (name) => {
+        const st = await stat(path.join(dir, name)).catch(() => undefined);
+        return st?.isFile() ? { name, size: st.size, createdAt: archiveDate(name)?.toISOString() ?? '' } : undefined;
+      }),
+    );
+    return infos.filter((i): i is ArchiveInfo => i !== undefined).sort((a, b) => (a.name < b.name ? 1 : -1));
+  }
+
+  /** The path of archive `name` in data/backups; names are never paths (isArchiveName). */
+  async function find(name: string): Promise<string> {
+    if (!isArchiveName(name)) throw new AppError('VALIDATION_FAILED', 'Not an archive name (plaza-backup-<UTC time>.tar)');
+    const file = path.join(defaultDir, name);
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) throw new AppError('NOT_FOUND', `No backup named ${name}`);
+    return file;
+  }
+
+  async function remove(name: string): Promise<void> {
+    await unlink(await find(name));
+    fsyncPath(defaultDir);
+  }
+
+  /** Keeps the newest `keep` regular archives (labelled ones, such as safety backups, stay). */
+  async function prune(): Promise<string[]> {
+    if (keep <= 0) return [];
+    const regular = (await list()).filter((a) => /^plaza-backup-\d{8}T\d{9}Z\.tar$/.test(a.name));
+    const old = regular.slice(keep).map((a) => a.name);
+    for (const name of old) await unlink(path.join(defaultDir, name)).catch(() => {});
+    return old;
+  }
+
+  return { create, list, find, remove, prune, directory: defaultDir, get running() { return running; } };
+}

@@ -1,0 +1,107 @@
+import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { AppError } from '../../shared/errors.js';
+
+/**
+ * Who is using a data dir. Each running server leaves `.serving-<host>-<pid>` in it until it
+ * stops; a restore holds `.restore.lock` (its host and pid). A server refuses to start while a
+ * restore runs, and a restore refuses while a server runs; each writes its own mark before it
+ * looks for the other's, so two starting at once cannot both go ahead. A mark of a process of
+ * this host that is gone (kill -9) is stale and ignored; one from another host (a shared data dir)
+ * is taken as live, since its process cannot be checked from here.
+ */
+const host = hostname().replace(/[^A-Za-z0-9_.]/g, '_');
+const SERVING = '.serving-';
+const RESTORE_LOCK = '.restore.lock';
+
+function alive(markHost: string, pid: number): boolean {
+  if (markHost !== host) return true;
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Marks the data dir as served by this process; the returned function removes the mark. */
+export function markServing(dataDir: string): () => void {
+  const file = path.join(dataDir, `${SERVING}${host}-${process.pid}`);
+  closeSync(openSync(file, 'w', 0o600));
+  return () => {
+    try {
+      unlinkSync(file);
+    } catch {}
+  };
+}
+
+/** Live servers on the data dir, as `host pid N`. */
+export function runningServers(dataDir: string): string[] {
+  const names = (() => {
+    try {
+      return readdirSync(dataDir);
+    } catch {
+      return [];
+    }
+  })();
+  return names
+    .filter((n) => n.startsWith(SERVING))
+    .map((n) => n.slice(SERVING.length))
+    .filter((rest) => {
+      const dash = rest.lastIndexOf('-');
+      return alive(rest.slice(0, dash), Number(rest.slice(dash + 1)));
+    })
+    .map((rest) => `${rest.slice(0, rest.lastIndexOf('-'))} pid ${rest.slice(rest.lastIndexOf('-') + 1)}`);
+}
+
+function restoreHolder(dataDir: string): { host: string; pid: number } | undefined {
+  try {
+    const [h = '', pid = ''] = readFileSync(path.join(dataDir, RESTORE_LOCK), 'utf8').trim().split(' ');
+    return alive(h, Number(pid)) ? { host: h, pid: Number(pid) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Throws DATA_DIR_BUSY while another process restores into this data dir. */
+export function assertNotRestoring(dataDir: string): void {
+  const holder = restoreHolder(dataDir);
+  if (holder && !(holder.host === host && holder.pid === process.pid)) {
+    throw new AppError('DATA_DIR_BUSY', `A restore is running on ${dataDir} (${holder.host} pid ${holder.pid}); wait for it to finish`);
+  }
+}
+
+/** Takes the data dir for a restore: no server may be running on it, nor another restore. */
+export function lockForRestore(dataDir: string): () => void {
+  const file = path.join(dataDir, RESTORE_LOCK);
+  assertNotRestoring(dataDir);
+  // A stale lock (its process is gone) is replaced.
+  try {
+    unlinkSync(file);
+  } catch {}
+  let fd: number;
+  try {
+    fd = openSync(file, 'wx', 0o600);
+  } catch {
+    throw new AppError('DATA_DIR_BUSY', `Another restore just started on ${dataDir}`);
+  }
+  writeSync(fd, `${host} ${process.pid}\n`);
+  closeSync(fd);
+  const release = () => {
+    try {
+      unlinkSync(file);
+    } catch {}
+  };
+  const servers = runningServers(dataDir);
+  if (servers.length > 0) {
+    release();
+    throw new AppError(
+      'DATA_DIR_BUSY',
+      `A Plaza server is running on ${dataDir} (${servers.join(', ')}). Stop it before restoring (a restore replaces the data under it)`,
+    );
+  }
+  return release;
+}
