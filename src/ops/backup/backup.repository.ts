@@ -50,11 +50,13 @@ export async function resetIdentity(trx: Db, table: string): Promise<void> {
   await sql`select setval(pg_get_serial_sequence(${table}, 'id'), coalesce((select max(id) from ${sql.table(table)}), 0) + 1, false)`.execute(trx);
 }
 
-/** Restored sessions and access keys are ended: they were issued against another state. */
+/**
+ * Restored sessions (and so their refresh tokens) and access keys are ended: they were issued
+ * against another state. Rows stay (revoked, expired), so row counts match the archive.
+ */
 export async function revokeAllSessions(trx: Kysely<Tables>, now: number): Promise<void> {
   await trx.updateTable('sessions').set({ revoked_at: now }).where('revoked_at', 'is', null).execute();
-  await trx.deleteFrom('rotated_refresh_tokens').execute();
-  await trx.deleteFrom('access_keys').execute();
+  await trx.updateTable('access_keys').set({ expires_at: now }).where('expires_at', '>', now).execute();
 }
 
 export async function recordRestore(trx: Kysely<Tables>, id: string, archive: string, now: number): Promise<void> {
