@@ -57,13 +57,21 @@ export function runningServers(dataDir: string): string[] {
     .map((rest) => `${rest.slice(0, rest.lastIndexOf('-'))} pid ${rest.slice(rest.lastIndexOf('-') + 1)}`);
 }
 
+/** The live process holding the restore lock; a stale lock (its process is gone) is removed. */
 function restoreHolder(dataDir: string): { host: string; pid: number } | undefined {
+  const file = path.join(dataDir, RESTORE_LOCK);
+  let text: string;
   try {
-    const [h = '', pid = ''] = readFileSync(path.join(dataDir, RESTORE_LOCK), 'utf8').trim().split(' ');
-    return alive(h, Number(pid)) ? { host: h, pid: Number(pid) } : undefined;
+    text = readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
+  const [h = '', pid = ''] = text.trim().split(' ');
+  if (alive(h, Number(pid))) return { host: h, pid: Number(pid) };
+  try {
+    unlinkSync(file);
+  } catch {}
+  return undefined;
 }
 
 /** Throws DATA_DIR_BUSY while another process restores into this data dir. */
@@ -77,11 +85,8 @@ export function assertNotRestoring(dataDir: string): void {
 /** Takes the data dir for a restore: no server may be running on it, nor another restore. */
 export function lockForRestore(dataDir: string): () => void {
   const file = path.join(dataDir, RESTORE_LOCK);
+  // Removes a stale lock on the way.
   assertNotRestoring(dataDir);
-  // A stale lock (its process is gone) is replaced.
-  try {
-    unlinkSync(file);
-  } catch {}
   let fd: number;
   try {
     fd = openSync(file, 'wx', 0o600);
