@@ -54,6 +54,28 @@ describe('config', () => {
   });
 });
 
+describe('scheduled backups', () => {
+  it('PLAZA_BACKUP_SCHEDULE writes archives while serving and PLAZA_BACKUP_KEEP prunes them', async () => {
+    const s = await startTestServer('sqlite', { PLAZA_BACKUP_SCHEDULE: '* * * * * *', PLAZA_BACKUP_KEEP: '1' });
+    try {
+      const dir = path.join(s.dataDir, 'backups');
+      const deadline = Date.now() + 10_000;
+      let seen = new Set<string>();
+      while (Date.now() < deadline && seen.size < 3) {
+        for (const n of existsSync(dir) ? readdirSync(dir) : []) if (n.endsWith('.tar')) seen.add(n);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(seen.size).toBeGreaterThanOrEqual(3);
+      await new Promise((r) => setTimeout(r, 300));
+      seen = new Set(readdirSync(dir).filter((n) => n.endsWith('.tar')));
+      expect(seen.size).toBeLessThanOrEqual(2); // the kept one, and at most one just written
+      for (const n of seen) await readArchive(path.join(dir, n)).catch((err) => expect(String(err)).toMatch(/ENOENT/));
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe.each(await testDatabases())('backups while serving (%s)', (db) => {
   let s: TestServer;
   let base: string;
