@@ -115,6 +115,7 @@ export function createBackupService({ database, storage, dataDir, clock, keep }:
         });
         fsyncPath(partial);
         const name = await placeArchive(partial, dir, at, label);
+        last = undefined;
         phase = 'done';
         onProgress({ phase, doneBytes, totalBytes });
         if (!outputDir && !label) await prune();
@@ -180,5 +181,17 @@ export function createBackupService({ database, storage, dataDir, clock, keep }:
     return old;
   }
 
-  return { create, list, find, remove, prune, directory: defaultDir, get running() { return running; } };
+  let last: { at: number; value: string | undefined } | undefined;
+  /**
+   * When the newest archive in data/backups was taken (any process's), for readiness; read from
+   * the folder at most every 5 s, since health checks may come often.
+   */
+  async function lastBackupAt(): Promise<string | undefined> {
+    if (last && clock.now() - last.at < 5000) return last.value;
+    const value = (await list())[0]?.createdAt;
+    last = { at: clock.now(), value };
+    return value;
+  }
+
+  return { create, list, find, remove, prune, lastBackupAt, directory: defaultDir, get running() { return running; } };
 }

@@ -136,6 +136,9 @@ describe.each(await testDatabases())('backups while serving (%s)', (db) => {
       const seqs = messages.filter((m) => m.room_id === room.id).map((m) => m.seq).sort((a, b) => a - b);
       expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     }
+    // Readiness says when the newest backup was taken.
+    const ready = await api(base, 'GET', '/api/ready');
+    expect(ready.body.backup.lastAt).toBe(backups[2].backup.createdAt);
     // PLAZA_BACKUP_KEEP=2: the oldest regular archive went.
     const listed = await api(base, 'GET', '/api/admin/backups', { token: admin.accessToken });
     expect(listed.body.backups.map((b: { name: string }) => b.name)).toEqual([backups[2].backup.name, backups[1].backup.name]);
@@ -185,6 +188,7 @@ describe.each(await testDatabases())('backups while serving (%s)', (db) => {
       expect(r.body.error.code).toBe('FORBIDDEN');
     }
     const made = await api(base, 'POST', '/api/admin/backups', { token: admin.accessToken });
+    expect(made.status).toBe(201);
     const name = made.body.backup.name as string;
     const dl = await fetch(`${base}/api/admin/backups/${name}`, { headers: { authorization: `Bearer ${admin.accessToken}` } });
     expect(dl.status).toBe(200);
