@@ -26,7 +26,7 @@ const invalid = (message: string) => new AppError('ARCHIVE_INVALID', message);
  */
 export async function readArchive(file: string, opts: { stageDir?: string; onBytes?: (n: number) => void } = {}): Promise<ArchiveCheck> {
   const extract = tar.extract();
-  const input = createReadStream(file);
+  const input = createReadStream(file, { highWaterMark: 1024 * 1024 });
   input.on('error', (err) => extract.destroy(err));
   input.pipe(extract);
   const found = new Map<string, ManifestEntry & { lines: number }>();

@@ -12,7 +12,7 @@ import { MANIFEST, type Manifest, type ManifestEntry } from './backup-format.js'
  */
 export function createArchiveWriter(file: string, onBytes: (n: number) => void = () => {}) {
   const pack = tar.pack();
-  const out: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600 });
+  const out: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 4 * 1024 * 1024 });
   const entries: ManifestEntry[] = [];
   const written = new Promise<void>((resolve, reject) => {
     out.on('finish', resolve);
@@ -65,7 +65,7 @@ export function createArchiveWriter(file: string, onBytes: (n: number) => void =
       await fh.close().catch(() => {});
       return addBuffer(name, Buffer.alloc(0), mtime);
     }
-    return add(name, size, fh.createReadStream({ start: 0, end: size - 1, highWaterMark: 256 * 1024 }), mtime);
+    return add(name, size, fh.createReadStream({ start: 0, end: size - 1, highWaterMark: 1024 * 1024 }), mtime);
   }
 
   function addBuffer(name: string, bytes: Buffer, mtime: Date): Promise<ManifestEntry> {

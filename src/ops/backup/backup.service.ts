@@ -86,7 +86,7 @@ export function createBackupService({ database, storage, dataDir, clock, keep }:
       const at = new Date(started);
       try {
         for (const [i, t] of snap.tableFiles.entries()) {
-          await writer.add(tableEntry(t.table), tableBytes[i] ?? 0, createReadStream(t.file), at);
+          await writer.add(tableEntry(t.table), tableBytes[i] ?? 0, createReadStream(t.file, { highWaterMark: 1024 * 1024 }), at);
         }
         phase = 'files';
         const missing: string[] = [];
@@ -113,7 +113,9 @@ export function createBackupService({ database, storage, dataDir, clock, keep }:
           fileBytes,
           ...(missing.length > 0 ? { missing } : {}),
         });
-        fsyncPath(partial);
+        // Asynchronously: a server's event loop must not wait for a gigabyte to reach the disk.
+        const fh = await open(partial, 'r');
+        await fh.sync().finally(() => fh.close());
         const name = await placeArchive(partial, dir, at, label);
         last = undefined;
         phase = 'done';
