@@ -235,6 +235,34 @@ describe('restore on SQLite', () => {
     expect(fingerprint(t)).toBe(before);
   });
 
+  it('on a terminal: a progress bar, and a restore asks first (no → nothing changes, yes → restored)', async () => {
+    const hasScript = spawnSync('script', ['--version']).status === 0;
+    if (!hasScript && process.env.CI) throw new Error('util-linux script(1) is needed for the terminal test');
+    if (!hasScript) return console.warn('SKIPPING terminal test: no script(1)');
+    const t = await target('sqlite');
+    await seed(t);
+    // script(1) gives the command a pseudo-terminal; typed answers arrive after a pause.
+    const onTty = (command: string, answer?: string) =>
+      spawnSync('sh', ['-c', `${answer ? `(sleep 1; echo ${answer})` : 'true'} | script -qec "${process.execPath} ${MAIN} ${command}" /dev/null`], {
+        env: { PATH: process.env.PATH ?? '', ...t.env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const b = onTty('backup');
+    expect(b.status, b.stdout).toBe(0);
+    expect(b.stdout).toMatch(/Backup \[.*\] 100% \| [\d.]+\/[\d.]+ MiB/);
+    await seed(t, 'n');
+    const before = fingerprint(t);
+    const no = onTty('restore', 'no');
+    expect(no.stdout).toContain('Type "yes" to go on');
+    expect(no.stdout).toContain('Not restored: nothing was changed.');
+    expect(fingerprint(t)).toBe(before);
+    const yes = onTty('restore', 'yes');
+    expect(yes.status, yes.stdout).toBe(0);
+    expect(yes.stdout).toMatch(/Restored plaza-backup-\S+\.tar/);
+    expect((await stateOf(t)).rowCounts.users).toBe(2);
+  });
+
   it('a damaged, truncated, lying or hostile archive is refused before anything changes', async () => {
     const t = await target('sqlite');
     await seed(t);

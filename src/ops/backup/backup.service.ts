@@ -8,7 +8,7 @@ import { fsyncPath } from '../../shared/durable.js';
 import { AppError } from '../../shared/errors.js';
 import { VERSION } from '../health.service.js';
 import { createArchiveWriter } from './archive-writer.js';
-import { archiveDate, archiveName, FORMAT_VERSION, fileEntry, isArchiveName, type Manifest, tableEntry } from './backup-format.js';
+import { archiveDate, archiveName, FORMAT_VERSION, fileEntry, isArchiveName, type Manifest, parseEntryName, tableEntry } from './backup-format.js';
 import { exportTables } from './table-export.js';
 
 export interface BackupDeps {
@@ -92,7 +92,9 @@ export function createBackupService({ database, storage, dataDir, clock, keep }:
         const missing: string[] = [];
         let fileBytes = 0;
         for (const f of snap.files) {
-          const opened = await storage.openForBackup(f.category, f.storedName).catch(() => undefined);
+          // A row whose name is not one Plaza writes would make the whole archive unrestorable.
+          const valid = parseEntryName(fileEntry(f.category, f.storedName))?.kind === 'file';
+          const opened = valid ? await storage.openForBackup(f.category, f.storedName).catch(() => undefined) : undefined;
           if (!opened) {
             missing.push(fileEntry(f.category, f.storedName));
             continue;
