@@ -337,3 +337,51 @@ describe.each(dbs)('kill -9 mid-restore (%s)', (kind) => {
     expect(readdirSync(t.dataDir).filter((n) => n.startsWith('.restore'))).toEqual([]);
   }, 90_000);
 });
+
+const isRoot = process.getuid?.() === 0;
+if (!isRoot && !process.env.CI) console.warn('SKIPPING full-disk backup tests: mounting a tmpfs needs root. They run in CI.');
+
+describe.skipIf(!isRoot && !process.env.CI)('a disk that fills during a backup or a restore (tmpfs)', () => {
+  function tmpfs(megabytes: number): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'plaza-full-'));
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mount: ${r.stderr}`);
+    cleanups.push(() => {
+      spawnSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    return dir;
+  }
+
+  async function bigSource() {
+    const t = await target('sqlite');
+    await withServer(t, async (base) => {
+      const u = await registerAndLogin(base, 'heavy');
+      for (let i = 0; i < 3; i++) await uploadRaw(base, u.accessToken, `big${i}.bin`, randomBytes(4 * 1024 * 1024));
+    });
+    return t;
+  }
+
+  it('a backup into a full disk fails clearly and leaves nothing partial', async () => {
+    const t = await bigSource();
+    const out = tmpfs(4);
+    const r = plaza(['backup', '--output', out], t.env);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/disk holding .* is full: no backup was written/);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('a restore that runs out of room while staging changes nothing', async () => {
+    const src = await bigSource();
+    const { archive } = backup(src);
+    const dst: Target = { kind: 'sqlite', dataDir: path.join(tmpfs(8), 'data'), env: {} };
+    dst.env = { ...src.env, PLAZA_DATA_DIR: dst.dataDir };
+    await seed(dst);
+    const before = fingerprint(dst);
+    const r = plaza(['restore', archive, '--yes'], dst.env);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/No room on the disk .* nothing was changed/);
+    expect(fingerprint(dst)).toBe(before);
+    expect(readdirSync(dst.dataDir).filter((n) => n.startsWith('.restore'))).toEqual([]);
+  });
+});

@@ -56,6 +56,8 @@ export async function readArchive(file: string, opts: { stageDir?: string; onByt
     }
   } catch (err) {
     if (err instanceof AppError) throw err;
+    // Writing the staged copy failed (a full disk): not the archive's fault.
+    if ((err as NodeJS.ErrnoException).syscall === 'write' || (err as NodeJS.ErrnoException).code === 'ENOSPC') throw err;
     throw invalid(`The archive is truncated or damaged (${(err as Error).message})`);
   } finally {
     input.destroy();

@@ -14,10 +14,20 @@ export function createArchiveWriter(file: string, onBytes: (n: number) => void =
   const pack = tar.pack();
   const out: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 4 * 1024 * 1024 });
   const entries: ManifestEntry[] = [];
+  // The first failure (a full disk: ENOSPC from the file) is the one reported; the pack's own
+  // "destroyed" errors that follow it say nothing.
+  let failure: Error | undefined;
   const written = new Promise<void>((resolve, reject) => {
     out.on('finish', resolve);
-    out.on('error', reject);
-    pack.on('error', reject);
+    out.on('error', (err) => {
+      failure ??= err;
+      pack.destroy(err);
+      reject(failure);
+    });
+    pack.on('error', (err) => {
+      failure ??= err;
+      reject(failure);
+    });
   });
   // A failed write must not leave a rejection nobody awaits while entries are still being added.
   written.catch(() => {});
@@ -26,14 +36,24 @@ export function createArchiveWriter(file: string, onBytes: (n: number) => void =
   /** Adds `size` bytes from `source`; fails if the source ends early or runs long. */
   function add(name: string, size: number, source: Readable, mtime: Date): Promise<ManifestEntry> {
     return new Promise((resolve, reject) => {
+      const fail = (err: unknown) => {
+        source.destroy();
+        reject(failure ?? err);
+      };
       const hash = createHash('sha256');
       let seen = 0;
-      const entry = pack.entry({ name, size, mode: 0o600, mtime, type: 'file' }, (err) => {
-        if (err) return reject(err);
-        const e = { name, size, sha256: hash.digest('hex') };
-        entries.push(e);
-        resolve(e);
-      });
+      let entry: ReturnType<typeof pack.entry>;
+      try {
+        if (failure) throw failure;
+        entry = pack.entry({ name, size, mode: 0o600, mtime, type: 'file' }, (err) => {
+          if (err) return fail(err);
+          const e = { name, size, sha256: hash.digest('hex') };
+          entries.push(e);
+          resolve(e);
+        });
+      } catch (err) {
+        return fail(err);
+      }
       source.on('data', (chunk: Buffer) => {
         seen += chunk.length;
         if (seen > size) {
@@ -48,14 +68,14 @@ export function createArchiveWriter(file: string, onBytes: (n: number) => void =
         }
       });
       source.on('end', () => {
-        if (seen !== size) return reject(new Error(`${name} shrank while it was archived`));
+        if (seen !== size) return fail(new Error(`${name} shrank while it was archived`));
         (entry as unknown as { end(): void }).end();
       });
       source.on('error', (err) => {
         entry.destroy(err);
-        reject(err);
+        fail(err);
       });
-      written.catch(reject);
+      written.catch(fail);
     });
   }
 
@@ -71,13 +91,18 @@ export function createArchiveWriter(file: string, onBytes: (n: number) => void =
   function addBuffer(name: string, bytes: Buffer, mtime: Date): Promise<ManifestEntry> {
     return new Promise((resolve, reject) => {
       const sha256 = createHash('sha256').update(bytes).digest('hex');
-      pack.entry({ name, size: bytes.length, mode: 0o600, mtime, type: 'file' }, bytes, (err) => {
-        if (err) return reject(err);
+      if (failure) return reject(failure);
+      try {
+        pack.entry({ name, size: bytes.length, mode: 0o600, mtime, type: 'file' }, bytes, (err) => {
+          if (err) return reject(failure ?? err);
         const e = { name, size: bytes.length, sha256 };
-        if (name !== MANIFEST) entries.push(e);
-        onBytes(bytes.length);
-        resolve(e);
-      });
+          if (name !== MANIFEST) entries.push(e);
+          onBytes(bytes.length);
+          resolve(e);
+        });
+      } catch (err) {
+        reject(failure ?? err);
+      }
     });
   }
 
@@ -85,6 +110,7 @@ export function createArchiveWriter(file: string, onBytes: (n: number) => void =
   async function finish(manifest: Omit<Manifest, 'entries'>): Promise<Manifest> {
     const full: Manifest = { ...manifest, entries: [...entries] };
     await addBuffer(MANIFEST, Buffer.from(`${JSON.stringify(full, null, 1)}\n`), new Date(manifest.createdAt));
+    if (failure) throw failure;
     pack.finalize();
     await written;
     return full;

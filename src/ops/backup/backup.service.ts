@@ -6,6 +6,7 @@ import type { Storage } from '../../files/storage.js';
 import type { Clock } from '../../shared/clock.js';
 import { fsyncPath } from '../../shared/durable.js';
 import { AppError } from '../../shared/errors.js';
+import { isStorageFull } from '../../shared/system-errors.js';
 import { VERSION } from '../health.service.js';
 import { createArchiveWriter } from './archive-writer.js';
 import { archiveDate, archiveName, FORMAT_VERSION, fileEntry, isArchiveName, type Manifest, parseEntryName, tableEntry } from './backup-format.js';
@@ -54,7 +55,7 @@ export function createBackupService({ database, storage, dataDir, clock, keep }:
   const defaultDir = path.join(dataDir, 'backups');
   let running = false;
 
-  async function create(opts: { outputDir?: string; label?: string; onProgress?: (p: BackupProgress) => void } = {}): Promise<BackupResult> {
+  async function create(opts: Options = {}): Promise<BackupResult> {
     if (running) throw new AppError('BACKUP_IN_PROGRESS', 'A backup is already being written; try again when it is done');
     running = true;
     try {
@@ -64,9 +65,22 @@ export function createBackupService({ database, storage, dataDir, clock, keep }:
     }
   }
 
-  async function write({ outputDir, label, onProgress = () => {} }: { outputDir?: string; label?: string; onProgress?: (p: BackupProgress) => void }) {
+  type Options = { outputDir?: string; label?: string; onProgress?: (p: BackupProgress) => void };
+
+  async function write(opts: Options) {
     const started = clock.now();
-    const dir = path.resolve(outputDir ?? defaultDir);
+    const dir = path.resolve(opts.outputDir ?? defaultDir);
+    try {
+      return await writeInto(dir, started, opts);
+    } catch (err) {
+      if (isStorageFull(err)) {
+        throw new AppError('STORAGE_FULL', `The disk holding ${dir} is full: no backup was written, and nothing partial was left`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async function writeInto(dir: string, started: number, { outputDir, label, onProgress = () => {} }: Options) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const work = await mkdtemp(path.join(dir, '.partial-'));
     // Before the snapshot starts: a delete from now on keeps its bytes for us (deletion-holds.ts).

@@ -8,6 +8,7 @@ import { connectDatabase, type Database } from '../../db/connect.js';
 import { MIGRATIONS } from '../../db/migrations/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { AppError } from '../../shared/errors.js';
+import { isStorageFull } from '../../shared/system-errors.js';
 import { readArchive } from './archive-reader.js';
 import { type Manifest, TABLES } from './backup-format.js';
 import { countRowsIfPresent, deleteAllRows, insertRows, recordRestore, resetIdentity, restoreCommitted, revokeAllSessions } from './backup.repository.js';
@@ -97,7 +98,11 @@ export async function runRestore(
   try {
     opts.onStep?.('verifying');
     const archiveBytes = (await stat(archive)).size;
-    const { manifest } = await readArchive(archive, { stageDir: stage, ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
+    const { manifest } = await readArchive(archive, { stageDir: stage, ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) }).catch((err) => {
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (!isStorageFull(cause)) throw err;
+      throw new AppError('STORAGE_FULL', `No room on the disk of ${dataDir} to stage the archive beside the data: nothing was changed`, { cause });
+    });
     checkSchema(manifest);
     const plan: RestorePlan = { archive, archiveBytes, manifest, checksums: 'verified', current: await currentState(database) };
     if (!(await opts.confirm(plan))) return undefined;
