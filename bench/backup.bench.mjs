@@ -1,13 +1,14 @@
 // Backup and restore of a SQLite data dir (SIZE_MB of files, MESSAGES chat messages) against the
 // ceiling measured in the same run: `tar cf` of the same files + SQLite's online backup alone.
-// Issue 16: backup ≤ 1.5 × that ceiling; restore ≤ 2 × the backup.
+// Issue 16: backup ≤ 1.5 × that ceiling; restore ≤ 2 × the backup; chat p99 while a running
+// server writes a backup (POST /api/admin/backups) ≤ 2 × its p99 without one.
 //   npm run bench:backup            SIZE_MB=1024 MESSAGES=100000 FILES=200
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { tempDir } from './lib.mjs';
+import { json, startProcess, tempDir } from './lib.mjs';
 
 const SIZE_MB = Number(process.env.SIZE_MB ?? 1024);
 const MESSAGES = Number(process.env.MESSAGES ?? 100_000);
@@ -72,6 +73,40 @@ try {
   console.log(`ceiling (tar + online backup): ${(ceiling / 1000).toFixed(2)} s, ${(ceilingBytes / 2 ** 20).toFixed(0)} MiB`);
   console.log(`plaza backup:  ${(b.ms / 1000).toFixed(2)} s (process wall; ${(archive.durationMs / 1000).toFixed(2)} s inside), ${(archive.bytes / 2 ** 20).toFixed(0)} MiB  → ${(b.ms / ceiling).toFixed(2)} × ceiling (target ≤ 1.5)`);
   console.log(`plaza restore: ${(r.ms / 1000).toFixed(2)} s (verify, stage, safety backup of an empty dir, import, swap) → ${(r.ms / b.ms).toFixed(2)} × backup (target ≤ 2)`);
+  await chatDuringBackup();
 } finally {
   rmSync(root, { recursive: true, force: true });
+}
+
+/** Chat sends at 50/s for 4 s, without and then during a backup written by the running server. */
+async function chatDuringBackup() {
+  const server = await startProcess([MAIN, 'serve'], { ...env, PLAZA_PORT: '0', PLAZA_ADMIN_USERNAME: 'benchadmin', PLAZA_ADMIN_PASSWORD: 'bench-admin-password' }, /running at (\S+)/);
+  try {
+    const base = server.match[1];
+    const { accessToken } = await json(`${base}/api/auth/login`, 'POST', { identifier: 'benchadmin', password: 'bench-admin-password' });
+    const auth = { authorization: `Bearer ${accessToken}` };
+    const { room } = await json(`${base}/api/chat/rooms`, 'POST', { name: 'latency' }, auth);
+    const sends = async (ms) => {
+      const lat = [];
+      const pending = [];
+      const end = performance.now() + ms;
+      for (let i = 0; performance.now() < end; i++) {
+        const t0 = performance.now();
+        pending.push(json(`${base}/api/chat/rooms/${room.id}/messages`, 'POST', { body: `ping ${i}` }, auth).then(() => lat.push(performance.now() - t0)));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await Promise.all(pending);
+      lat.sort((a, b) => a - b);
+      return { p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)], n: lat.length };
+    };
+    const idle = await sends(4000);
+    const t0 = performance.now();
+    const backup = fetch(`${base}/api/admin/backups`, { method: 'POST', headers: auth }).then(() => performance.now() - t0);
+    const during = await sends(4000);
+    const took = await backup;
+    const f = (x) => x.toFixed(1);
+    console.log(`chat send latency: idle p50 ${f(idle.p50)} ms p99 ${f(idle.p99)} ms; during a backup (${(took / 1000).toFixed(1)} s in the server) p50 ${f(during.p50)} ms p99 ${f(during.p99)} ms → ${(during.p99 / idle.p99).toFixed(2)} × (target ≤ 2)`);
+  } finally {
+    await server.stop();
+  }
 }
