@@ -1,4 +1,4 @@
-import { constants, createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -90,7 +90,7 @@ export async function backupRoutes(app: FastifyInstance, { core }: { core: Core 
         .header('content-length', size)
         .header('content-disposition', `attachment; filename="${request.params.name}"`)
         .header('cache-control', 'no-store')
-        .send(createReadStream('', { fd: fh.fd, autoClose: true }).on('close', () => fh.close().catch(() => {})));
+        .send(fh.createReadStream());
     },
   );
 

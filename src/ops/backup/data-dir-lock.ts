@@ -27,8 +27,20 @@ function alive(markHost: string, pid: number): boolean {
   }
 }
 
-/** Marks the data dir as served by this process; the returned function removes the mark. */
+/**
+ * Marks the data dir as served by this process (and removes marks this host's killed servers
+ * left); the returned function removes the mark.
+ */
 export function markServing(dataDir: string): () => void {
+  for (const name of listDir(dataDir)) {
+    const rest = name.startsWith(SERVING) ? name.slice(SERVING.length) : undefined;
+    const dash = rest?.lastIndexOf('-') ?? -1;
+    if (rest !== undefined && !alive(rest.slice(0, dash), Number(rest.slice(dash + 1)))) {
+      try {
+        unlinkSync(path.join(dataDir, name));
+      } catch {}
+    }
+  }
   const file = path.join(dataDir, `${SERVING}${host}-${process.pid}`);
   closeSync(openSync(file, 'w', 0o600));
   return () => {
@@ -39,15 +51,16 @@ export function markServing(dataDir: string): () => void {
 }
 
 /** Live servers on the data dir, as `host pid N`. */
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 export function runningServers(dataDir: string): string[] {
-  const names = (() => {
-    try {
-      return readdirSync(dataDir);
-    } catch {
-      return [];
-    }
-  })();
-  return names
+  return listDir(dataDir)
     .filter((n) => n.startsWith(SERVING))
     .map((n) => n.slice(SERVING.length))
     .filter((rest) => {
