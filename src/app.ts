@@ -20,6 +20,7 @@ import { assertNotRestoring } from './ops/backup/data-dir-lock.js';
 import { recoverInterruptedRestore } from './ops/backup/restore-journal.js';
 import { createDiskGuard, type DiskGuard } from './ops/disk.js';
 import { createHealthService } from './ops/health.service.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
 import { type Clock, systemClock } from './shared/clock.js';
 
 /**
@@ -45,6 +46,8 @@ export interface Core {
   chat: ChatService;
   /** Backups of this data dir (ops/backup/): written while serving, listed, removed. */
   backups: BackupService;
+  /** Prometheus metrics, when PLAZA_METRICS_TOKEN turns them on. */
+  metrics?: Metrics;
   close(): Promise<void>;
 }
 
@@ -94,6 +97,10 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   files.grantReads((fileId, userId) => chat.rooms.fileSharedWith(fileId, userId));
   if (options.migrate !== false) await chat.messages.recoverFromLostCommits();
   const backups = createBackupService({ database, storage, dataDir: config.dataDir, clock, keep: config.backup.keep });
+  const metrics = config.metricsToken
+    ? createMetrics({ clock, lastBackupAt: () => backups.lastBackupAt(), chatConnections: () => chat.connectionCount() })
+    : undefined;
+  if (metrics) database.observeQueries((ms, failed) => metrics.observeQuery(ms, failed));
   return {
     config,
     database,
@@ -111,6 +118,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     bus,
     chat,
     backups,
+    ...(metrics ? { metrics } : {}),
     async close() {
       chat.close();
       await chat.messages.drain();

@@ -123,6 +123,8 @@ export interface Config {
     /** Tests only (PLAZA_TEST_CRASH_AT): a restore kills itself at this point to prove it survives. */
     testCrashAt?: string;
   };
+  /** Bearer token that unlocks Prometheus metrics at /metrics (undefined = off, /metrics is 404). */
+  metricsToken?: string;
   /** Seed 001's raw TCP front door (undefined = off). */
   netclassPort?: number;
   /** Seed 003's raw TCP chat front door (undefined = off). */
@@ -422,6 +424,12 @@ function readBackup({ str, int, problems }: Readers): Config['backup'] {
   };
 }
 
+function readMetrics({ str, problems }: Readers) {
+  const token = str('PLAZA_METRICS_TOKEN');
+  if (token !== undefined && token.length < 16) problems.push('PLAZA_METRICS_TOKEN must be at least 16 characters (a random string)');
+  return token !== undefined ? { metricsToken: token } : {};
+}
+
 export function loadConfig(env: Env = readEnv()): Readonly<Config> {
   const r = envReaders(env, []);
   const server = readServer(r);
@@ -432,6 +440,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     chat: readChat(r),
     connections: readConnections(r),
     backup: readBackup(r),
+    ...readMetrics(r),
     ...readDoors(r),
   };
   if (config.sessionIdleSeconds > config.sessionAbsoluteSeconds) {
