@@ -35,6 +35,8 @@ describe('/metrics', () => {
     await api(base, 'GET', '/api/users/42');
     const login = await api(base, 'POST', '/api/auth/login', { json: { identifier: 'boss', password: PASSWORD } });
     await api(base, 'POST', '/api/admin/backups', { token: login.body.accessToken });
+    const room = (await api(base, 'POST', '/api/chat/rooms', { token: login.body.accessToken, json: { name: 'metered' } })).body.room;
+    for (let i = 0; i < 3; i++) await api(base, 'POST', `/api/chat/rooms/${room.id}/messages`, { token: login.body.accessToken, json: { body: `m${i}`, clientId: 'same-id' } });
     const r = await api(base, 'GET', '/metrics', { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toContain('text/plain');
@@ -47,6 +49,8 @@ describe('/metrics', () => {
     expect(r.text).toMatch(/plaza_chat_connections 0/);
     expect(r.text).toMatch(/plaza_backup_age_seconds \d/);
     expect(r.text).toMatch(/plaza_db_query_duration_seconds_count [1-9]/);
+    expect(r.text).toMatch(/plaza_chat_messages_total 1\n/); // one message, resent twice with its client id
+    expect(r.text).toMatch(/plaza_chat_deliveries_total 0\n/); // nobody connected
     expect(r.text).toMatch(/plaza_db_query_errors_total 0/);
     expect(r.text).toMatch(/plaza_http_body_bytes_total\{direction="in",route="\/api\/auth\/login"\} [1-9]/);
     expect(r.text).not.toContain(TOKEN);

@@ -7,6 +7,8 @@ export interface MetricsSources {
   lastBackupAt(): Promise<string | undefined>;
   /** Open chat connections on this instance (every transport). */
   chatConnections(): number;
+  /** Chat messages stored and delivered since start. */
+  chatCounts(): { messages: number; deliveries: number };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -40,6 +42,18 @@ export function createMetrics(sources: MetricsSources) {
       this.set(sources.chatConnections());
     },
   });
+  const chatCounter = (name: string, help: string, pick: (c: { messages: number; deliveries: number }) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(pick(sources.chatCounts()));
+      },
+    });
+  chatCounter('plaza_chat_messages_total', 'Chat messages stored (every transport; resends not counted)', (c) => c.messages);
+  chatCounter('plaza_chat_deliveries_total', 'Chat messages handed to live connections on this instance', (c) => c.deliveries);
   const queries = new Histogram({
     name: 'plaza_db_query_duration_seconds',
     help: 'Database query durations',
