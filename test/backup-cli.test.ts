@@ -183,6 +183,17 @@ describe.each(pairs)('round trip %s → %s', (from, to) => {
 });
 
 describe('restore on SQLite', () => {
+  it('an archive without files leaves no file of the replaced state behind', async () => {
+    const t = await target('sqlite');
+    expect(plaza(['migrate'], t.env).status).toBe(0);
+    const { archive } = backup(t);
+    await seed(t);
+    expect(plaza(['restore', archive, '--yes'], t.env).status).toBe(0);
+    const after = await stateOf(t);
+    expect(after.rowCounts.users).toBe(0);
+    expect(after.onDisk).toEqual([]);
+  });
+
   it('old sessions of the same data dir are revoked by a restore', async () => {
     const t = await target('sqlite');
     const { alice } = await seed(t);

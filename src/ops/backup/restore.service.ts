@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config } from '../../config.js';
@@ -10,7 +10,7 @@ import type { Clock } from '../../shared/clock.js';
 import { AppError } from '../../shared/errors.js';
 import { isStorageFull } from '../../shared/system-errors.js';
 import { readArchive } from './archive-reader.js';
-import { type Manifest, TABLES } from './backup-format.js';
+import { CATEGORIES, type Manifest, TABLES } from './backup-format.js';
 import { countRowsIfPresent, deleteAllRows, insertRows, recordRestore, resetIdentity, restoreCommitted, revokeAllSessions } from './backup.repository.js';
 import type { BackupResult, BackupService } from './backup.service.js';
 import { clearJournal, stageDirOf, swapUploads, writeJournal } from './restore-journal.js';
@@ -98,6 +98,9 @@ export async function runRestore(
   try {
     opts.onStep?.('verifying');
     const archiveBytes = (await stat(archive)).size;
+    // The staged uploads exist even for an archive without files, so the swap always replaces
+    // the old ones (no unlisted bytes of the old state stay behind).
+    for (const c of CATEGORIES) await mkdir(path.join(stage, 'uploads', c), { recursive: true, mode: 0o700 });
     const { manifest } = await readArchive(archive, { stageDir: stage, ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) }).catch((err) => {
       const cause = (err as { cause?: unknown }).cause ?? err;
       if (!isStorageFull(cause)) throw err;
