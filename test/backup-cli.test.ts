@@ -182,6 +182,31 @@ describe.each(pairs)('round trip %s → %s', (from, to) => {
   });
 });
 
+describe('dry runs', () => {
+  it.each(dbs)('--dry-run verifies and shows what would be replaced, and changes nothing (%s)', async (kind) => {
+    const t = await target(kind);
+    await seed(t);
+    const { archive } = backup(t);
+    await seed(t, 'q');
+    const before = fingerprint(t);
+    const rowsBefore = await stateOf(t);
+    const r = plaza(['restore', '--dry-run'], t.env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(archive);
+    expect(r.stdout).toMatch(/Checksums:\s+verified/);
+    expect(r.stdout).toMatch(/users\s+2\s+4/);
+    expect(r.stdout).toMatch(/chat_messages\s+12\s+24/);
+    expect(r.stdout).toContain('Dry run: nothing was changed.');
+    const j = plaza(['restore', path.basename(archive), '--dry-run', '--json'], t.env);
+    expect(JSON.parse(j.stdout)).toMatchObject({ dryRun: true, checksums: 'verified', files: { count: 5 }, current: { files: 10 } });
+    expect(fingerprint(t)).toBe(before);
+    const rowsAfter = await stateOf(t);
+    expect(rowsAfter.tables).toEqual(rowsBefore.tables);
+    expect(rowsAfter.sessions).toEqual(rowsBefore.sessions);
+  });
+
+});
+
 describe('restore on SQLite', () => {
   it('an archive without files leaves no file of the replaced state behind', async () => {
     const t = await target('sqlite');
@@ -204,24 +229,6 @@ describe('restore on SQLite', () => {
       expect((await api(base, 'POST', '/api/auth/refresh', { json: { refreshToken: alice.refreshToken } })).status).toBe(401);
       expect((await api(base, 'POST', '/api/auth/login', { json: { identifier: 'alice', password: PASSWORD } })).status).toBe(200);
     });
-  });
-
-  it('--dry-run verifies and shows what would be replaced, and changes nothing', async () => {
-    const t = await target('sqlite');
-    await seed(t);
-    const { archive } = backup(t);
-    await seed(t, 'q');
-    const before = fingerprint(t);
-    const r = plaza(['restore', '--dry-run'], t.env);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain(archive);
-    expect(r.stdout).toMatch(/Checksums:\s+verified/);
-    expect(r.stdout).toMatch(/users\s+2\s+4/);
-    expect(r.stdout).toMatch(/chat_messages\s+12\s+24/);
-    expect(r.stdout).toContain('Dry run: nothing was changed.');
-    const j = plaza(['restore', path.basename(archive), '--dry-run', '--json'], t.env);
-    expect(JSON.parse(j.stdout)).toMatchObject({ dryRun: true, checksums: 'verified', files: { count: 5 }, current: { files: 10 } });
-    expect(fingerprint(t)).toBe(before);
   });
 
   it('refuses without a terminal and without --yes, and while a server runs on the data dir', async () => {
