@@ -132,18 +132,51 @@ export async function startServer(
   }
 }
 
+/**
+ * What `serve` says on stderr (logs go to stdout): plain lines on a terminal; otherwise one JSON
+ * line per event in pino's shape, the start banner whole in one (its facts as fields), so a log
+ * collector reads it as one record instead of lines interleaved with the JSON logs.
+ */
+function announcer(tty: boolean) {
+  const write = (line: string) => process.stderr.write(`${line}\n`);
+  const record = (level: number, msg: string, fields: object = {}) => write(JSON.stringify({ level, time: Date.now(), msg, ...fields }));
+  const lines: string[] = [];
+  return {
+    line: (l: string) => (tty ? write(l) : lines.push(l.trim())),
+    banner(level: number, fields: object) {
+      if (tty || lines.length === 0) return;
+      record(level, lines.find((l) => l.startsWith('Plaza is running')) ?? lines[0] ?? '', { ...fields, banner: lines.splice(0) });
+    },
+    note: (msg: string) => (tty ? write(msg) : record(30, msg)),
+  };
+}
+
 /** `plaza serve`: runs until SIGTERM/SIGINT, then finishes in-flight requests and exits. */
 export async function serveCommand(config: Readonly<Config>): Promise<void> {
   tuneHeapForStreaming();
-  const running = await startServer(config, (line) => process.stderr.write(`${line}\n`));
+  const say = announcer(process.stderr.isTTY === true);
+  let running: RunningServer;
+  try {
+    running = await startServer(config, say.line);
+  } catch (err) {
+    say.banner(50, {});
+    throw err;
+  }
+  say.banner(30, {
+    url: running.url,
+    database: running.core.database.dialect,
+    ...(running.setupUrl ? { setupUrl: running.setupUrl } : {}),
+    ...(running.netclassPort !== undefined ? { netclassPort: running.netclassPort } : {}),
+    ...(running.tcpchatPort !== undefined ? { tcpchatPort: running.tcpchatPort } : {}),
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      process.stderr.write('Forced exit.\n');
+      say.note('Forced exit.');
       process.exit(1);
     }
     stopping = true;
-    process.stderr.write(`${signal} received: finishing in-flight requests…\n`);
+    say.note(`${signal} received: finishing in-flight requests…`);
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
     running.close().then(
