@@ -23,7 +23,9 @@ import { installSecurityHeaders } from './http/security-headers.js';
 import { ErrorBody } from './http/schemas.js';
 import { installValidation, lazySerializers } from './http/validation.js';
 import { webRoutes } from './http/web.js';
+import { backupRoutes } from './ops/backup/backup.routes.js';
 import { healthRoutes } from './ops/health.routes.js';
+import { metricsRoutes } from './ops/metrics.routes.js';
 
 export const CHAT_MAX_PAYLOAD = 64 * 1024;
 const SENSITIVE_QUERY = /([?&](?:token|ticket|key|access_token|refresh_token|password)=)[^&]*/gi;
@@ -111,6 +113,23 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     done();
   });
+  const metrics = core.metrics;
+  if (metrics) {
+    // Route patterns, never raw URLs, as labels: their number stays bounded.
+    app.addHook('onResponse', (request, reply, done) => {
+      const size = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? Number(v) || 0 : 0);
+      metrics.observe(
+        request.method,
+        request.routeOptions.url ?? 'unmatched',
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+        size(request.headers['content-length']),
+        size(reply.getHeader('content-length')),
+      );
+      done();
+    });
+    metrics.countHttpConnectionsWith(() => new Promise((resolve) => app.server.getConnections((err, n) => resolve(err ? 0 : n))));
+  }
 
   await installSecurityHeaders(app, config);
   await app.register(cookie);
@@ -132,6 +151,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
       await api.register(accountsRoutes, { core });
       await api.register(usersRoutes, { core });
       await api.register(healthRoutes, { core });
+      await api.register(backupRoutes, { core });
       await api.register(filesRoutes, { core });
       await api.register(sharesRoutes, { core });
       await api.register(chatSocketRoutes, { core });
@@ -139,6 +159,7 @@ export async function buildServer(core: Core): Promise<FastifyInstance> {
     },
     { prefix: '/api' },
   );
+  await app.register(metricsRoutes, { core });
   await app.register(adclusterSocketRoutes, { core });
   await app.register(webRoutes, { core });
   await app.register(publicShareRoutes, { core });

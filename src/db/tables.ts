@@ -71,6 +71,7 @@ export interface Tables {
   chat_members: ChatMembersTable;
   chat_invites: ChatInvitesTable;
   chat_messages: ChatMessagesTable;
+  restores: RestoresTable;
 }
 
 export interface FilesTable {
@@ -141,4 +142,11 @@ export interface ChatMessagesTable {
   file_id: string | null;
   client_id: string | null;
   created_at: number;
+}
+
+/** One row per restore, committed with the restored rows (ops/backup/restore-journal.ts). */
+export interface RestoresTable {
+  id: string;
+  archive: string;
+  restored_at: number;
 }

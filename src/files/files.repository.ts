@@ -87,6 +87,21 @@ export async function deleteFile(db: Db, id: string): Promise<boolean> {
   return true;
 }
 
+/** Recounts every owner's totals from the rows (after rows were written in bulk, as a restore does). */
+export async function rebuildFileTotals(db: Db): Promise<void> {
+  await db.deleteFrom('file_totals').execute();
+  await db
+    .insertInto('file_totals')
+    .columns(['owner_id', 'category', 'file_count', 'byte_count'])
+    .expression((eb) =>
+      eb
+        .selectFrom('files')
+        .select((e) => ['owner_id', 'category', e.fn.countAll<number>().as('file_count'), e.fn.sum<number>('size').as('byte_count')])
+        .groupBy(['owner_id', 'category']),
+    )
+    .execute();
+}
+
 /** The bytes an owner's files hold, from the totals. */
 export async function usageOf(db: Db, ownerId: number): Promise<number> {
   const r = await db
