@@ -15,8 +15,12 @@ import { createFilesService, type FilesService } from './files/files.service.js'
 import { createSharesService, type SharesService } from './files/shares.service.js';
 import { createStorage, type Storage } from './files/storage.js';
 import { createThumbnailsService, type ThumbnailsService } from './files/thumbnails.service.js';
+import { type BackupService, createBackupService } from './ops/backup/backup.service.js';
+import { assertNotRestoring } from './ops/backup/data-dir-lock.js';
+import { recoverInterruptedRestore } from './ops/backup/restore-journal.js';
 import { createDiskGuard, type DiskGuard } from './ops/disk.js';
 import { createHealthService } from './ops/health.service.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
 import { type Clock, systemClock } from './shared/clock.js';
 
 /**
@@ -40,6 +44,10 @@ export interface Core {
   thumbnails: ThumbnailsService;
   bus: ChatBus;
   chat: ChatService;
+  /** Backups of this data dir (ops/backup/): written while serving, listed, removed. */
+  backups: BackupService;
+  /** Prometheus metrics, when PLAZA_METRICS_TOKEN turns them on. */
+  metrics?: Metrics;
   close(): Promise<void>;
 }
 
@@ -54,9 +62,15 @@ export interface CoreOptions {
 
 export async function buildCore(config: Readonly<Config>, options: CoreOptions): Promise<Core> {
   const clock = options.clock ?? systemClock;
+  // A restore running on this data dir owns it until it is done.
+  assertNotRestoring(config.dataDir);
   const database = await connectDatabase(config);
   try {
-    if (options.migrate !== false) await migrateToLatest(database.db);
+    if (options.migrate !== false) {
+      await migrateToLatest(database.db);
+      // A restore a kill interrupted is finished or undone before anything reads the data.
+      await recoverInterruptedRestore(database, config.dataDir);
+    }
   } catch (err) {
     await database.close();
     throw err;
@@ -82,6 +96,11 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const chat = createChatService({ database, config, users, files, clock, bus });
   files.grantReads((fileId, userId) => chat.rooms.fileSharedWith(fileId, userId));
   if (options.migrate !== false) await chat.messages.recoverFromLostCommits();
+  const backups = createBackupService({ database, storage, dataDir: config.dataDir, clock, keep: config.backup.keep });
+  const metrics = config.metricsToken
+    ? createMetrics({ clock, lastBackupAt: () => backups.lastBackupAt(), chatConnections: () => chat.connectionCount(), chatCounts: () => chat.messageCounts() })
+    : undefined;
+  if (metrics) database.observeQueries((ms, failed) => metrics.observeQuery(ms, failed));
   return {
     config,
     database,
@@ -98,6 +117,8 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     thumbnails,
     bus,
     chat,
+    backups,
+    ...(metrics ? { metrics } : {}),
     async close() {
       chat.close();
       await chat.messages.drain();

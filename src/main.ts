@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
 import { adminCreate, adminResetPassword, adminSetRole, migrateCommand } from './cli/commands/admin.js';
+import { backupCommand, restoreCommand, UsageError } from './cli/commands/backup.js';
 import { serveCommand } from './cli/commands/serve.js';
 import { ConfigError, loadConfig } from './config.js';
 import { VERSION } from './ops/health.service.js';
@@ -12,7 +13,18 @@ const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, notFound: 4, conflict: 5 
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
+/** Set by commands given --json: failures are also one JSON line on stdout. */
+let jsonErrors = false;
+
 function fail(err: unknown): never {
+  if (jsonErrors) {
+    const code = err instanceof AppError ? err.code : err instanceof UsageError ? 'USAGE' : 'FAILED';
+    out(JSON.stringify({ error: { code, message: (err as Error)?.message ?? String(err) } }));
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(EXIT.usage);
+  }
   if (err instanceof ConfigError || err instanceof SecretError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(EXIT.config);
@@ -84,6 +96,32 @@ admin
     run(async (username: string, o: { password?: string; passwordStdin?: boolean }) =>
       adminResetPassword(loadConfig(), username, o, out),
     ),
+  );
+
+program
+  .command('backup')
+  .description('write a backup archive (database snapshot + uploaded files + manifest) while the server may keep running')
+  .option('--output <dir>', 'write the archive here instead of <data dir>/backups')
+  .option('--json', 'print the result as one JSON line')
+  .action(
+    run(async (o: { output?: string; json?: boolean }) => {
+      jsonErrors = o.json === true;
+      await backupCommand(loadConfig(), o, out);
+    }),
+  );
+
+program
+  .command('restore')
+  .description('restore a backup archive into the data dir (the server must be stopped)')
+  .argument('[archive]', 'an archive path, or a name in <data dir>/backups (default: the newest there)')
+  .option('--dry-run', 'verify the archive and show what would be replaced; change nothing')
+  .option('--yes', 'do not ask for confirmation')
+  .option('--json', 'print the result as one JSON line')
+  .action(
+    run(async (archive: string | undefined, o: { dryRun?: boolean; yes?: boolean; json?: boolean }) => {
+      jsonErrors = o.json === true;
+      await restoreCommand(loadConfig(), archive, o, out);
+    }),
   );
 
 program.parseAsync(process.argv).catch(fail);

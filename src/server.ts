@@ -24,7 +24,9 @@ import { ErrorBody } from './http/schemas.js';
 import { installValidation, lazySerializers } from './http/validation.js';
 import { webRoutes } from './http/web.js';
 import { loadWebApp, type WebApp, webAppRoutes } from './http/webapp.js';
+import { backupRoutes } from './ops/backup/backup.routes.js';
 import { healthRoutes } from './ops/health.routes.js';
+import { metricsRoutes } from './ops/metrics.routes.js';
 
 export const CHAT_MAX_PAYLOAD = 64 * 1024;
 const SENSITIVE_QUERY = /([?&](?:token|ticket|key|access_token|refresh_token|password)=)[^&]*/gi;
@@ -112,6 +114,23 @@ export async function buildServer(core: Core, webapp: WebApp = loadWebApp()): Pr
     reply.header('x-request-id', request.id);
     done();
   });
+  const metrics = core.metrics;
+  if (metrics) {
+    // Route patterns, never raw URLs, as labels: their number stays bounded.
+    app.addHook('onResponse', (request, reply, done) => {
+      const size = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? Number(v) || 0 : 0);
+      metrics.observe(
+        request.method,
+        request.routeOptions.url ?? 'unmatched',
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+        size(request.headers['content-length']),
+        size(reply.getHeader('content-length')),
+      );
+      done();
+    });
+    metrics.countHttpConnectionsWith(() => new Promise((resolve) => app.server.getConnections((err, n) => resolve(err ? 0 : n))));
+  }
 
   await installSecurityHeaders(app, config);
   await app.register(cookie);
@@ -133,6 +152,7 @@ export async function buildServer(core: Core, webapp: WebApp = loadWebApp()): Pr
       await api.register(accountsRoutes, { core });
       await api.register(usersRoutes, { core });
       await api.register(healthRoutes, { core });
+      await api.register(backupRoutes, { core });
       await api.register(filesRoutes, { core });
       await api.register(sharesRoutes, { core });
       await api.register(chatSocketRoutes, { core });
@@ -140,6 +160,7 @@ export async function buildServer(core: Core, webapp: WebApp = loadWebApp()): Pr
     },
     { prefix: '/api' },
   );
+  await app.register(metricsRoutes, { core });
   await app.register(adclusterSocketRoutes, { core });
   await app.register(webRoutes, { core });
   await app.register(webAppRoutes, { webapp });

@@ -36,7 +36,12 @@ describe('plaza command', () => {
       expect(statSync(path.join(dataDir, 'plaza.db')).isFile()).toBe(true);
       const banner = s.stderr();
       expect(banner).toContain('No admin exists yet');
-      const setupUrl = /(http:\/\/\S+\/setup\?token=\S+)/.exec(banner)?.[1] ?? '';
+      // Without a terminal the banner is one JSON line on stderr, its facts as fields.
+      const record = JSON.parse(banner.trim().split('\n')[0] ?? '{}');
+      expect(record).toMatchObject({ level: 30, url: s.url, database: 'sqlite' });
+      expect(record.msg).toMatch(/^Plaza is running at http/);
+      const setupUrl: string = record.setupUrl ?? '';
+      expect(record.banner.join('\n')).toContain(setupUrl);
       const token = new URL(setupUrl).searchParams.get('token') ?? '';
       const page = await api(s.url, 'GET', `/setup?token=${token}`, { headers: { accept: 'text/html' } });
       expect(page.text).toContain('Create the first admin');

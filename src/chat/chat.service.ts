@@ -161,6 +161,8 @@ export function createChatService({ database, config, users, files, clock, bus, 
     connectionsOf: (key: string): number => hub.connectionsOf(key),
     /** Every live connection on this instance. */
     connectionCount: (): number => hub.connectionCount(),
+    /** Messages stored and their deliveries to live connections on this instance, since start. */
+    messageCounts: (): { messages: number; deliveries: number } => ({ ...messages.counts }),
     /** Participants present in a room on this instance (online or within their grace period). */
     presentIn: (roomId: number): Participant[] => hub.presentIn(roomId),
     /** Participants present in a room with a live connection. */

@@ -43,6 +43,8 @@ interface BatcherState {
   unsynced: number;
   lastDurable: Promise<void>;
   idleWaiters: Array<() => void>;
+  /** Messages stored (not counting idempotent resends) and the connections they reached, since start (metrics). */
+  counts: { messages: number; deliveries: number };
 }
 
 export type MessageBatcher = ReturnType<typeof createMessageBatcher>;
@@ -56,8 +58,10 @@ export function createMessageBatcher({ database, hub }: { database: Database; hu
     unsynced: 0,
     lastDurable: Promise.resolve(),
     idleWaiters: [],
+    counts: { messages: 0, deliveries: 0 },
   };
   return {
+    counts: state.counts as Readonly<BatcherState['counts']>,
     /** Queues a row; resolves once it is stored, fanned out and durable. */
     persist: (row: messages.MessageRow, style?: MessageStyle): Promise<SendResult> => persist(state, row, style),
     /** Waits until every queued send is stored and its sync settled (before the database closes). */
@@ -157,6 +161,10 @@ async function flush(state: BatcherState): Promise<void> {
       } catch {
         // Stored is stored: the ack stands, and clients that missed the fan-out catch up by resuming.
       }
+    }
+    if (!s.duplicate) {
+      state.counts.messages++;
+      state.counts.deliveries += delivered;
     }
     results.push({ message, duplicate: s.duplicate, delivered });
   }

@@ -33,7 +33,7 @@ export type MessagesService = ReturnType<typeof createMessagesService>;
 
 export function createMessagesService({ database, hub, rooms, files, clock }: MessagesDeps) {
   const { db } = database;
-  const { persist, drain } = createMessageBatcher({ database, hub });
+  const { persist, drain, counts } = createMessageBatcher({ database, hub });
   const replayDeps = { database, hub, rooms };
 
   /**
@@ -85,6 +85,8 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
   }
 
   return {
+    /** Messages stored and deliveries made since start (metrics). */
+    counts,
     recoverFromLostCommits: () => recoverFromLostCommits(database),
     drain,
     enqueue,

@@ -3,7 +3,7 @@ import { api, cookieFrom, PASSWORD } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { RawConnection } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-import { POST_EXTRAS, PUT_EXTRAS, parseUserLine } from './netclass-http.js';
+import { POST_EXTRAS, PUT_EXTRAS, parseUserLine } from './netclass/semantics.js';
 
 describe('seed 001 user line parsing', () => {
   it('splits email, password and a known extra; commas stay in passwords', () => {

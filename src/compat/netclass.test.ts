@@ -4,7 +4,7 @@ import { PASSWORD } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
 import { RawConnection, type RawResponse } from '../../test/helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-import { WELCOME } from './netclass-http.js';
+import { WELCOME } from './netclass/semantics.js';
 import { startNetclassDoor } from './netclass/door.js';
 import { splitRequests } from './netclass/requests.js';
 

@@ -233,6 +233,19 @@ describe.each(await testDatabases())('seed 000 (SocketProgram) over one raw keep
     try {
       expect(await inOneWrite('small.png', small)).toBe(true);
       expect(await inOneWrite('large.png', large)).toBe(false);
+      // A missing image is the other way round: its headers and its body leave in two writes (the
+      // seed client reads a 404 in two reads).
+      const conn = await RawConnection.open(server.port);
+      try {
+        const nf = await conn.request(get('missing.png'));
+        expect([nf.status, nf.body.toString()]).toEqual([404, 'Image not found']);
+        const writes = serverSide(conn)?.writes ?? [];
+        expect(writes).toHaveLength(2);
+        expect(writes[0]).toBe(nf.raw.length - nf.body.length);
+        expect(writes[1]).toBe(nf.body.length);
+      } finally {
+        conn.close();
+      }
 
       // A connection that reads nothing (a socket without a reader stops at its 16 KiB buffer)
       // asks at once (pipelined) for 20 streamed images, more than the operating system takes

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, LogEvent } from 'kysely';
 import type { Config } from '../config.js';
 import { openPostgres } from './postgres.js';
 import { openSqlite } from './sqlite.js';
@@ -6,12 +6,33 @@ import type { Tables } from './tables.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
+export type QueryObserver = (durationMs: number, failed: boolean) => void;
+
+/** Kysely's log hook feeding a settable observer (nothing is timed until one is set). */
+export function queryLog() {
+  let observer: QueryObserver | undefined;
+  return {
+    log: (event: LogEvent) => observer?.(event.queryDurationMillis, event.level === 'error'),
+    observe(o: QueryObserver) {
+      observer = o;
+    },
+  };
+}
+
 export interface Database {
   db: Kysely<Tables>;
   dialect: DialectName;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Runs `fn` on one consistent, read-only view of the database while other connections keep
+   * writing (backups): on SQLite a read transaction on a second connection (WAL readers never
+   * block writers nor wait for them), on PostgreSQL a REPEATABLE READ, READ ONLY transaction.
+   */
+  snapshot<T>(fn: (db: Kysely<Tables>) => Promise<T>): Promise<T>;
+  /** Hands every query's duration and outcome to `observer` (metrics); one observer at a time. */
+  observeQueries(observer: QueryObserver): void;
   /**
    * A transaction whose commit others may see at once and that becomes durable a moment later:
    * `durable` settles once it is on disk, and only then may it be acknowledged. On SQLite (WAL,

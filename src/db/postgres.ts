@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Config } from '../config.js';
-import type { Database } from './connect.js';
+import { type Database, queryLog } from './connect.js';
 import type { Tables } from './tables.js';
 
 export type PostgresTarget = Extract<Config['database'], { kind: 'postgres' }>;
@@ -18,7 +18,8 @@ export async function openPostgres(target: PostgresTarget): Promise<Database> {
   });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => {});
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const queries = queryLog();
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), log: queries.log });
   return {
     db,
     dialect: 'postgres',
@@ -26,6 +27,8 @@ export async function openPostgres(target: PostgresTarget): Promise<Database> {
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+    observeQueries: queries.observe,
+    snapshot: (fn) => db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(fn),
     // A PostgreSQL commit is durable when it returns.
     transactionDurableLater: async (fn) => ({ result: await db.transaction().execute(fn), durable: Promise.resolve() }),
     lostUnsyncedCommits: false,

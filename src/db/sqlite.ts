@@ -4,7 +4,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import type { Config } from '../config.js';
 import { openMarkers } from './boot-markers.js';
 import { createCheckpointer, DEFAULT_CHECKPOINT_BYTES } from './checkpointer.js';
-import type { Database } from './connect.js';
+import { type Database, queryLog } from './connect.js';
 import { withStatementCache } from './statement-cache.js';
 import type { Tables } from './tables.js';
 import { createSyncer } from './wal-syncer.js';
@@ -34,7 +34,8 @@ export async function openSqlite(target: SqliteTarget): Promise<Database> {
   // limit, the first commit that starts the WAL afresh truncates it to a quarter of the threshold.
   const checkpointBytes = target.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
   raw.pragma(`journal_size_limit = ${Math.floor(checkpointBytes / 4)}`);
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const queries = queryLog();
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }), log: queries.log });
   const deferred = target.synchronous !== 'normal';
   const syncWal = createSyncer(`${target.file}-wal`);
   const checkpointer = createCheckpointer(target.file, checkpointBytes);
@@ -72,6 +73,20 @@ export async function openSqlite(target: SqliteTarget): Promise<Database> {
       // A failed sync leaves the marker saying so: the next start skips past what was shown.
       if (syncWal.failed()) markers.markLost();
       else markers.remove();
+    },
+    observeQueries: queries.observe,
+    async snapshot(fn) {
+      // A second connection: a read transaction on the main one would hold Kysely's only
+      // connection (and every request) for the whole backup.
+      const reader = new Sqlite(target.file);
+      reader.pragma('busy_timeout = 5000');
+      reader.pragma('query_only = ON');
+      const view = new Kysely<Tables>({ dialect: new SqliteDialect({ database: reader }) });
+      try {
+        return await view.transaction().execute(fn);
+      } finally {
+        await view.destroy();
+      }
     },
     async transactionDurableLater(fn) {
       if (!deferred) return { result: await db.transaction().execute(fn), durable: settled };

@@ -65,11 +65,13 @@ export interface Tables {
   access_keys: AccessKeysTable;
   setup_tokens: SetupTokensTable;
   files: FilesTable;
+  file_totals: FileTotalsTable;
   share_links: ShareLinksTable;
   chat_rooms: ChatRoomsTable;
   chat_members: ChatMembersTable;
   chat_invites: ChatInvitesTable;
   chat_messages: ChatMessagesTable;
+  restores: RestoresTable;
 }
 
 export interface FilesTable {
@@ -83,6 +85,14 @@ export interface FilesTable {
   mime: string;
   created_at: number;
   updated_at: number;
+}
+
+/** Per owner and category: how many files and bytes (kept with every insert and delete of `files`). */
+export interface FileTotalsTable {
+  owner_id: number;
+  category: FilesTable['category'];
+  file_count: number;
+  byte_count: number;
 }
 
 export interface ShareLinksTable {
@@ -132,4 +142,11 @@ export interface ChatMessagesTable {
   file_id: string | null;
   client_id: string | null;
   created_at: number;
+}
+
+/** One row per restore, committed with the restored rows (ops/backup/restore-journal.ts). */
+export interface RestoresTable {
+  id: string;
+  archive: string;
+  restored_at: number;
 }

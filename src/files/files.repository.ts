@@ -13,8 +13,19 @@ export interface ListQuery {
   offset: number;
 }
 
+/** Adds a file and counts it in its owner's totals. Call inside the upload's transaction. */
 export async function insertFile(db: Db, row: FileRow): Promise<void> {
   await db.insertInto('files').values(row).execute();
+  await db
+    .insertInto('file_totals')
+    .values({ owner_id: row.owner_id, category: row.category, file_count: 1, byte_count: row.size })
+    .onConflict((oc) =>
+      oc.columns(['owner_id', 'category']).doUpdateSet((eb) => ({
+        file_count: eb('file_totals.file_count', '+', 1),
+        byte_count: eb('file_totals.byte_count', '+', row.size),
+      })),
+    )
+    .execute();
 }
 
 export function findFileById(db: Db, id: string): Promise<FileRow | undefined> {
@@ -47,23 +58,55 @@ export async function listFiles(db: Db, query: ListQuery): Promise<{ rows: FileR
     .limit(query.limit)
     .offset(query.offset)
     .execute();
-  const total = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return { rows, total: Number(total.n) };
+  return { rows, total: await countFiles(db, query.ownerId, query.category) };
+}
+
+/** How many files (of one owner, of one category): read from the totals, a few rows whatever the count. */
+async function countFiles(db: Db, ownerId?: number, category?: FileRow['category']): Promise<number> {
+  let q = db.selectFrom('file_totals').select((eb) => eb.fn.coalesce(eb.fn.sum<number>('file_count'), eb.lit(0)).as('n'));
+  if (ownerId !== undefined) q = q.where('owner_id', '=', ownerId);
+  if (category !== undefined) q = q.where('category', '=', category);
+  return Number((await q.executeTakeFirstOrThrow()).n);
 }
 
 export async function renameFile(db: Db, id: string, originalName: string, now: number): Promise<void> {
   await db.updateTable('files').set({ original_name: originalName, updated_at: now }).where('id', '=', id).execute();
 }
 
+/** Removes a file and takes it out of its owner's totals, in one transaction (the caller's, if it is in one). */
 export async function deleteFile(db: Db, id: string): Promise<boolean> {
-  const r = await db.deleteFrom('files').where('id', '=', id).executeTakeFirst();
-  return Number(r.numDeletedRows) > 0;
+  if (!db.isTransaction) return db.transaction().execute((trx) => deleteFile(trx, id));
+  const row = await db.deleteFrom('files').where('id', '=', id).returning(['owner_id', 'category', 'size']).executeTakeFirst();
+  if (!row) return false;
+  await db
+    .updateTable('file_totals')
+    .set((eb) => ({ file_count: eb('file_count', '-', 1), byte_count: eb('byte_count', '-', Number(row.size)) }))
+    .where('owner_id', '=', row.owner_id)
+    .where('category', '=', row.category)
+    .execute();
+  return true;
 }
 
+/** Recounts every owner's totals from the rows (after rows were written in bulk, as a restore does). */
+export async function rebuildFileTotals(db: Db): Promise<void> {
+  await db.deleteFrom('file_totals').execute();
+  await db
+    .insertInto('file_totals')
+    .columns(['owner_id', 'category', 'file_count', 'byte_count'])
+    .expression((eb) =>
+      eb
+        .selectFrom('files')
+        .select((e) => ['owner_id', 'category', e.fn.countAll<number>().as('file_count'), e.fn.sum<number>('size').as('byte_count')])
+        .groupBy(['owner_id', 'category']),
+    )
+    .execute();
+}
+
+/** The bytes an owner's files hold, from the totals. */
 export async function usageOf(db: Db, ownerId: number): Promise<number> {
   const r = await db
-    .selectFrom('files')
-    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size'), eb.lit(0)).as('used'))
+    .selectFrom('file_totals')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('byte_count'), eb.lit(0)).as('used'))
     .where('owner_id', '=', ownerId)
     .executeTakeFirstOrThrow();
   return Number(r.used);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { AppError } from '../shared/errors.js';
 import type { Category } from './categories.js';
+import { createDeletionHolds } from './deletion-holds.js';
 import { probeDirectIo } from './disk-writer.js';
 import { adopt, adoptHashed, type Received, type ReceiveOptions, receive } from './receiving.js';
 
@@ -26,6 +27,7 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
   let direct = false;
   /** The uploads folder with every symlink resolved (the data dir itself may be a link), set by init. */
   let realRoot: string | undefined;
+  const holds = createDeletionHolds(root);
 
   async function init(cleanTemp: boolean): Promise<void> {
     for (const dir of [tempDir, ...CATEGORIES.map((c) => path.join(root, c))]) {
@@ -99,13 +101,25 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
   }
 
   async function remove(category: Category, storedName: string): Promise<void> {
-    await unlink(pathOf(category, storedName)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    // While a backup runs, the bytes are kept aside for it (deletion-holds.ts).
+    await holds.dispose(pathOf(category, storedName), category, storedName);
     // Its cached thumbnails go with it.
     const thumbs = path.join(root, '.thumbs');
     const names = await readdir(thumbs).catch(() => [] as string[]);
     await Promise.all(names.filter((n) => n.startsWith(`${storedName}-`)).map((n) => unlink(path.join(thumbs, n)).catch(() => {})));
+  }
+
+  /**
+   * A listed file for a backup: from its place, or from where a delete made during the backup
+   * kept it. The move between the two is one rename, so one of three tries finds it.
+   */
+  async function openForBackup(category: Category, storedName: string): Promise<{ fh: FileHandle; size: number; mtimeMs: number }> {
+    const kept = async () => {
+      const fh = await open(holds.keptPath(category, storedName), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const st = await fh.stat();
+      return { fh, size: st.size, mtimeMs: st.mtimeMs };
+    };
+    return openForRead(category, storedName).catch(() => kept().catch(() => openForRead(category, storedName)));
   }
 
   /** Stored files older than `before` (ms), per category: candidates for the orphan sweep. */
@@ -137,7 +151,11 @@ export function createStorage(dataDir: string, { directIo = true }: { directIo?:
     commit,
     discard,
     openForRead,
+    openForBackup,
     remove,
+    /** Deletion holds: a backup keeps deleted bytes until it has archived them. */
+    holdDeletions: () => holds.hold(),
+    purgeKept: () => holds.purge(),
     listOlderThan,
     pathOf,
   };

@@ -32,6 +32,9 @@ export async function healthRoutes(app: FastifyInstance, { core }: { core: Core 
     storage: Type.Object({
       status: Type.Union([Type.Literal('ok'), Type.Literal('full'), Type.Literal('read-only'), Type.Literal('unavailable')]),
     }),
+    backup: Type.Object({
+      lastAt: Type.Union([Type.String({ description: 'UTC start of the newest archive in data/backups' }), Type.Null()]),
+    }),
   });
   r.get(
     '/ready',
@@ -39,12 +42,13 @@ export async function healthRoutes(app: FastifyInstance, { core }: { core: Core 
       schema: { tags, summary: 'Readiness: the database answers and the data dir takes writes', response: { 200: Ready, 503: Ready } },
     },
     async (_request, reply) => {
-      const c = await core.health.check();
+      const [c, lastAt] = await Promise.all([core.health.check(), core.backups.lastBackupAt().catch(() => undefined)]);
       if (!c.ok) reply.code(503).header('retry-after', '5');
       return {
         status: c.ok ? ('ready' as const) : ('degraded' as const),
         database: { dialect: core.health.dialect, status: c.database, latencyMs: c.latencyMs },
         storage: { status: c.storage },
+        backup: { lastAt: lastAt ?? null },
       };
     },
   );

@@ -42,6 +42,10 @@ export const ERRORS = {
   LAST_ADMIN: { status: 409, kind: 'client' },
   ROOM_EXISTS: { status: 409, kind: 'client' },
   UPLOAD_CONFLICT: { status: 409, kind: 'client' },
+  /** A backup is already being written by this server. */
+  BACKUP_IN_PROGRESS: { status: 409, kind: 'client' },
+  /** A restore needs the data dir to itself (a server or another restore is on it). */
+  DATA_DIR_BUSY: { status: 409, kind: 'client' },
   UPLOAD_EXPIRED: { status: 410, kind: 'client' },
   PRECONDITION_FAILED: { status: 412, kind: 'client' },
   PAYLOAD_TOO_LARGE: { status: 413, kind: 'client' },
@@ -50,6 +54,8 @@ export const ERRORS = {
   RANGE_NOT_SATISFIABLE: { status: 416, kind: 'client' },
   EXPECTATION_FAILED: { status: 417, kind: 'client' },
   UNSUPPORTED_IMAGE: { status: 422, kind: 'client' },
+  /** A backup archive that is damaged, lies, or is not Plaza's. */
+  ARCHIVE_INVALID: { status: 422, kind: 'client' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, kind: 'client' },
   /** A plain request on a WebSocket-only path. */
   UPGRADE_REQUIRED: { status: 426, kind: 'client' },

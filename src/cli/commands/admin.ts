@@ -10,7 +10,8 @@ export interface PasswordSource {
   passwordStdin?: boolean;
 }
 
-async function withCore<T>(config: Readonly<Config>, fn: (core: Core) => Promise<T>): Promise<T> {
+/** Runs `fn` on the full core of this data dir (migrated; an interrupted restore finished first). */
+export async function withCore<T>(config: Readonly<Config>, fn: (core: Core) => Promise<T>): Promise<T> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { secret } = loadOrCreateSecret(config.dataDir, config.secret);
   const core = await buildCore(config, { secret });

@@ -5,6 +5,8 @@ import { type NetclassDoor, startNetclassDoor } from '../../compat/netclass/door
 import { startTcpChatDoor } from '../../compat/tcpchat/door.js';
 import type { Config } from '../../config.js';
 import { buildServer } from '../../server.js';
+import { scheduleBackups } from '../../ops/backup/backup-schedule.js';
+import { assertNotRestoring, markServing } from '../../ops/backup/data-dir-lock.js';
 import { tuneHeapForStreaming } from '../../ops/heap.js';
 import { loadOrCreateSecret } from '../../ops/secret.js';
 
@@ -29,7 +31,16 @@ export async function startServer(
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { secret, created } = loadOrCreateSecret(config.dataDir, config.secret);
   if (created) log(`Generated a new server secret in ${config.dataDir}/secret (mode 0600).`);
-  const core = await buildCore(config, { secret, cleanTemp: true });
+  // The mark a restore looks for (written before looking for a running restore: see data-dir-lock.ts).
+  const unmark = markServing(config.dataDir);
+  let core: Core;
+  try {
+    assertNotRestoring(config.dataDir);
+    core = await buildCore(config, { secret, cleanTemp: true });
+  } catch (err) {
+    unmark();
+    throw err;
+  }
   let app: FastifyInstance | undefined;
   let netclass: NetclassDoor | undefined;
   let tcpchat: { port: number; close(): Promise<void> } | undefined;
@@ -77,7 +88,15 @@ export async function startServer(
     const housekeeping = () => {
       core.accounts.purgeEnded().catch(() => {});
       core.files.sweepOrphans().catch(() => {});
+      core.storage.purgeKept().catch(() => {});
     };
+    const http = app;
+    const stopSchedule = config.backup.schedule
+      ? scheduleBackups(core.backups, config.backup.schedule, {
+          info: (obj, msg) => http.log.info(obj, msg),
+          error: (obj, msg) => http.log.error(obj, msg),
+        })
+      : () => {};
     const firstSweep = setTimeout(housekeeping, 60_000);
     firstSweep.unref();
     const sweeper = setInterval(housekeeping, 3600_000);
@@ -95,10 +114,12 @@ export async function startServer(
       async close() {
         clearTimeout(firstSweep);
         clearInterval(sweeper);
+        stopSchedule();
         await door?.close();
         await chatDoor?.close();
         await server.close();
         await core.close();
+        unmark();
       },
     };
   } catch (err) {
@@ -106,22 +127,56 @@ export async function startServer(
     await tcpchat?.close().catch(() => {});
     await app?.close().catch(() => {});
     await core.close();
+    unmark();
     throw err;
   }
+}
+
+/**
+ * What `serve` says on stderr (logs go to stdout): plain lines on a terminal; otherwise one JSON
+ * line per event in pino's shape, the start banner whole in one (its facts as fields), so a log
+ * collector reads it as one record instead of lines interleaved with the JSON logs.
+ */
+function announcer(tty: boolean) {
+  const write = (line: string) => process.stderr.write(`${line}\n`);
+  const record = (level: number, msg: string, fields: object = {}) => write(JSON.stringify({ level, time: Date.now(), msg, ...fields }));
+  const lines: string[] = [];
+  return {
+    line: (l: string) => (tty ? write(l) : lines.push(l.trim())),
+    banner(level: number, fields: object) {
+      if (tty || lines.length === 0) return;
+      record(level, lines.find((l) => l.startsWith('Plaza is running')) ?? lines[0] ?? '', { ...fields, banner: lines.splice(0) });
+    },
+    note: (msg: string) => (tty ? write(msg) : record(30, msg)),
+  };
 }
 
 /** `plaza serve`: runs until SIGTERM/SIGINT, then finishes in-flight requests and exits. */
 export async function serveCommand(config: Readonly<Config>): Promise<void> {
   tuneHeapForStreaming();
-  const running = await startServer(config, (line) => process.stderr.write(`${line}\n`));
+  const say = announcer(process.stderr.isTTY === true);
+  let running: RunningServer;
+  try {
+    running = await startServer(config, say.line);
+  } catch (err) {
+    say.banner(50, {});
+    throw err;
+  }
+  say.banner(30, {
+    url: running.url,
+    database: running.core.database.dialect,
+    ...(running.setupUrl ? { setupUrl: running.setupUrl } : {}),
+    ...(running.netclassPort !== undefined ? { netclassPort: running.netclassPort } : {}),
+    ...(running.tcpchatPort !== undefined ? { tcpchatPort: running.tcpchatPort } : {}),
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      process.stderr.write('Forced exit.\n');
+      say.note('Forced exit.');
       process.exit(1);
     }
     stopping = true;
-    process.stderr.write(`${signal} received: finishing in-flight requests…\n`);
+    say.note(`${signal} received: finishing in-flight requests…`);
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
     running.close().then(

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../../accounts/model.js';
 import { describeFailure, logFailure } from '../../shared/error-map.js';
-import { POST_EXTRAS, PUT_EXTRAS, type SeedAnswer } from '../netclass-http.js';
+import { POST_EXTRAS, PUT_EXTRAS, type SeedAnswer } from './semantics.js';
 import type { NetclassContext } from './context.js';
 import { fromAnswer, type Reply } from './reply.js';
 import { credentials } from './requests.js';

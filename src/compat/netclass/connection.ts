@@ -2,7 +2,7 @@ import type net from 'node:net';
 import type { RequestContext } from '../../accounts/model.js';
 import { describeFailure, logFailure } from '../../shared/error-map.js';
 import { createOrderedQueue, type OrderedQueue } from '../../shared/ordered-queue.js';
-import { describeFailure as seedFailure } from '../netclass-http.js';
+import { seedFailure } from './semantics.js';
 import { drainOrClose } from '../tcp-door.js';
 import { answer, type Caller, told } from './answer.js';
 import { LINGER_MS, type NetclassContext } from './context.js';

@@ -1,5 +1,5 @@
 import type { Core } from '../../app.js';
-import type { createNetclassSemantics } from '../netclass-http.js';
+import type { createNetclassSemantics } from './semantics.js';
 
 /** What every connection of one seed 001 door shares: the services, the seed's rules, the logs, the settings. */
 

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Core } from '../../app.js';
-import { createNetclassSemantics } from '../netclass-http.js';
+import { createNetclassSemantics } from './semantics.js';
 import { closeDoor, listenDoor } from '../tcp-door.js';
 import { NetclassConnection } from './connection.js';
 import { type DoorLog, LINGER_MS, type NetclassContext } from './context.js';
@@ -10,7 +10,7 @@ import { renderReply } from './reply.js';
  * Seed 001's raw TCP front door (opt-in, own port). Its client does not speak valid HTTP (see
  * requests.ts), so no HTTP parser can frame it: here a request is whatever arrives before a short
  * quiet gap (connection.ts). Login state belongs to the connection. Semantics are shared with `/`
- * over HTTP (netclass-http.ts).
+ * over HTTP (netclass-http.ts): semantics.ts.
  */
 
 export interface NetclassDoorOptions {

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { SeedAnswer } from '../netclass-http.js';
+import type { SeedAnswer } from './semantics.js';
 
 /** Seed 001's raw TCP replies: an HTTP/1.1 status line, a few headers and a plain-text body. */
 
@@ -28,7 +28,7 @@ export function renderReply(r: Reply): Buffer {
   return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
 }
 
-/** The shared seed 001 semantics' answer (netclass-http.ts) as a reply. */
+/** The shared seed 001 semantics' answer (semantics.ts) as a reply. */
 export function fromAnswer(a: SeedAnswer): Reply {
   return {
     status: a.status,

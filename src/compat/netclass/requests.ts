@@ -1,4 +1,4 @@
-import { parseUserLine } from '../netclass-http.js';
+import { parseUserLine } from './semantics.js';
 
 /**
  * Seed 001's requests inside one burst of bytes. Its client does not speak valid HTTP: GET/HEAD

@@ -4,15 +4,19 @@ import * as m0002 from './0002_files.js';
 import * as m0003 from './0003_chat.js';
 import * as m0004 from './0004_rotated_refresh_tokens.js';
 import * as m0005 from './0005_refresh_reuse_grace.js';
+import * as m0006 from './0006_restores.js';
+import * as m0007 from './0007_file_totals.js';
 import { isPostgres } from './portable.js';
 
 /** Frozen and listed statically: never edit a shipped migration, add a new one. */
-const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Record<string, Migration> = {
   '0001_accounts': m0001,
   '0002_files': m0002,
   '0003_chat': m0003,
   '0004_rotated_refresh_tokens': m0004,
   '0005_refresh_reuse_grace': m0005,
+  '0006_restores': m0006,
+  '0007_file_totals': m0007,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultSet> {

@@ -1,0 +1,24 @@
+import { Cron } from 'croner';
+import type { BackupService } from './backup.service.js';
+
+export interface ScheduleLog {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * PLAZA_BACKUP_SCHEDULE: backups on a cron schedule (croner; the expression was checked at start
+ * by config.ts). A run still going when the next is due is not doubled (`protect`); each run keeps
+ * PLAZA_BACKUP_KEEP archives. Returns the stop function.
+ */
+export function scheduleBackups(backups: Pick<BackupService, 'create'>, schedule: string, log: ScheduleLog): () => void {
+  const job = new Cron(schedule, { protect: true, unref: true }, async () => {
+    try {
+      const r = await backups.create();
+      log.info({ archive: r.name, bytes: r.size, durationMs: r.durationMs }, 'Scheduled backup written');
+    } catch (err) {
+      log.error({ err }, 'Scheduled backup failed');
+    }
+  });
+  return () => job.stop();
+}
