@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fsyncPath } from '../shared/durable.js';
+import { isProcessAlive } from '../shared/processes.js';
 
 /** Linux's id of this boot; undefined elsewhere. */
 function bootId(): string | undefined {
@@ -38,10 +39,10 @@ export function openMarkers(file: string) {
       continue;
     }
     if (boot !== undefined && content === boot) {
-      if (!isAlive(pid)) unlinkSafe(full);
+      if (!isProcessAlive(pid)) unlinkSafe(full);
       continue;
     }
-    if (boot === undefined && content !== SYNC_FAILED && isAlive(pid)) continue;
+    if (boot === undefined && content !== SYNC_FAILED && isProcessAlive(pid)) continue;
     stale.push({ path: full, content });
   }
   const mine = path.join(dir, `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -67,16 +68,6 @@ export function openMarkers(file: string) {
       }
     },
   };
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function unlinkSafe(file: string) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { isProcessAlive } from '../shared/processes.js';
 
 /**
  * Deletion holds: while a backup runs — in this process or another one on the same data dir
@@ -24,7 +25,7 @@ export function createDeletionHolds(root: string) {
     let live = false;
     for (const name of names) {
       const [holder, pid] = name.split('-');
-      if (holder === host && !isAlive(Number(pid))) await unlink(path.join(holdsDir, name)).catch(() => {});
+      if (holder === host && !isProcessAlive(Number(pid))) await unlink(path.join(holdsDir, name)).catch(() => {});
       else live = true;
     }
     return live;
@@ -64,14 +65,4 @@ export function createDeletionHolds(root: string) {
   }
 
   return { active, hold, keptPath, dispose, purge };
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -2,6 +2,7 @@ import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync }
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { AppError } from '../../shared/errors.js';
+import { isProcessAlive } from '../../shared/processes.js';
 
 /**
  * Who is using a data dir. Each running server leaves `.serving-<host>-<pid>` in it until it
@@ -17,14 +18,7 @@ const RESTORE_LOCK = '.restore.lock';
 
 function alive(markHost: string, pid: number): boolean {
   if (markHost !== host) return true;
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return pid === process.pid || isProcessAlive(pid);
 }
 
 /**
