@@ -3,13 +3,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { adminCreate, adminResetPassword, adminSetRole, migrateCommand } from './cli/commands/admin.js';
 import { backupCommand, restoreCommand, UsageError } from './cli/commands/backup.js';
 import { serveCommand } from './cli/commands/serve.js';
+import { ClientError } from './cli/client/errors.js';
+import { clientVerbs, registerAccountCommands } from './cli/client-commands.js';
+import { EXIT } from './cli/exit-codes.js';
 import { ConfigError, loadConfig } from './config.js';
 import { VERSION } from './ops/health.service.js';
 import { SecretError } from './ops/secret.js';
 import { AppError } from './shared/errors.js';
-
-/** Exit codes scripts can rely on. */
-const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, notFound: 4, conflict: 5 } as const;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -18,8 +18,12 @@ let jsonErrors = false;
 
 function fail(err: unknown): never {
   if (jsonErrors) {
-    const code = err instanceof AppError ? err.code : err instanceof UsageError ? 'USAGE' : 'FAILED';
+    const code = err instanceof AppError || err instanceof ClientError ? err.code : err instanceof UsageError ? 'USAGE' : 'FAILED';
     out(JSON.stringify({ error: { code, message: (err as Error)?.message ?? String(err) } }));
+  }
+  if (err instanceof ClientError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(err.exit);
   }
   if (err instanceof UsageError) {
     process.stderr.write(`${err.message}\n`);
@@ -123,5 +127,10 @@ program
       await restoreCommand(loadConfig(), archive, o, out);
     }),
   );
+
+const { verb, act } = clientVerbs(program, fail, (on) => {
+  jsonErrors = on;
+});
+registerAccountCommands(verb, act);
 
 program.parseAsync(process.argv).catch(fail);
