@@ -1,12 +1,14 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClientContext, type ClientOptions, clientContext } from './client/context.js';
+import { filesCommand, rmCommand, shareCommand } from './commands/files.js';
+import { downloadCommand, uploadCommand } from './commands/transfers.js';
 import { loginCommand, logoutCommand, privilegeCommand, registerCommand, whoamiCommand } from './commands/account.js';
 
 type Fail = (err: unknown) => never;
 type JsonSwitch = (on: boolean) => void;
 // biome-ignore lint: commander hands options as a loose record
 type Opts = any;
-type Run = (ctx: ClientContext, o: Opts, ...args: string[]) => Promise<void>;
+type Run = (ctx: ClientContext, o: Opts, ...args: Array<string | string[]>) => Promise<void>;
 
 /**
  * The client verbs of `plaza` (parsing only): each gets --server and --json, builds its context
@@ -25,7 +27,7 @@ export function clientVerbs(program: Command, fail: Fail, setJson: JsonSwitch) {
     const o = args.at(-2) as ClientOptions;
     setJson(o.json === true);
     try {
-      await fn(await clientContext(o), o, ...(args.slice(0, -2) as string[]));
+      await fn(await clientContext(o), o, ...(args.slice(0, -2) as Array<string | string[]>));
     } catch (err) {
       fail(err);
     }
@@ -33,7 +35,7 @@ export function clientVerbs(program: Command, fail: Fail, setJson: JsonSwitch) {
   return { verb, act };
 }
 
-export function registerAccountCommands(verb: ReturnType<typeof clientVerbs>['verb'], act: ReturnType<typeof clientVerbs>['act']) {
+export function registerAccountCommands(verb: Verbs['verb'], act: Verbs['act']) {
   verb('register', 'create an account on the server and log in')
     .argument('<username>')
     .option('--email <email>', 'an email address')
@@ -46,4 +48,37 @@ export function registerAccountCommands(verb: ReturnType<typeof clientVerbs>['ve
   verb('logout', 'end the session on the server and forget the profile').action(act((ctx) => logoutCommand(ctx)));
   verb('whoami', 'who you are logged in as, and where').action(act((ctx) => whoamiCommand(ctx)));
   verb('privilege', 'elevate: get an access key (valid one hour) for protected resources').action(act((ctx) => privilegeCommand(ctx)));
+}
+
+type Verbs = ReturnType<typeof clientVerbs>;
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
+  return n;
+};
+
+export function registerFileCommands(verb: Verbs['verb'], act: Verbs['act']) {
+  verb('files', 'list your files (a table on a terminal; tab-separated lines otherwise)')
+    .addOption(new Option('--category <category>', 'only this category').choices(['images', 'documents', 'files']))
+    .addOption(new Option('--sort <key>', 'sort by').choices(['name', 'size', 'created']))
+    .option('--desc', 'largest, newest or last name first')
+    .action(act((ctx, o) => filesCommand(ctx, o)));
+  verb('upload', 'upload files (resumable: an interrupted upload of the same file resumes on the next run)')
+    .argument('<path...>')
+    .option('-r, --recursive', 'upload the files inside directories')
+    .action(act((ctx, o, ...paths) => uploadCommand(ctx, paths.flat(), o)));
+  verb('download', 'download a file (resumes a partial download; verifies its SHA-256)')
+    .argument('<file>', 'a file id (fil_…) or name')
+    .option('-o, --output <path>', 'a directory to download into, or a file path')
+    .option('--force', 'replace an existing file')
+    .action(act((ctx, o, ref) => downloadCommand(ctx, ref as string, o)));
+  verb('rm', 'delete files')
+    .argument('<file...>', 'file ids (fil_…) or names')
+    .action(act((ctx, _o, ...refs) => rmCommand(ctx, refs.flat())));
+  verb('share', 'make a share link for a file')
+    .argument('<file>', 'a file id (fil_…) or name')
+    .option('--expires <duration>', 'how long the link lives: 30m, 12h, 7d (default: the server\'s)')
+    .option('--max-downloads <n>', 'how many downloads the link allows', positiveInt)
+    .action(act((ctx, o, ref) => shareCommand(ctx, ref as string, o)));
 }
