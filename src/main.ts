@@ -4,7 +4,7 @@ import { adminCreate, adminResetPassword, adminSetRole, migrateCommand } from '.
 import { backupCommand, restoreCommand, UsageError } from './cli/commands/backup.js';
 import { serveCommand } from './cli/commands/serve.js';
 import { ClientError } from './cli/client/errors.js';
-import { clientVerbs, registerAccountCommands, registerFileCommands } from './cli/client-commands.js';
+import { clientVerbs, registerAccountCommands, registerChatCommands, registerFileCommands } from './cli/client-commands.js';
 import { EXIT } from './cli/exit-codes.js';
 import { ConfigError, loadConfig } from './config.js';
 import { VERSION } from './ops/health.service.js';
@@ -133,5 +133,6 @@ const { verb, act } = clientVerbs(program, fail, (on) => {
 });
 registerAccountCommands(verb, act);
 registerFileCommands(verb, act);
+registerChatCommands(verb, act);
 
 program.parseAsync(process.argv).catch(fail);

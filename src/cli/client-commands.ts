@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClientContext, type ClientOptions, clientContext } from './client/context.js';
+import { sendCommand } from './commands/chat.js';
 import { filesCommand, rmCommand, shareCommand } from './commands/files.js';
 import { downloadCommand, uploadCommand } from './commands/transfers.js';
 import { loginCommand, logoutCommand, privilegeCommand, registerCommand, whoamiCommand } from './commands/account.js';
@@ -81,4 +82,11 @@ export function registerFileCommands(verb: Verbs['verb'], act: Verbs['act']) {
     .option('--expires <duration>', 'how long the link lives: 30m, 12h, 7d (default: the server\'s)')
     .option('--max-downloads <n>', 'how many downloads the link allows', positiveInt)
     .action(act((ctx, o, ref) => shareCommand(ctx, ref as string, o)));
+}
+
+export function registerChatCommands(verb: Verbs['verb'], act: Verbs['act']) {
+  verb('send', 'send a message to a room (by name or id) or to @user; the text from the arguments or stdin')
+    .argument('<room|@user>')
+    .argument('[text...]', 'the message (default: read from stdin)')
+    .action(act((ctx, _o, target, text) => sendCommand(ctx, target as string, (text as string[] | undefined) ?? [])));
 }
