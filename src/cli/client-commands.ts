@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClientContext, type ClientOptions, clientContext } from './client/context.js';
 import { sendCommand } from './commands/chat.js';
+import { chatCommand } from './commands/chat-lines.js';
 import { filesCommand, rmCommand, shareCommand } from './commands/files.js';
 import { downloadCommand, uploadCommand } from './commands/transfers.js';
 import { loginCommand, logoutCommand, privilegeCommand, registerCommand, whoamiCommand } from './commands/account.js';
@@ -89,4 +90,7 @@ export function registerChatCommands(verb: Verbs['verb'], act: Verbs['act']) {
     .argument('<room|@user>')
     .argument('[text...]', 'the message (default: read from stdin)')
     .action(act((ctx, _o, target, text) => sendCommand(ctx, target as string, (text as string[] | undefined) ?? [])));
+  verb('chat', 'chat in line mode: events as lines on stdout, stdin lines sent (/join, /leave, /dm, /who, /quit)')
+    .argument('[room]', 'a room name or id, or @user (default: only follow your rooms until /join)')
+    .action(act((ctx, _o, room) => chatCommand(ctx, room as string | undefined)));
 }
