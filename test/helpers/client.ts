@@ -20,7 +20,7 @@ export interface ClientUser {
   /** Runs the built `plaza` with these arguments (stdin from `input`), asynchronously. */
   run(args: string[], o?: { input?: string; env?: Record<string, string>; cwd?: string }): Promise<Run>;
   /** Starts `plaza` and hands back the child (to kill it mid-way). */
-  start(args: string[], o?: { cwd?: string }): { child: ChildProcess; done: Promise<Run> };
+  start(args: string[], o?: { cwd?: string; openStdin?: boolean }): { child: ChildProcess; done: Promise<Run> };
   cleanup(): void;
 }
 
@@ -48,13 +48,14 @@ export function clientUser(server?: string): ClientUser {
     XDG_CACHE_HOME: cacheDir,
     ...(server ? { PLAZA_SERVER: server } : {}),
   };
-  const start = (args: string[], o: { input?: string; env?: Record<string, string>; cwd?: string } = {}) => {
+  const start = (args: string[], o: { input?: string; env?: Record<string, string>; cwd?: string; openStdin?: boolean } = {}) => {
     const child = spawn(process.execPath, [MAIN, ...args], {
       env: { ...env, ...o.env },
       cwd: o.cwd ?? path.join(home, 'work'),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    child.stdin?.end(o.input ?? '');
+    // stdin ends at once (no terminal, nothing typed) unless the test types into it.
+    if (!o.openStdin) child.stdin?.end(o.input ?? '');
     return { child, done: collect(child) };
   };
   return {
