@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Argument, Command, InvalidArgumentError } from 'commander';
 import { adminCreate, adminResetPassword, adminSetRole, migrateCommand } from './cli/commands/admin.js';
 import { backupCommand, restoreCommand, UsageError } from './cli/commands/backup.js';
 import { serveCommand } from './cli/commands/serve.js';
+import { completionScript } from './cli/commands/completion.js';
 import { ClientError } from './cli/client/errors.js';
 import { clientVerbs, registerAccountCommands, registerChatCommands, registerFileCommands } from './cli/client-commands.js';
 import { EXIT } from './cli/exit-codes.js';
@@ -134,5 +135,12 @@ const { verb, act } = clientVerbs(program, fail, (on) => {
 registerAccountCommands(verb, act);
 registerFileCommands(verb, act);
 registerChatCommands(verb, act);
+program
+  .command('completion')
+  .description('print a shell completion script: eval "$(plaza completion bash)"')
+  .addArgument(new Argument('<shell>').choices(['bash', 'zsh', 'fish']))
+  .action((shell: 'bash' | 'zsh' | 'fish') => {
+    process.stdout.write(completionScript(program, shell));
+  });
 
 program.parseAsync(process.argv).catch(fail);

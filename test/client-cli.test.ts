@@ -179,3 +179,24 @@ describe('plaza client: bad configuration and an unreachable server', () => {
     expect(unknown.code).toBe(2);
   });
 });
+
+describe('plaza completion', () => {
+  it('bash: completes verbs and a verb\'s options when sourced; zsh and fish scripts; another shell is exit 2', async () => {
+    const u = user(null);
+    const script = await u.run(['completion', 'bash']);
+    expect(script.code).toBe(0);
+    const file = path.join(u.home, 'plaza.bash');
+    writeFileSync(file, script.stdout);
+    const { spawnSync } = await import('node:child_process');
+    const complete = (...words: string[]) =>
+      spawnSync('bash', ['-c', `source ${file}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _plaza; printf '%s\\n' "\${COMPREPLY[@]}"`], {
+        encoding: 'utf8',
+      }).stdout.trim().split('\n');
+    expect(complete('plaza', 'up')).toEqual(['upload']);
+    expect(complete('plaza', 'download', '--')).toEqual(expect.arrayContaining(['--output', '--force', '--server', '--json']));
+    expect(complete('plaza', 'admin', 'cr')).toEqual(['create']);
+    expect((await u.run(['completion', 'zsh'])).stdout).toContain('#compdef plaza');
+    expect((await u.run(['completion', 'fish'])).stdout).toContain("complete -c plaza -n '__fish_use_subcommand' -a 'upload'");
+    expect((await u.run(['completion', 'tcsh'])).code).toBe(2);
+  });
+});
