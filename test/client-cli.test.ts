@@ -124,6 +124,19 @@ describe('plaza register / login / whoami / logout', () => {
   });
 });
 
+describe('plaza --profile', () => {
+  it('keeps one login per named profile, each 0600; a bad name is exit 2', async () => {
+    const u = user();
+    await u.run(['register', 'kate', '--password-stdin'], { input: PASSWORD });
+    await u.run(['register', 'liam', '--password-stdin', '--profile', 'work'], { input: PASSWORD });
+    expect((await u.run(['whoami'])).stdout).toBe(`kate on ${base}\n`);
+    expect((await u.run(['whoami', '--profile', 'work'])).stdout).toBe(`liam on ${base}\n`);
+    expect(statSync(path.join(u.configDir, 'plaza', 'profile-work.json')).mode & 0o777).toBe(0o600);
+    expect((await u.run(['whoami', '--profile', '../x'])).code).toBe(2);
+    expect((await u.run(['whoami', '--profile', 'nobody'])).code).toBe(6);
+  });
+});
+
 describe('plaza client: bad configuration and an unreachable server', () => {
   it('a profile readable by others is refused with the fix (exit 3); a corrupt one too', async () => {
     const u = user();

@@ -22,6 +22,7 @@ export function clientVerbs(program: Command, fail: Fail, setJson: JsonSwitch) {
       .command(name)
       .description(description)
       .option('--server <url>', 'the Plaza server (default: PLAZA_SERVER, then the saved profile)')
+      .option('--profile <name>', 'use a named profile (several servers or accounts); default: "default"')
       .option('--json', 'print the result (or error) as one JSON line on stdout');
 
   /** commander calls an action with the positional arguments, then the options, then the command. */

@@ -7,6 +7,7 @@ import { profilePath } from './profile.js';
 /** The options every client command takes. */
 export interface ClientOptions {
   server?: string;
+  profile?: string;
   json?: boolean;
 }
 
@@ -24,7 +25,7 @@ export interface ClientContext {
 
 export async function clientContext(o: ClientOptions): Promise<ClientContext> {
   const env = clientEnvironment();
-  const api = await ApiClient.open(profilePath(env.configDir), o.server, env.server);
+  const api = await ApiClient.open(profilePath(env.configDir, o.profile), o.server, env.server);
   const json = o.json === true;
   const out = (line: string) => process.stdout.write(`${line}\n`);
   return {

@@ -16,7 +16,14 @@ export interface Profile {
   accessTokenExpiresAt?: number | undefined;
 }
 
-export const profilePath = (configDir: string) => path.join(configDir, 'profile.json');
+/** `profile.json`, or `profile-NAME.json` for `--profile NAME` (one per server or account). */
+export function profilePath(configDir: string, name?: string): string {
+  if (name === undefined || name === 'default') return path.join(configDir, 'profile.json');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || name.startsWith('.')) {
+    throw new ClientError('USAGE', `"${name}" is not a profile name (letters, digits, _ . -).`, EXIT.usage);
+  }
+  return path.join(configDir, `profile-${name}.json`);
+}
 
 const isProfile = (v: unknown): v is Profile => {
   const p = v as Partial<Profile> | null;

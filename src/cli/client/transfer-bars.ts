@@ -59,10 +59,10 @@ export function transferBars(enabled: boolean, totalBytes: number, files: number
   });
   let totalDone = 0;
   const totalSpeed = speedometer();
-  const total = files > 1 ? multi.create(Math.max(totalBytes, 1), 0, payload('total', 0, totalBytes, 0)) : undefined;
+  const total = files > 1 ? multi.create(Math.max(totalBytes, 1), 0, payload('total'.padEnd(24), 0, totalBytes, 0)) : undefined;
   return {
     add(name, size, startAt = 0) {
-      const label = printable(name).slice(0, 28).padEnd(28);
+      const label = printable(name).slice(0, 24).padEnd(24);
       const speed = speedometer();
       const bar = multi.create(Math.max(size, 1), startAt, payload(label, startAt, size, 0));
       let last = startAt;
@@ -72,7 +72,7 @@ export function transferBars(enabled: boolean, totalBytes: number, files: number
           totalDone += done - last;
           last = done;
           bar.update(done, payload(label, done, size, speed(done)));
-          total?.update(totalDone, payload('total'.padEnd(28), totalDone, totalBytes, totalSpeed(totalDone)));
+          total?.update(totalDone, payload('total'.padEnd(24), totalDone, totalBytes, totalSpeed(totalDone)));
         },
         done() {
           bar.update(Math.max(size, 1), payload(label, size, size, 0));

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
+import { EXIT } from '../exit-codes.js';
 import type { ApiClient } from './api-client.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { ClientError } from './errors.js';
@@ -134,6 +135,8 @@ export async function tusUpload(api: ApiClient, cacheDir: string, f: LocalFile, 
       await rm(state, { force: true });
       return file;
     } catch (err) {
+      // The server no longer has the upload (expired, finished elsewhere): the next run starts over.
+      if (err instanceof ClientError && (err.exit === EXIT.notFound || err.exit === EXIT.conflict)) await rm(state, { force: true });
       const cut = err instanceof ClientError && err.code === 'UNREACHABLE';
       if (!cut || attempt >= ATTEMPTS || hooks.signal?.aborted) throw err;
       await new Promise((r) => setTimeout(r, 500 * attempt));
