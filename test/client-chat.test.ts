@@ -1,10 +1,12 @@
 // plaza send and plaza chat (line mode: stdout is not a terminal) with the built binary: two users
 // talking through a real server, presence lines, /commands, messages from stdin.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, PASSWORD } from './helpers/api.js';
 import { type ClientUser, clientUser, jsonOf } from './helpers/client.js';
+import { serveProcess } from './helpers/process.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -110,4 +112,58 @@ describe('plaza chat (line mode)', () => {
     const bad = await eve.run(['chat']);
     expect(bad.code).toBe(6);
   });
+});
+
+describe('plaza chat across a server restart', () => {
+  it('reconnects: a message sent around the restart arrives once, one typed while down is resent and stored once', async () => {
+    const dataDir = path.join(mkdtempSync(path.join(tmpdir(), 'plaza-chat-restart-')), 'data');
+    const env = { PLAZA_DATA_DIR: dataDir, PLAZA_LOG_LEVEL: 'silent', PLAZA_DISK_RESERVE_BYTES: '65536', PLAZA_RATE_REGISTER_IP: '1000/1m' };
+    let served = await serveProcess(env);
+    const url = served.url;
+    try {
+      const mk = async (name: string) => {
+        const u = clientUser(url);
+        users.push(u);
+        expect((await u.run(['register', name, '--password-stdin'], { input: PASSWORD })).code).toBe(0);
+        return u;
+      };
+      const fay = await mk('fay');
+      const gus = await mk('gus');
+      const room = await api(url, 'POST', '/api/chat/rooms', { json: { name: 'ops' }, headers: { authorization: `Bearer ${tokenOf(fay)}` } });
+      expect((await gus.run(['send', 'ops', 'before'])).code).toBe(0);
+      const f = fay.start(['chat', 'ops'], { openStdin: true });
+      let out = '';
+      let err = '';
+      f.child.stdout?.on('data', (d) => {
+        out += d;
+      });
+      f.child.stderr?.on('data', (d) => {
+        err += d;
+      });
+      debug = () => `out:\n${out}\nerr:\n${err}`;
+      await until(() => out.includes('* connected as fay'), 'connected');
+
+      served.child.kill('SIGTERM');
+      await served.exited;
+      await until(() => err.includes('connection lost'), 'the drop noticed');
+      f.child.stdin?.write('written while down\n');
+      served = await serveProcess({ ...env, PLAZA_PORT: String(served.port) });
+      expect((await gus.run(['send', 'ops', 'missed while away'])).code).toBe(0);
+      await until(() => out.includes('<gus> missed while away') && out.includes('<fay> written while down'), 'replay and resend', 20_000);
+      expect(err).toContain('* reconnected');
+      f.child.stdin?.end();
+      expect((await f.done).code).toBe(0);
+      expect(out.split('<gus> missed while away').length - 1).toBe(1);
+      expect(out.split('<fay> written while down').length - 1).toBe(1);
+      expect(out).not.toContain('<gus> before');
+      const h = await api(url, 'GET', `/api/chat/rooms/${room.body.room.id}/messages`, { headers: { authorization: `Bearer ${tokenOf(gus)}` } });
+      const bodies = h.body.messages.map((m: { body: string }) => m.body);
+      expect(bodies.filter((b: string) => b === 'written while down')).toHaveLength(1);
+      expect(bodies).toContain('missed while away');
+    } finally {
+      served.child.kill('SIGTERM');
+      await served.exited;
+      rmSync(path.dirname(dataDir), { recursive: true, force: true });
+    }
+  }, 60_000);
 });
