@@ -183,6 +183,31 @@ describe('plaza client: bad configuration and an unreachable server', () => {
     expect(bad.code).toBe(2);
   });
 
+  it('TLS: a self-signed certificate, https to a plain-HTTP port, and an unknown host are each one sentence, exit 7', async () => {
+    const u = user(null);
+    const { execFileSync } = await import('node:child_process');
+    const key = path.join(u.home, 'key.pem');
+    const cert = path.join(u.home, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const { createServer: createHttps } = await import('node:https');
+    const tls = createHttps({ key: readFileSync(key), cert: readFileSync(cert) }, (_q, r) => r.end('{}'));
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    const a = tls.address();
+    try {
+      const selfSigned = await u.run(['login', 'x', '--password-stdin', '--server', `https://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`], { input: PASSWORD });
+      expect(selfSigned.code).toBe(7);
+      expect(selfSigned.stderr).toMatch(/^Cannot reach https:\/\/127\.0\.0\.1:\d+: a TLS error \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\)\. Check the certificate, or the URL's http\/https\.\n$/);
+    } finally {
+      tls.close();
+    }
+    const wrongScheme = await u.run(['login', 'x', '--password-stdin', '--server', base.replace('http:', 'https:')], { input: PASSWORD });
+    expect(wrongScheme.code).toBe(7);
+    expect(wrongScheme.stderr).toContain('a TLS error');
+    const unknownHost = await u.run(['login', 'x', '--password-stdin', '--server', 'http://no-such-host.invalid'], { input: PASSWORD });
+    expect(unknownHost.code).toBe(7);
+    expect(unknownHost.stderr).toContain('no such host');
+  });
+
   it('a URL that is not Plaza is said so; unknown options are usage errors (exit 2)', async () => {
     const u = user(`${base}/nothing-here`);
     const r = await u.run(['login', 'x', '--password-stdin'], { input: PASSWORD });
