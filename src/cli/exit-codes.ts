@@ -12,3 +12,6 @@ export const EXIT = {
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** A command used wrongly (exit 2), thrown by the server verbs; the client verbs use ClientError. */
+export class UsageError extends Error {}
