@@ -2,7 +2,9 @@
 // (written by hand or left by a killed process), SHA-256 checked, server-sent names that try to
 // leave the chosen directory, and a whole flow on PostgreSQL.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +97,31 @@ describe('plaza download', () => {
     expect(existsSync(path.join(out, 'again.bin'))).toBe(false);
     expect((await u.run(['download', 'data.bin', '-o', path.join(out, 'again.bin')])).code).toBe(0);
     expect(readFileSync(path.join(out, 'again.bin')).equals(data)).toBe(true);
+  });
+
+  it('a full disk: one sentence, exit 8, the partial file kept; with room again the next run resumes it', async () => {
+    const u = await loggedIn('fiona');
+    const data = randomBytes(3 * 1024 * 1024);
+    await uploaded(u, 'wide.bin', data);
+    const small = mkdtempSync(path.join(tmpdir(), 'plaza-full-'));
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small], { encoding: 'utf8' });
+    if (m.status !== 0) throw new Error(`mount: ${m.stderr}`);
+    try {
+      const r = await u.run(['download', 'wide.bin', '-o', small]);
+      expect(r.code).toBe(8);
+      expect(r.stderr).toBe(`The disk is full. The partial download is kept at ${path.join(small, 'wide.bin.part')}; free some space and run the command again to resume.\n`);
+      const kept = readFileSync(path.join(small, 'wide.bin.part'));
+      expect(kept.length).toBeGreaterThan(0);
+      const roomy = path.join(u.home, 'roomy');
+      mkdirSync(roomy);
+      writeFileSync(path.join(roomy, 'wide.bin.part'), kept);
+      const again = jsonOf(await u.run(['download', 'wide.bin', '-o', roomy, '--json']));
+      expect(again.resumedFrom).toBe(kept.length);
+      expect(readFileSync(path.join(roomy, 'wide.bin')).equals(data)).toBe(true);
+    } finally {
+      spawnSync('umount', [small]);
+      rmSync(small, { recursive: true, force: true });
+    }
   });
 
   it('a download killed mid-way keeps its partial file and the next run resumes it', async () => {

@@ -102,6 +102,21 @@ describe('plaza upload / files / rm / share', () => {
     expect(jsonOf(await u.run(['files', '--json'])).total).toBe(2);
   });
 
+  it('--recursive reads names that are not UTF-8, and uploads Unicode names as they are', async () => {
+    const u = await loggedIn('nadia');
+    const dir = path.join(u.home, 'work', 'odd');
+    mkdirSync(dir);
+    const latin1 = Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9]), Buffer.from('.txt')]);
+    writeFileSync(latin1, 'latin-1 name\n');
+    writeFileSync(path.join(dir, 'résumé 📄.txt'), 'unicode name\n');
+    const r = await u.run(['upload', '-r', 'odd', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const names = jsonOf(r).files.map((f: { name: string }) => f.name).sort();
+    expect(names).toEqual(['caf\ufffd.txt', 'résumé 📄.txt']);
+    expect(jsonOf(r).files.find((f: { name: string }) => f.name === 'caf\ufffd.txt').sha256).toBe(sha(Buffer.from('latin-1 name\n')));
+  });
+
   for (const signal of ['SIGKILL', 'SIGINT'] as const) {
     it(`an upload killed mid-way (${signal}) resumes on the next run, to the right SHA-256`, async () => {
       const u = await loggedIn(`resume${signal.toLowerCase()}`);

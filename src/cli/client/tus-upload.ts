@@ -15,8 +15,8 @@ const CREATE_PATH = '/api/files/tus';
 const ATTEMPTS = 4;
 
 export interface LocalFile {
-  /** Absolute path. */
-  path: string;
+  /** Absolute path: bytes, so a name that is not UTF-8 (found by --recursive) still opens. */
+  path: Buffer;
   /** The name the server is given. */
   name: string;
   size: number;
@@ -36,7 +36,7 @@ export interface UploadHooks {
  */
 function stateFile(api: ApiClient, cacheDir: string, f: LocalFile): string {
   const key = createHash('sha256')
-    .update(JSON.stringify([api.server, api.loggedIn?.userId, f.path, f.size, f.mtimeMs]))
+    .update(JSON.stringify([api.server, api.loggedIn?.userId, f.path.toString('hex'), f.size, f.mtimeMs]))
     .digest('hex')
     .slice(0, 32);
   return path.join(cacheDir, 'uploads', `${key}.json`);
@@ -125,7 +125,7 @@ export async function tusUpload(api: ApiClient, cacheDir: string, f: LocalFile, 
     }
     url = created.url as string;
     offset = 0;
-    await writeFileAtomic(state, JSON.stringify({ url, path: f.path, size: f.size, createdAt: Date.now() }));
+    await writeFileAtomic(state, JSON.stringify({ url, path: f.path.toString(), size: f.size, createdAt: Date.now() }));
   }
   hooks.start(offset);
   for (let attempt = 1; ; attempt++) {

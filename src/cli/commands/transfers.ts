@@ -28,24 +28,30 @@ function interruptible() {
 const interrupted = (what: string) =>
   new ClientError('INTERRUPTED', `Interrupted; ${what} Run the same command again to resume.`, EXIT.failure);
 
-/** The files to upload: the paths given, and with --recursive every file under a directory. */
+/**
+ * The files to upload: the paths given, and with --recursive every file under a directory. Paths
+ * are bytes below a directory, so names that are not valid UTF-8 are read as they are (the name
+ * the server is given is their lossy UTF-8 reading).
+ */
 async function expand(paths: string[], recursive: boolean): Promise<LocalFile[]> {
   const found: LocalFile[] = [];
-  const visit = async (p: string) => {
+  const visit = async (p: Buffer) => {
     let s;
     try {
       s = await stat(p);
     } catch {
-      throw new ClientError('NOT_FOUND', `No such file: ${p}`, EXIT.notFound);
+      throw new ClientError('NOT_FOUND', `No such file: ${printable(p.toString())}`, EXIT.notFound);
     }
     if (s.isDirectory()) {
-      if (!recursive) throw usage(`${p} is a directory: add --recursive to upload what is inside.`);
-      for (const entry of (await readdir(p)).sort()) await visit(path.join(p, entry));
+      if (!recursive) throw usage(`${printable(p.toString())} is a directory: add --recursive to upload what is inside.`);
+      const entries = (await readdir(p, { encoding: 'buffer' })).sort(Buffer.compare);
+      for (const entry of entries) await visit(Buffer.concat([p, Buffer.from(path.sep), entry]));
     } else if (s.isFile()) {
-      found.push({ path: path.resolve(p), name: path.basename(p), size: s.size, mtimeMs: s.mtimeMs });
+      const name = path.basename(p.toString());
+      found.push({ path: p, name, size: s.size, mtimeMs: s.mtimeMs });
     }
   };
-  for (const p of paths) await visit(p);
+  for (const p of paths) await visit(Buffer.from(path.resolve(p)));
   if (found.length === 0) throw usage('Nothing to upload.');
   return found;
 }
@@ -71,7 +77,7 @@ export async function uploadCommand(ctx: ClientContext, paths: string[], o: { re
       bar.done();
       uploaded.push({ ...file, resumedFrom });
       const changed = await stat(f.path).then((s) => s.size !== f.size || s.mtimeMs !== f.mtimeMs, () => true);
-      if (changed) lines.push(`Warning: ${printable(f.path)} changed while it was uploading; the server has the bytes as they were read.`);
+      if (changed) lines.push(`Warning: ${printable(f.path.toString())} changed while it was uploading; the server has the bytes as they were read.`);
       const resumed = resumedFrom > 0 ? `, resumed at ${humanSize(resumedFrom)}` : '';
       lines.push(`Uploaded ${printable(f.name)} (${humanSize(file.size)}, ${file.category}${resumed}) as ${file.id}`);
     }
