@@ -95,6 +95,16 @@ describe('plaza register / login / whoami / logout', () => {
     expect(r.stderr).not.toContain('    at ');
   });
 
+  it('a session revoked elsewhere (the profile still there): "log in again", exit 6', async () => {
+    const u = user();
+    await u.run(['register', 'rita', '--password-stdin'], { input: PASSWORD });
+    const p = readProfile(u);
+    expect((await api(base, 'POST', '/api/auth/logout', { headers: { authorization: `Bearer ${p.accessToken}` } })).status).toBe(200);
+    const r = await u.run(['whoami']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toBe(`Your session on ${base} has expired or was revoked. Log in again with \`plaza login\`.\n`);
+  });
+
   it('logout revokes the session on the server and forgets the profile', async () => {
     const u = user();
     await u.run(['register', 'gina', '--password-stdin'], { input: PASSWORD });

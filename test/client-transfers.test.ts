@@ -141,4 +141,38 @@ describe('plaza upload / files / rm / share', () => {
       expect(jsonOf(await u.run(['files', '--json'])).total).toBe(1);
     }, 60_000);
   }
+
+  it('a file that grows while uploading: the announced bytes are sent and a warning says so', async () => {
+    const u = await loggedIn('gwen');
+    const data = randomBytes(160 * 1024 * 1024);
+    const file = path.join(u.home, 'work', 'growing.log');
+    writeFileSync(file, data);
+    const before = tusBytes();
+    const { done } = u.start(['upload', 'growing.log', '--json']);
+    while (tusBytes() - before < 4 * 1024 * 1024) await new Promise((r) => setTimeout(r, 5));
+    const { appendFileSync } = await import('node:fs');
+    appendFileSync(file, 'more lines\n');
+    const r = await done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('changed while it was uploading');
+    const [f] = jsonOf(r).files;
+    expect(f.size).toBe(data.length);
+    expect(f.sha256).toBe(sha(data));
+  }, 60_000);
+
+  it('a corrupt resume record in the cache is ignored: the upload starts over', async () => {
+    const u = await loggedIn('hugo');
+    const data = randomBytes(160 * 1024 * 1024);
+    writeFileSync(path.join(u.home, 'work', 'big.bin'), data);
+    const before = tusBytes();
+    const { child, done } = u.start(['upload', 'big.bin']);
+    await killWhen(child, done, () => tusBytes() - before > 4 * 1024 * 1024, 'SIGKILL');
+    const records = path.join(u.cacheDir, 'plaza', 'uploads');
+    for (const f of readdirSync(records)) writeFileSync(path.join(records, f), '{not json');
+    const r = await u.run(['upload', 'big.bin', '--json']);
+    expect(r.code).toBe(0);
+    const [f] = jsonOf(r).files;
+    expect(f.resumedFrom).toBe(0);
+    expect(f.sha256).toBe(sha(data));
+  }, 60_000);
 });

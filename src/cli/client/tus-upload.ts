@@ -88,7 +88,8 @@ async function patch(api: ApiClient, url: string, f: LocalFile, offset: number, 
         done(null, chunk);
       },
     });
-    const source = createReadStream(f.path, { start: offset, highWaterMark: 1024 * 1024 }).pipe(counter);
+    // Never past the announced length, even when the file grows meanwhile (reported after the upload).
+    const source = createReadStream(f.path, { start: offset, end: Math.max(f.size - 1, offset), highWaterMark: 1024 * 1024 }).pipe(counter);
     return {
       method: 'PATCH',
       headers: { ...TUS, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },

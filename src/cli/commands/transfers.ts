@@ -88,11 +88,9 @@ export async function uploadCommand(ctx: ClientContext, paths: string[], o: { re
     bars.stop();
     stop.release();
     // Results go to stdout once the bars (stderr) are done; a failure still reports the files before it.
-    if (!ctx.json) {
-      for (const line of lines) {
-        if (line.startsWith('Warning')) process.stderr.write(`${line}\n`);
-        else ctx.out(line);
-      }
+    for (const line of lines) {
+      if (line.startsWith('Warning')) process.stderr.write(`${line}\n`);
+      else if (!ctx.json) ctx.out(line);
     }
   }
   if (ctx.json) ctx.out(JSON.stringify({ files: uploaded }));
