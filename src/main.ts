@@ -134,7 +134,7 @@ const { verb, act } = clientVerbs(program, fail, (on) => {
   jsonErrors = on;
 });
 registerAccountCommands(verb, act);
-registerFileCommands(verb, act);
+registerFileCommands(verb, act, program);
 registerChatCommands(verb, act);
 program
   .command('completion')

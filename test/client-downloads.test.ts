@@ -231,3 +231,30 @@ describe('the client on PostgreSQL', async () => {
     expect((await u.run(['files'])).code).toBe(6);
   });
 });
+
+describe('plaza images get', () => {
+  it('caches an image; a second view is a 304 (no body); a broken entry is a miss; the cache stays under its bound', async () => {
+    const { PNG } = await import('./helpers/files.js');
+    const u = await loggedIn('ines');
+    const f = await uploaded(u, 'pixel.png', PNG);
+    const first = jsonOf(await u.run(['images', 'get', 'pixel.png', '--json']));
+    expect(first).toMatchObject({ cached: false, file: { id: f.id, mime: 'image/png' } });
+    expect(readFileSync(first.path).equals(PNG)).toBe(true);
+    expect(statSync(first.path).mode & 0o077).toBe(0);
+    const second = await u.run(['images', 'get', f.id]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe(`pixel.png (${PNG.length} B, from the cache: not modified): ${first.path}\n`);
+    writeFileSync(first.path, 'garbage');
+    const repaired = jsonOf(await u.run(['images', 'get', 'pixel.png', '--json']));
+    expect(repaired.cached).toBe(false);
+    expect(readFileSync(repaired.path).equals(PNG)).toBe(true);
+
+    const other = await uploaded(u, 'other.png', Buffer.concat([PNG, Buffer.alloc(0)]));
+    const bounded = await u.run(['images', 'get', other.id, '--json'], { env: { PLAZA_CACHE_MAX_BYTES: String(PNG.length) } });
+    expect(bounded.code).toBe(0);
+    // Only the image just fetched is kept: the older entry was evicted.
+    expect(readdirSync(path.dirname(first.path)).filter((n) => n.endsWith('.bin'))).toEqual([path.basename(jsonOf(bounded).path)]);
+    const missing = await u.run(['images', 'get', 'nope.png']);
+    expect(missing.code).toBe(4);
+  });
+});

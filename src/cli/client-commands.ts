@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClientContext, type ClientOptions, clientContext } from './client/context.js';
 import { sendCommand } from './commands/chat.js';
+import { imagesGetCommand } from './commands/images.js';
 import { chatCommand } from './commands/chat-lines.js';
 import { filesCommand, rmCommand, shareCommand } from './commands/files.js';
 import { downloadCommand, uploadCommand } from './commands/transfers.js';
@@ -35,7 +36,7 @@ export function clientVerbs(program: Command, fail: Fail, setJson: JsonSwitch) {
       fail(err);
     }
   };
-  return { verb, act };
+  return { verb, act, program };
 }
 
 export function registerAccountCommands(verb: Verbs['verb'], act: Verbs['act']) {
@@ -61,7 +62,7 @@ const positiveInt = (v: string) => {
   return n;
 };
 
-export function registerFileCommands(verb: Verbs['verb'], act: Verbs['act']) {
+export function registerFileCommands(verb: Verbs['verb'], act: Verbs['act'], program: Command) {
   verb('files', 'list your files (a table on a terminal; tab-separated lines otherwise)')
     .addOption(new Option('--category <category>', 'only this category').choices(['images', 'documents', 'files']))
     .addOption(new Option('--sort <key>', 'sort by').choices(['name', 'size', 'created']))
@@ -76,6 +77,17 @@ export function registerFileCommands(verb: Verbs['verb'], act: Verbs['act']) {
     .option('-o, --output <path>', 'a directory to download into, or a file path')
     .option('--force', 'replace an existing file')
     .action(act((ctx, o, ref) => downloadCommand(ctx, ref as string, o)));
+  // `images get`: a verb with a sub-verb; the sub-verb takes --server/--profile/--json too.
+  const images = program.command('images').description('your images, through a local web cache');
+  images
+    .command('get')
+    .description('fetch an image into the local cache (a second view is revalidated: no body when unchanged)')
+    .argument('<image>', 'an image name or id')
+    .option('--open', "show it with the system's viewer")
+    .option('--server <url>', 'the Plaza server (default: PLAZA_SERVER, then the saved profile)')
+    .option('--profile <name>', 'use a named profile')
+    .option('--json', 'print the result (or error) as one JSON line on stdout')
+    .action(act((ctx, o, ref) => imagesGetCommand(ctx, ref as string, o)));
   verb('rm', 'delete files')
     .argument('<file...>', 'file ids (fil_…) or names')
     .action(act((ctx, _o, ...refs) => rmCommand(ctx, refs.flat())));

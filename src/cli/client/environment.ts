@@ -4,12 +4,14 @@ import path from 'node:path';
 /**
  * Where the client keeps its files and which server it talks to by default. The client reads its
  * own few variables here (the server's settings are config.ts's): XDG_CONFIG_HOME, XDG_CACHE_HOME,
- * HOME and PLAZA_SERVER.
+ * HOME, PLAZA_SERVER and PLAZA_CACHE_MAX_BYTES.
  */
 export interface ClientEnvironment {
   configDir: string;
   cacheDir: string;
   server?: string | undefined;
+  /** The image cache's bound (PLAZA_CACHE_MAX_BYTES), least recently used entries evicted past it. */
+  cacheMaxBytes?: number | undefined;
 }
 
 export function clientEnvironment(env: NodeJS.ProcessEnv = process.env): ClientEnvironment {
@@ -23,5 +25,6 @@ export function clientEnvironment(env: NodeJS.ProcessEnv = process.env): ClientE
     configDir: path.join(xdg('XDG_CONFIG_HOME', '.config'), 'plaza'),
     cacheDir: path.join(xdg('XDG_CACHE_HOME', '.cache'), 'plaza'),
     server: env.PLAZA_SERVER && env.PLAZA_SERVER !== '' ? env.PLAZA_SERVER : undefined,
+    cacheMaxBytes: /^\d+$/.test(env.PLAZA_CACHE_MAX_BYTES ?? '') ? Number(env.PLAZA_CACHE_MAX_BYTES) : undefined,
   };
 }
