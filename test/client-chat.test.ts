@@ -1,12 +1,13 @@
 // plaza send and plaza chat (line mode: stdout is not a terminal) with the built binary: two users
 // talking through a real server, presence lines, /commands, messages from stdin.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, PASSWORD } from './helpers/api.js';
 import { type ClientUser, clientUser, jsonOf } from './helpers/client.js';
-import { serveProcess } from './helpers/process.js';
+import { MAIN, serveProcess } from './helpers/process.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -166,4 +167,28 @@ describe('plaza chat across a server restart', () => {
       rmSync(path.dirname(dataDir), { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('plaza chat on a terminal', () => {
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  it.runIf(hasScript)('in a pseudo-terminal (util-linux script): a prompt line below, events above, /quit', async () => {
+    const ida = await loggedIn('ida');
+    const jon = await loggedIn('jon');
+    await api(base, 'POST', '/api/chat/rooms', { json: { name: 'pty' }, headers: { authorization: `Bearer ${tokenOf(ida)}` } });
+    const child = spawn('script', ['-qfec', `${process.execPath} ${MAIN} chat pty`, '/dev/null'], { env: ida.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    child.stdout.on('data', (d) => {
+      screen += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    debug = () => screen;
+    await until(() => screen.includes('* connected as ida'), 'the greeting');
+    expect(screen).toContain('> ');
+    child.stdin.write('typed at a terminal\r');
+    await until(() => screen.includes('<ida> typed at a terminal'), 'the echo of a sent line');
+    expect((await jon.run(['send', 'pty', 'from jon'])).code).toBe(0);
+    await until(() => screen.includes('<jon> from jon'), "jon's line");
+    child.stdin.write('/quit\r');
+    expect(await exited).toBe(0);
+  }, 30_000);
 });

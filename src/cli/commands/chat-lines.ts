@@ -1,4 +1,4 @@
-import { createInterface } from 'node:readline';
+import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
 import { type Room, resolveRoom } from '../client/chat-api.js';
 import { ChatSocket, type ServerFrame } from '../client/chat-socket.js';
 import type { ClientContext } from '../client/context.js';
@@ -85,7 +85,20 @@ export async function chatCommand(ctx: ClientContext, roomRef: string | undefine
     s.current = await resolveRoom(ctx.api, roomRef);
     s.rooms.set(s.current.id, s.current);
   }
-  const say = (l: string) => (l.startsWith('!') ? process.stderr.write(`${l}\n`) : ctx.out(l));
+  // On a terminal: history scrolls above an input line ("> "), which is redrawn after each event.
+  const tty = !ctx.json && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  // Made once connected (stdin is read from then on); events before that print without a prompt.
+  const view: { rl?: Interface } = {};
+  const say = (l: string) => {
+    const rl = view.rl;
+    if (tty && rl) {
+      clearLine(process.stdout, 0);
+      cursorTo(process.stdout, 0);
+      process.stdout.write(`${l}\n`);
+      rl.prompt(true);
+    } else if (l.startsWith('!')) process.stderr.write(`${l}\n`);
+    else ctx.out(l);
+  };
   const socket = new ChatSocket(ctx.api, {
     frame(f) {
       const line = lineFor(s, f);
@@ -96,16 +109,27 @@ export async function chatCommand(ctx: ClientContext, roomRef: string | undefine
     status: (text) => process.stderr.write(`* ${text}\n`),
   });
   await socket.connect();
-  const rl = createInterface({ input: process.stdin, terminal: false });
+  const rl = tty
+    ? createInterface({ input: process.stdin, output: process.stdout, terminal: true, prompt: '> ' })
+    : createInterface({ input: process.stdin, terminal: false });
+  view.rl = rl;
+  if (tty) rl.prompt();
   let quitting: Promise<void> | undefined;
   const quit = () => (quitting ??= socket.quit());
   rl.on('line', (line) => {
+    if (tty) {
+      // The typed line scrolls up as it was typed; the message itself comes back from the server.
+      process.stdout.write('\x1b[1A');
+      clearLine(process.stdout, 0);
+      rl.prompt(true);
+    }
     if (handleInput(s, socket, line, say) === 'quit') {
       rl.close();
       void quit();
     }
   });
   rl.on('close', () => void quit());
+  rl.on('SIGINT', () => void quit());
   process.once('SIGINT', () => void quit());
   await socket.done;
   if (socket.unacked > 0) process.stderr.write(`! ${socket.unacked} message(s) were not confirmed by the server\n`);
