@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { EXIT } from '../exit-codes.js';
 import type { ApiClient } from './api-client.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { ClientError } from './errors.js';
+import { unreachable } from './network-errors.js';
 import type { RemoteFile } from './files-api.js';
 
 const TUS = { 'tus-resumable': '1.0.0' };
@@ -77,36 +79,58 @@ async function create(api: ApiClient, f: LocalFile, signal?: AbortSignal): Promi
   return { url: new URL(location, `${api.server}/`).href };
 }
 
-/** One PATCH of the rest of the file from `offset`; the finished file when this was the last byte. */
-async function patch(api: ApiClient, url: string, f: LocalFile, offset: number, hooks: UploadHooks) {
-  let sent = offset;
-  const res = await api.authorized(url, () => {
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        sent += chunk.length;
-        hooks.progress(sent);
-        done(null, chunk);
-      },
-    });
-    // Never past the announced length, even when the file grows meanwhile (reported after the upload).
-    const source = createReadStream(f.path, { start: offset, end: Math.max(f.size - 1, offset), highWaterMark: 1024 * 1024 }).pipe(counter);
-    return {
+/**
+ * One PATCH of the file from `offset` over node:http (a file stream piped straight into the socket:
+ * fetch's web-stream body cost ~2× curl's time); never past the announced length, even when the file
+ * grows meanwhile (reported after the upload).
+ */
+function patchOnce(api: ApiClient, url: string, token: string, f: LocalFile, offset: number, hooks: UploadHooks) {
+  return new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const target = new URL(url);
+    const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, {
       method: 'PATCH',
-      headers: { ...TUS, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
-      body: Readable.toWeb(source) as ReadableStream,
-      duplex: 'half',
-      signal: hooks.signal ?? null,
-    } as RequestInit;
-  });
-  const text = await res.text();
-  const body = (() => {
-    try {
-      return text ? (JSON.parse(text) as { file?: RemoteFile }) : {};
-    } catch {
-      return {};
+      headers: { ...TUS, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream', authorization: `Bearer ${token}` },
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    });
+    request.on('error', (err) => reject(unreachable(api.server, err)));
+    request.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        text += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', (err) => reject(unreachable(api.server, err)));
+    });
+    if (offset >= f.size) {
+      request.end();
+      return;
     }
-  })();
-  if (!res.ok) throw api.failure(res.status, body);
+    let sent = offset;
+    const source = createReadStream(f.path, { start: offset, end: f.size - 1, highWaterMark: 1024 * 1024 });
+    source.on('data', (chunk) => {
+      sent += chunk.length;
+      hooks.progress(sent);
+    });
+    source.on('error', (err) => {
+      request.destroy(err);
+      reject(err);
+    });
+    source.pipe(request);
+  });
+}
+
+/** The rest of the file from `offset`; a 401 renews the token once. The finished file when this was the last byte. */
+async function patch(api: ApiClient, url: string, f: LocalFile, offset: number, hooks: UploadHooks) {
+  let res = await patchOnce(api, url, await api.accessToken(), f, offset, hooks);
+  if (res.status === 401) res = await patchOnce(api, url, await api.renew(), f, offset, hooks);
+  let body: { file?: RemoteFile } = {};
+  try {
+    body = res.text ? (JSON.parse(res.text) as { file?: RemoteFile }) : {};
+  } catch {
+    body = {};
+  }
+  if (res.status < 200 || res.status > 299) throw api.failure(res.status, body);
   return body.file;
 }
 
