@@ -2,12 +2,15 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EXIT } from '../exit-codes.js';
 import type { ApiClient } from './api-client.js';
 import { ClientError } from './errors.js';
 import type { RemoteFile } from './files-api.js';
+import { unreachable } from './network-errors.js';
 
 /**
  * A server-given name as a plain file name: the last segment only (after `/` or `\`), no control
@@ -30,6 +33,29 @@ export async function downloadTarget(output: string | undefined, name: string, i
 }
 
 const sizeOf = (p: string) => stat(p).then((s) => s.size, () => -1);
+
+/** A GET over node:http (the body piped straight to the file: fetch's web stream cost ~1.8× curl's time). */
+function get(api: ApiClient, url: string, headers: Record<string, string>, token: string, signal?: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const req = (target.protocol === 'https:' ? httpsGet : httpGet)(target, {
+      headers: { ...headers, authorization: `Bearer ${token}` },
+      ...(signal ? { signal } : {}),
+    });
+    req.on('response', resolve);
+    req.on('error', (err) => reject(unreachable(api.server, err)));
+  });
+}
+
+async function jsonBody(res: IncomingMessage): Promise<unknown> {
+  let text = '';
+  for await (const chunk of res) text += String(chunk);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
+  }
+}
 
 export interface DownloadOptions {
   output?: string | undefined;
@@ -54,22 +80,26 @@ export async function downloadFile(api: ApiClient, meta: RemoteFile, o: Download
     offset = 0;
   }
   offset = Math.max(offset, 0);
-  const res = await api.authorized(api.url(`/api/files/${encodeURIComponent(meta.id)}/content`), () => ({
-    headers: (offset > 0 ? { range: `bytes=${offset}-` } : {}) as Record<string, string>,
-    signal: o.signal ?? null,
-  }));
-  if (res.status === 416 && offset === meta.size) {
-    await res.body?.cancel();
-  } else if (res.status !== 200 && res.status !== 206) {
-    throw api.failure(res.status, await res.json().catch(() => ({})));
+  const url = api.url(`/api/files/${encodeURIComponent(meta.id)}/content`);
+  const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+  let res = await get(api, url, headers, await api.accessToken(), o.signal);
+  if (res.statusCode === 401) {
+    res.resume();
+    res = await get(api, url, headers, await api.renew(), o.signal);
+  }
+  const status = res.statusCode ?? 0;
+  if (status === 416 && offset === meta.size) {
+    res.resume();
+  } else if (status !== 200 && status !== 206) {
+    throw api.failure(status, await jsonBody(res));
   }
   // A server that ignores the range sends the whole file: start over.
-  if (res.status === 200) offset = 0;
+  if (status === 200) offset = 0;
   const hash = createHash('sha256');
   if (offset > 0) for await (const chunk of createReadStream(part, { start: 0, end: offset - 1 })) hash.update(chunk as Buffer);
   let done = offset;
   o.progress(done);
-  if (res.body && res.status !== 416) {
+  if (status !== 416) {
     const counter = new Transform({
       transform(chunk: Buffer, _enc, next) {
         hash.update(chunk);
@@ -79,7 +109,7 @@ export async function downloadFile(api: ApiClient, meta: RemoteFile, o: Download
       },
     });
     try {
-      await pipeline(Readable.fromWeb(res.body as never), counter, createWriteStream(part, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 }));
+      await pipeline(res, counter, createWriteStream(part, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 }));
     } catch (err) {
       throw writeFailure(api, err, part);
     }
@@ -90,7 +120,7 @@ export async function downloadFile(api: ApiClient, meta: RemoteFile, o: Download
     throw new ClientError('CHECKSUM_MISMATCH', `The downloaded bytes do not match the server's SHA-256 (${done} of ${meta.size} bytes). The partial file was removed; run the command again.`, EXIT.failure);
   }
   await rename(part, target);
-  return { path: target, resumedFrom: res.status === 206 || res.status === 416 ? offset : 0 };
+  return { path: target, resumedFrom: status === 206 || status === 416 ? offset : 0 };
 }
 
 function writeFailure(api: ApiClient, err: unknown, part: string): unknown {
