@@ -1,7 +1,8 @@
 // Bundles the server and CLI into one ESM file. Loading ~1,500 small module files costs over a
 // second on a slow disk; one bundle starts in a fraction of that (SPEC §11: ready in ≤ 1 s).
 // Code that runs on a thread of its own is a second entry point beside it (new Worker needs a file).
-// The browser app is built by Vite into dist/web (buildWeb).
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -21,6 +22,12 @@ export async function bundle(entryPoints) {
     bundle: true,
     platform: 'node',
     format: 'esm',
+    // Chunks: a server verb's code loads only when it runs (main.ts imports them lazily), so a client verb
+    // starts without compiling the server (plaza whoami: ~0.1 s instead of ~0.3 s).
+    splitting: true,
+    // Chunks sit beside the entry points: code that finds a file next to itself (the checkpointer's
+    // worker, checkpoint-worker.mjs) finds it from any chunk.
+    chunkNames: '[name]-[hash]',
     target: 'node20.19',
     sourcemap: true,
     legalComments: 'none',
@@ -43,6 +50,8 @@ export async function buildWeb() {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // Chunk names carry a hash: last build's chunks would otherwise pile up beside the new ones.
+  await rm(path.join(root, 'dist'), { recursive: true, force: true });
   await bundle([MAIN, CHECKPOINT_WORKER]);
   await buildWeb();
 }

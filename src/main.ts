@@ -1,15 +1,13 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
-import { adminCreate, adminResetPassword, adminSetRole, migrateCommand } from './cli/commands/admin.js';
-import { backupCommand, restoreCommand, UsageError } from './cli/commands/backup.js';
-import { serveCommand } from './cli/commands/serve.js';
+import { Argument, Command, InvalidArgumentError } from 'commander';
+import { completionScript } from './cli/commands/completion.js';
+import { ClientError } from './cli/client/errors.js';
+import { clientVerbs, registerAccountCommands, registerChatCommands, registerFileCommands } from './cli/client-commands.js';
+import { EXIT, UsageError } from './cli/exit-codes.js';
 import { ConfigError, loadConfig } from './config.js';
 import { VERSION } from './ops/health.service.js';
 import { SecretError } from './ops/secret.js';
 import { AppError } from './shared/errors.js';
-
-/** Exit codes scripts can rely on. */
-const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, notFound: 4, conflict: 5 } as const;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -18,8 +16,12 @@ let jsonErrors = false;
 
 function fail(err: unknown): never {
   if (jsonErrors) {
-    const code = err instanceof AppError ? err.code : err instanceof UsageError ? 'USAGE' : 'FAILED';
+    const code = err instanceof AppError || err instanceof ClientError ? err.code : err instanceof UsageError ? 'USAGE' : 'FAILED';
     out(JSON.stringify({ error: { code, message: (err as Error)?.message ?? String(err) } }));
+  }
+  if (err instanceof ClientError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(err.exit);
   }
   if (err instanceof UsageError) {
     process.stderr.write(`${err.message}\n`);
@@ -39,6 +41,10 @@ function fail(err: unknown): never {
   else process.stderr.write(`Error: ${e?.message ?? String(err)}\n`);
   process.exit(EXIT.failure);
 }
+
+// The server verbs load the server only when run: a client verb starts without it (SPEC: a CLI must feel instant).
+const admin$ = () => import('./cli/commands/admin.js');
+const backup$ = () => import('./cli/commands/backup.js');
 
 const run =
   <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
@@ -60,12 +66,12 @@ const program = new Command()
 program
   .command('serve')
   .description('start the server (applies migrations first)')
-  .action(run(async () => serveCommand(loadConfig())));
+  .action(run(async () => (await import('./cli/commands/serve.js')).serveCommand(loadConfig())));
 
 program
   .command('migrate')
   .description('apply database migrations and exit')
-  .action(run(async () => migrateCommand(loadConfig(), out)));
+  .action(run(async () => (await admin$()).migrateCommand(loadConfig(), out)));
 
 const admin = program.command('admin').description('manage admins and users on this server (direct database access)');
 admin
@@ -77,7 +83,7 @@ admin
   .option('--password-stdin', 'read the password from standard input')
   .action(
     run(async (o: { username: string; email?: string; password?: string; passwordStdin?: boolean }) =>
-      adminCreate(loadConfig(), o, out),
+      (await admin$()).adminCreate(loadConfig(), o, out),
     ),
   );
 admin
@@ -85,7 +91,7 @@ admin
   .description('make a user an admin or a regular user')
   .argument('<username>')
   .argument('<role>', 'admin or user', role)
-  .action(run(async (username: string, r: 'admin' | 'user') => adminSetRole(loadConfig(), username, r, out)));
+  .action(run(async (username: string, r: 'admin' | 'user') => (await admin$()).adminSetRole(loadConfig(), username, r, out)));
 admin
   .command('reset-password')
   .description("set a user's password (generated and printed when none is given); ends their sessions")
@@ -94,7 +100,7 @@ admin
   .option('--password-stdin', 'read the new password from standard input')
   .action(
     run(async (username: string, o: { password?: string; passwordStdin?: boolean }) =>
-      adminResetPassword(loadConfig(), username, o, out),
+      (await admin$()).adminResetPassword(loadConfig(), username, o, out),
     ),
   );
 
@@ -106,7 +112,7 @@ program
   .action(
     run(async (o: { output?: string; json?: boolean }) => {
       jsonErrors = o.json === true;
-      await backupCommand(loadConfig(), o, out);
+      await (await backup$()).backupCommand(loadConfig(), o, out);
     }),
   );
 
@@ -120,8 +126,22 @@ program
   .action(
     run(async (archive: string | undefined, o: { dryRun?: boolean; yes?: boolean; json?: boolean }) => {
       jsonErrors = o.json === true;
-      await restoreCommand(loadConfig(), archive, o, out);
+      await (await backup$()).restoreCommand(loadConfig(), archive, o, out);
     }),
   );
+
+const { verb, act } = clientVerbs(program, fail, (on) => {
+  jsonErrors = on;
+});
+registerAccountCommands(verb, act);
+registerFileCommands(verb, act, program);
+registerChatCommands(verb, act);
+program
+  .command('completion')
+  .description('print a shell completion script: eval "$(plaza completion bash)"')
+  .addArgument(new Argument('<shell>').choices(['bash', 'zsh', 'fish']))
+  .action((shell: 'bash' | 'zsh' | 'fish') => {
+    process.stdout.write(completionScript(program, shell));
+  });
 
 program.parseAsync(process.argv).catch(fail);

@@ -13,7 +13,8 @@ import { withCore } from './admin.js';
 type Out = (line: string) => void;
 
 /** A refusal the CLI answers with the usage exit code (2). */
-export class UsageError extends Error {}
+export { UsageError } from '../exit-codes.js';
+import { UsageError } from '../exit-codes.js';
 
 const size = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 
