@@ -54,6 +54,9 @@ export function createArchiveWriter(file: string, onBytes: (n: number) => void =
       } catch (err) {
         return fail(err);
       }
+      // When the pack dies (a full disk), its open entry is destroyed with the error: an entry
+      // without a listener would throw it as an uncaught exception and kill the process.
+      entry.on('error', fail);
       source.on('data', (chunk: Buffer) => {
         seen += chunk.length;
         if (seen > size) {
@@ -93,13 +96,14 @@ export function createArchiveWriter(file: string, onBytes: (n: number) => void =
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (failure) return reject(failure);
       try {
-        pack.entry({ name, size: bytes.length, mode: 0o600, mtime, type: 'file' }, bytes, (err) => {
+        const entry = pack.entry({ name, size: bytes.length, mode: 0o600, mtime, type: 'file' }, bytes, (err) => {
           if (err) return reject(failure ?? err);
-        const e = { name, size: bytes.length, sha256 };
+          const e = { name, size: bytes.length, sha256 };
           if (name !== MANIFEST) entries.push(e);
           onBytes(bytes.length);
           resolve(e);
         });
+        entry.on('error', (err: Error) => reject(failure ?? err));
       } catch (err) {
         reject(failure ?? err);
       }
