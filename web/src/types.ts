@@ -2,17 +2,8 @@
 // (types only: web/ never imports server code at run time).
 export type { ChatMessage, PresenceEvent, PresenceState, RoomInfo } from '../../src/chat/model.js';
 
-export type Role = 'admin' | 'user';
-
-export interface User {
-  id: number;
-  username: string;
-  email: string | null;
-  role: Role;
-  disabled: boolean;
-  createdAt: number;
-  updatedAt: number;
-}
+export type { Role, User } from '../../src/accounts/model.js';
+import type { User } from '../../src/accounts/model.js';
 
 export interface Me {
   user: User;
@@ -42,16 +33,7 @@ export interface Usage {
   maxUploadBytes: number;
 }
 
-export interface Share {
-  id: string;
-  fileId: string;
-  createdAt: number;
-  expiresAt: number;
-  maxDownloads: number | null;
-  downloads: number;
-  revoked: boolean;
-  active: boolean;
-}
+export type { ShareInfo as Share } from '../../src/files/shares.service.js';
 
 export interface SessionInfo {
   id: string;
