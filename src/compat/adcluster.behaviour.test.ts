@@ -72,8 +72,9 @@ describe.each(await testDatabases())('seed 004 behaviour fixes (%s)', (db) => {
   });
 
   it('/groups shows online counts only for the caller’s own groups (REST and WebSocket)', async () => {
-    await seed(ann, 'priv-groups');
-    await seed(bob, 'priv-groups');
+    const joined = [await seed(ann, 'priv-groups'), await seed(bob, 'priv-groups')];
+    // The welcome comes before a connection's groups are loaded; a command is answered only after.
+    for (const c of joined) await c.ask('/groups', /^Available groups/);
     const rest = async (token: string) =>
       (await api(base, 'GET', '/api/ws/groups', { token })).body.groups.find((g: any) => g.name === 'priv-groups');
     expect(await rest(ann.accessToken)).toEqual({ name: 'priv-groups', members: 2, online: 2 });
