@@ -4,6 +4,7 @@ import { AppError } from '../shared/errors.js';
 import type { Category } from './categories.js';
 import { type FileInfo, toFileInfo } from './file-info.js';
 import * as files from './files.repository.js';
+import { decodeCursor, encodeCursor } from './list-cursor.js';
 import { isStoredName } from './names.js';
 
 export interface ListOptions {
@@ -12,6 +13,7 @@ export interface ListOptions {
   order?: 'asc' | 'desc' | undefined;
   limit?: number | undefined;
   offset?: number | undefined;
+  cursor?: string | undefined;
 }
 
 /** Who may see or read which file: the files service's lookups and listing. */
@@ -62,16 +64,24 @@ export function createFileAccess(database: Database) {
     return toFileInfo(row);
   }
 
-  async function list(viewer: User, opts: ListOptions = {}): Promise<{ files: FileInfo[]; total: number }> {
+  async function list(viewer: User, opts: ListOptions = {}): Promise<{ files: FileInfo[]; total: number; nextCursor: string | null }> {
+    const sort = opts.sort ?? 'created_at';
+    const order = opts.order ?? 'desc';
+    const limit = opts.limit ?? 100;
+    if (opts.cursor !== undefined && (opts.offset ?? 0) > 0) {
+      throw new AppError('VALIDATION_FAILED', 'Use either cursor or offset, not both');
+    }
     const { rows, total } = await files.listFiles(db, {
       ...(viewer.role === 'admin' ? {} : { ownerId: viewer.id }),
       ...(opts.category ? { category: opts.category } : {}),
-      sort: opts.sort ?? 'created_at',
-      order: opts.order ?? 'desc',
-      limit: opts.limit ?? 100,
+      sort,
+      order,
+      limit,
       offset: opts.offset ?? 0,
+      after: opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, sort, order),
     });
-    return { files: rows.map(toFileInfo), total };
+    const last = rows.length === limit ? rows[rows.length - 1] : undefined;
+    return { files: rows.map(toFileInfo), total, nextCursor: last ? encodeCursor(sort, order, last) : null };
   }
 
   return {

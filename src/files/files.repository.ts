@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { FilesTable, Tables } from '../db/tables.js';
+import type { ListAfter } from './list-cursor.js';
 
 export type FileRow = Selectable<FilesTable>;
 type Db = Kysely<Tables>;
@@ -11,6 +12,8 @@ export interface ListQuery {
   order: 'asc' | 'desc';
   limit: number;
   offset: number;
+  /** Keyset paging: rows strictly after this one in the list's order (then `offset` is 0). */
+  after?: ListAfter | undefined;
 }
 
 /** Adds a file and counts it in its owner's totals. Call inside the upload's transaction. */
@@ -51,6 +54,11 @@ export async function listFiles(db: Db, query: ListQuery): Promise<{ rows: FileR
   let base = db.selectFrom('files');
   if (query.ownerId !== undefined) base = base.where('owner_id', '=', query.ownerId);
   if (query.category !== undefined) base = base.where('category', '=', query.category);
+  const after = query.after;
+  if (after) {
+    const op = query.order === 'asc' ? '>' : '<';
+    base = base.where((eb) => eb(eb.refTuple(query.sort, 'id'), op, eb.tuple(after.value, after.id)));
+  }
   const rows = await base
     .selectAll()
     .orderBy(query.sort, query.order)

@@ -73,12 +73,15 @@ function readRoutes(r: Routes, core: Core) {
       tags,
       summary: 'List files (yours; admins: everyone\'s), paged, by category, sorted',
       querystring: FileListQuery,
-      response: { 200: Type.Object({ files: Type.Array(FileRef), total: Type.Integer() }), ...errors(400, 401) },
+      response: {
+        200: Type.Object({ files: Type.Array(FileRef), total: Type.Integer(), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+        ...errors(400, 401),
+      },
     },
   }, async (request) => {
     const viewer = requireUser(request).user;
-    const { files, total } = await core.files.list(viewer, request.query);
-    return { files: files.map(fileJson), total };
+    const { files, total, nextCursor } = await core.files.list(viewer, request.query);
+    return { files: files.map(fileJson), total, nextCursor };
   });
 
   r.get('/files/usage', {

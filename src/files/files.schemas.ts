@@ -51,6 +51,7 @@ export const FileListQuery = Type.Object(
     order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'The previous page\'s nextCursor' })),
   },
   { additionalProperties: false },
 );
