@@ -92,6 +92,11 @@ async function time(fn) {
   return { p50: median(ms), p99: ms[Math.floor(ms.length * 0.99)] };
 }
 
+/** The file list's cursor (newest first) just after seeded file `i` (its created_at is T0 + i). */
+function cursorAt(i) {
+  return Buffer.from(JSON.stringify(['created_at', 'desc', T0 + i, `seed${i}`])).toString('base64url');
+}
+
 /** Each operation, against a server on data of size `n`. */
 async function measure(base, auth, adminAuth, roomId, n) {
   const expectOk = async (res, what) => {
@@ -114,8 +119,14 @@ async function measure(base, auth, adminAuth, roomId, n) {
     ['files: first page by size', get('/api/files?limit=50&sort=size&order=desc')],
     ['files: first page of a category', get('/api/files?limit=50&category=images')],
     ['files: page at offset 900', get('/api/files?limit=50&offset=900')],
+    // Half-way down the list: by offset it reads what it skips; by cursor (a row seeded at i) it is a range search.
+    ['files: page half-way, by offset', get(`/api/files?limit=50&offset=${Math.floor(n / 2)}`)],
+    ['files: page half-way, by cursor', get(`/api/files?limit=50&cursor=${cursorAt(Math.floor(n / 2))}`)],
     ['files: usage', get('/api/files/usage')],
     ["files: an admin's list (everyone's), newest", get('/api/files?limit=50', adminAuth)],
+    ["files: an admin's list by name", get('/api/files?limit=50&sort=original_name&order=asc', adminAuth)],
+    ["files: an admin's list by size", get('/api/files?limit=50&sort=size&order=desc', adminAuth)],
+    ["files: an admin's list of a category", get('/api/files?limit=50&category=documents', adminAuth)],
     ['upload 1 KiB + delete', uploadAndDelete],
     ['history: newest page', get(`/api/chat/rooms/${roomId}/messages?limit=50`)],
     ['history: page in the middle', get(`/api/chat/rooms/${roomId}/messages?limit=50&before=${Math.floor(n / 2)}`)],
