@@ -20,7 +20,7 @@ export const userChannel = (key: string) => `user:${key}`;
  * The in-process bus. With `roundTrip`, every event is serialised and parsed on the way, as a
  * network bus would: tests use it to prove nothing depends on sharing objects.
  */
-export function createLocalBus(options: { roundTrip?: boolean } = {}): ChatBus {
+export function createLocalBus(options: { roundTrip?: boolean } = {}): ChatBus & { channelCount(): number } {
   const handlers = new Map<string, Set<(event: HubEvent) => number>>();
   return {
     async publish(channel, event) {
@@ -42,5 +42,7 @@ export function createLocalBus(options: { roundTrip?: boolean } = {}): ChatBus {
     async close() {
       handlers.clear();
     },
+    /** Channels with a subscriber (the bounds tests check they all go). */
+    channelCount: () => handlers.size,
   };
 }

@@ -317,3 +317,50 @@ describe('local bus contract', () => {
     expect(await bus.publish('room:2', event)).toBe(0);
   });
 });
+
+describe('hub bounds', () => {
+  it('after any churn of connections, rooms and drops, nothing is held once everyone has gone', async () => {
+    const graceMs = 1000;
+    const clock = manualTimers();
+    const bus = createLocalBus({ roundTrip: true });
+    const hub = createHub({ bus, graceMs, timers: clock.timers });
+    // A fixed pseudo-random sequence (LCG) so a failure replays the same way.
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const live: HubConnection[] = [];
+    let made = 0;
+    let peak = 0;
+    for (let step = 0; step < 5000; step++) {
+      const op = rand(10);
+      if (op < 3 || live.length === 0) {
+        const user = `u${rand(40)}`;
+        const c: HubConnection = { id: `c${++made}`, participant: { key: user, userId: Number(user.slice(1)), name: user }, deliver: () => {} };
+        hub.attach(c);
+        live.push(c);
+      } else if (op < 6) {
+        const c = live[rand(live.length)]!;
+        const room = rand(25) + 1;
+        hub.subscribe(c, { id: room, name: `r${room}` });
+      } else if (op < 7) {
+        const c = live[rand(live.length)]!;
+        hub.unsubscribe(c, rand(25) + 1);
+      } else if (op < 9) {
+        const [c] = live.splice(rand(live.length), 1);
+        hub.detach(c!, rand(2) === 0);
+      } else {
+        clock.advance(rand(graceMs * 2));
+      }
+      peak = Math.max(peak, hub.sizes().presence);
+    }
+    expect(peak).toBeGreaterThan(50);
+    expect(made).toBeGreaterThan(1000);
+    for (const c of live.splice(0)) hub.detach(c, rand(2) === 0);
+    clock.advance(graceMs + 1);
+    await Promise.resolve();
+    expect(hub.sizes()).toEqual({ connections: 0, users: 0, rooms: 0, userChannels: 0, presence: 0, cursors: 0 });
+    expect(bus.channelCount()).toBe(0);
+  });
+});

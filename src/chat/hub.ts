@@ -71,6 +71,14 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
       return [...users.values()].filter((u) => u.conns.size > 0).map((u) => u.participant);
     },
     connectionCount: () => conns.size,
+    /** What the hub holds, for the bounds tests and metrics: each falls back to 0 once everyone has gone. */
+    sizes() {
+      let presence = 0;
+      for (const r of rooms.values()) presence += r.presence.size;
+      let cursors = 0;
+      for (const c of conns.values()) cursors += c.rooms.size;
+      return { connections: conns.size, users: users.size, rooms: rooms.size, userChannels: userSubs.size, presence, cursors };
+    },
     connectionsOf: (key: string) => users.get(key)?.conns.size ?? 0,
     /** Participants present in a room on this instance (online or within their grace period). */
     presentIn(roomId: number): Participant[] {
