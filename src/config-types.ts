@@ -8,6 +8,8 @@ export interface RateRule {
 }
 
 export interface Config {
+  /** What start-up reports but does not refuse (unknown PLAZA_* variables). */
+  warnings?: string[];
   host: string;
   port: number;
   dataDir: string;

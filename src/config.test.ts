@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
@@ -232,5 +233,30 @@ describe('config', () => {
       ].sort(),
     );
     expect(() => loadConfig({ PLAZA_SESSION_IDLE_TTL: '7200', PLAZA_SESSION_ABSOLUTE_TTL: '3600' })).toThrow(/PLAZA_SESSION_IDLE_TTL/);
+  });
+
+  it('reports PLAZA_* variables no setting reads, with the nearest known name, and nothing else', () => {
+    const c = loadConfig({
+      PLAZA_PROT: '80',
+      PLAZA_DATA_DIRR: '/tmp/x',
+      PLAZA_REDIS_URL: 'redis://127.0.0.1:6379',
+      PLAZA_PORT: '9000',
+      PLAZA_SERVER: 'http://elsewhere',
+      PLAZA_CACHE_MAX_BYTES: '1000',
+      PATH: '/usr/bin',
+      NODE_ENV: 'production',
+    });
+    expect(c.port).toBe(9000);
+    expect(c.warnings).toEqual([
+      'Unknown setting PLAZA_DATA_DIRR is ignored (did you mean PLAZA_DATA_DIR?)',
+      'Unknown setting PLAZA_PROT is ignored (did you mean PLAZA_PORT?)',
+      'Unknown setting PLAZA_REDIS_URL is ignored',
+    ]);
+    expect(loadConfig({}).warnings).toBeUndefined();
+    // Every variable .env.example documents is one a setting reads (or the client's own).
+    const documented = readFileSync(new URL('../.env.example', import.meta.url), 'utf8').match(/^#?\s*(PLAZA_[A-Z0-9_]+)=/gm) ?? [];
+    const names = documented.map((l) => l.replace(/^#?\s*/, '').replace(/=$/, ''));
+    expect(names.length).toBeGreaterThan(20);
+    expect(loadConfig(Object.fromEntries(names.map((n) => [n, undefined]))).warnings).toBeUndefined();
   });
 });

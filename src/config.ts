@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { Cron } from 'croner';
 import type { Config, RateRule } from './config-types.js';
+import { recordingEnv, unknownSettings } from './config-unknown.js';
 
 /**
  * The only reader of process.env. Every setting is validated at start and every problem is
@@ -92,9 +93,9 @@ type Readers = ReturnType<typeof envReaders>;
 function readDatabase({ str, oneOf, problems }: Readers, dataDir: string): Config['database'] {
   let database: Config['database'] = { kind: 'sqlite', file: path.join(dataDir, 'plaza.db') };
   const dbUrl = str('PLAZA_DATABASE_URL');
+  const schema = str('PLAZA_DATABASE_SCHEMA');
   if (dbUrl !== undefined) {
     if (/^postgres(ql)?:\/\//.test(dbUrl)) {
-      const schema = str('PLAZA_DATABASE_SCHEMA');
       if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
         problems.push('PLAZA_DATABASE_SCHEMA must be a lower-case SQL identifier');
       }
@@ -280,11 +281,10 @@ function readDoors({ str, int, bool, problems }: Readers) {
   if (!/^[\p{L}\p{N}_.-]{1,64}$/u.test(tcpchatRoom)) {
     problems.push(`PLAZA_TCPCHAT_ROOM must be 1-64 letters, digits, "_", "." or "-" (got "${tcpchatRoom}")`);
   }
+  const autoRegister = bool('PLAZA_TCPCHAT_AUTO_REGISTER', false);
   return {
     ...(netclassPort !== undefined ? { netclassPort } : {}),
-    ...(tcpchatPort !== undefined
-      ? { tcpchat: { port: tcpchatPort, room: tcpchatRoom, autoRegister: bool('PLAZA_TCPCHAT_AUTO_REGISTER', false) } }
-      : {}),
+    ...(tcpchatPort !== undefined ? { tcpchat: { port: tcpchatPort, room: tcpchatRoom, autoRegister } } : {}),
   };
 }
 
@@ -313,7 +313,8 @@ function readMetrics({ str, problems }: Readers) {
 }
 
 export function loadConfig(env: Env = readEnv()): Readonly<Config> {
-  const r = envReaders(env, []);
+  const seen = new Set<string>();
+  const r = envReaders(recordingEnv(env, seen), []);
   const server = readServer(r);
   const config: Config = {
     ...server,
@@ -329,5 +330,7 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     r.problems.push('PLAZA_SESSION_IDLE_TTL must not exceed PLAZA_SESSION_ABSOLUTE_TTL');
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
+  const warnings = unknownSettings(env, seen);
+  if (warnings.length > 0) config.warnings = warnings;
   return Object.freeze(config);
 }

@@ -92,8 +92,11 @@ describe('plaza command', () => {
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
     const secretBefore = statSync(path.join(dataDir, 'secret')).mtimeMs;
-    const second = await serve({ PLAZA_DATA_DIR: dataDir, PLAZA_LOG_LEVEL: 'warn' });
+    // A typo'd setting is named at start (it would otherwise leave the default in force unnoticed).
+    const second = await serve({ PLAZA_DATA_DIR: dataDir, PLAZA_LOG_LEVEL: 'warn', PLAZA_SESION_IDLE_TTL: '60' });
     try {
+      const banner = JSON.parse(second.stderr().trim().split('\n')[0] ?? '{}');
+      expect(banner.warnings).toEqual(['Unknown setting PLAZA_SESION_IDLE_TTL is ignored (did you mean PLAZA_SESSION_IDLE_TTL?)']);
       expect(second.stderr()).not.toContain('Generated a new server secret');
       expect(second.stderr()).not.toContain('No admin exists yet');
       expect(statSync(path.join(dataDir, 'secret')).mtimeMs).toBe(secretBefore);

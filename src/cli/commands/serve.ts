@@ -54,6 +54,10 @@ export async function startServer(
     const url = config.publicUrl ?? `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     let setupUrl: string | undefined;
     log(`Plaza is running at ${url}  (API docs: ${url}/docs, database: ${core.database.dialect})`);
+    for (const warning of config.warnings ?? []) {
+      log(warning);
+      app.log.warn(warning);
+    }
     if (first.kind === 'created') log(`Created the first admin "${first.user.username}" from PLAZA_ADMIN_USERNAME.`);
     if (first.kind === 'setup-token') {
       setupUrl = `${url}/setup?token=${first.token}`;
@@ -165,6 +169,7 @@ export async function serveCommand(config: Readonly<Config>): Promise<void> {
   say.banner(30, {
     url: running.url,
     database: running.core.database.dialect,
+    ...(config.warnings ? { warnings: config.warnings } : {}),
     ...(running.setupUrl ? { setupUrl: running.setupUrl } : {}),
     ...(running.netclassPort !== undefined ? { netclassPort: running.netclassPort } : {}),
     ...(running.tcpchatPort !== undefined ? { tcpchatPort: running.tcpchatPort } : {}),
