@@ -364,3 +364,73 @@ describe('hub bounds', () => {
     expect(bus.channelCount()).toBe(0);
   });
 });
+
+describe('hub sequencing (several instances)', () => {
+  function sequencedSetup(history: number[] = [], failFill = false) {
+    const clock = manualTimers();
+    const fills: Array<[number, number]> = [];
+    const hub = createHub({
+      bus: createLocalBus({ roundTrip: true }),
+      graceMs: 1000,
+      timers: clock.timers,
+      sequencing: {
+        waitMs: 100,
+        fill: async (_room, after, before) => {
+          fills.push([after, before]);
+          if (failFill) throw new Error('database away');
+          return history.filter((s) => s > after && s < before).map((s) => msg(s));
+        },
+      },
+    });
+    const got: number[] = [];
+    const c: HubConnection = { id: 'c1', participant: { key: 'u1', userId: 1, name: 'u1' }, deliver: (e) => e.kind === 'message' && got.push(e.message.seq) };
+    hub.attach(c);
+    hub.subscribe(c, room);
+    const send = (seq: number) => hub.publishToRoom(1, { kind: 'message', message: msg(seq) });
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    return { hub, got, fills, send, clock, settle };
+  }
+
+  it('puts messages that cross instances out of order back in sequence order, each once', async () => {
+    const s = sequencedSetup();
+    for (const seq of [1, 2, 4, 3, 5, 7, 6, 6, 3]) await s.send(seq);
+    expect(s.got).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(s.fills).toEqual([]);
+  });
+
+  it('fills what never arrives (a Redis restart lost it) from history after the wait, in order', async () => {
+    const s = sequencedSetup([3, 4]);
+    for (const seq of [1, 2, 5, 6]) await s.send(seq);
+    expect(s.got).toEqual([1, 2]);
+    s.clock.advance(100);
+    await s.settle();
+    expect(s.fills).toEqual([[2, 5]]);
+    expect(s.got).toEqual([1, 2, 3, 4, 5, 6]);
+    await s.send(7);
+    expect(s.got).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('passes over numbers history does not have (skipped sequences) and over an unreadable history', async () => {
+    for (const failFill of [false, true]) {
+      const s = sequencedSetup([], failFill);
+      await s.send(1);
+      await s.send(10_002);
+      s.clock.advance(100);
+      await s.settle();
+      await s.send(10_003);
+      expect(s.got).toEqual([1, 10_002, 10_003]);
+    }
+  });
+
+  it('a single instance (no sequencing) delivers as it arrives', async () => {
+    const hub = createHub({ bus: createLocalBus(), graceMs: 0 });
+    const got: number[] = [];
+    const c: HubConnection = { id: 'c1', participant: { key: 'u1', userId: 1, name: 'u1' }, deliver: (e) => e.kind === 'message' && got.push(e.message.seq) };
+    hub.attach(c);
+    hub.subscribe(c, room);
+    for (const seq of [1, 5, 6]) await hub.publishToRoom(1, { kind: 'message', message: msg(seq) });
+    expect(got).toEqual([1, 5, 6]);
+  });
+});

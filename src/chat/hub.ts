@@ -2,6 +2,8 @@ import { type ChatBus, roomChannel, userChannel } from './bus.js';
 import { attach, detach, subscribe, unsubscribe } from './hub/subscriptions.js';
 import { presenceOf } from './hub/presence.js';
 import { beginReplay, endReplay, replayMessage } from './hub/replay.js';
+import type { Sequencing } from './hub/sequencer.js';
+import { stopSequence } from './hub/sequencer.js';
 import type { HubConnection, HubState, RoomRef, Timers } from './hub/state.js';
 import type { ChatMessage, HubEvent, Participant } from './model.js';
 
@@ -30,6 +32,8 @@ export interface HubOptions {
   timers?: Timers;
   /** Live messages held for one connection while it replays a room; past it, the connection overflows. */
   maxHeldBytes?: number;
+  /** Several instances: put each room's messages back in sequence order, filling gaps from history. */
+  sequencing?: Sequencing;
 }
 
 /** Default bound on live messages held for one connection during a replay. */
@@ -37,12 +41,13 @@ export const DEFAULT_MAX_HELD_BYTES = 4 * 1024 * 1024;
 
 export type Hub = ReturnType<typeof createHub>;
 
-export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = DEFAULT_MAX_HELD_BYTES }: HubOptions) {
+export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = DEFAULT_MAX_HELD_BYTES, sequencing }: HubOptions) {
   const hub: HubState = {
     bus,
     graceMs,
     timers,
     maxHeldBytes,
+    ...(sequencing ? { sequencing } : {}),
     conns: new Map(),
     users: new Map(),
     rooms: new Map(),
@@ -90,7 +95,10 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
     isSubscribed: (conn: HubConnection, roomId: number) => conns.get(conn.id)?.rooms.has(roomId) ?? false,
     close() {
       for (const u of users.values()) if (u.graceTimer !== undefined) timers.clearTimeout(u.graceTimer);
-      for (const r of rooms.values()) r.unsubscribeBus();
+      for (const r of rooms.values()) {
+        r.unsubscribeBus();
+        stopSequence(hub, r);
+      }
       for (const off of userSubs.values()) off();
       rooms.clear();
       users.clear();

@@ -1,4 +1,5 @@
 import type { HubEvent } from '../model.js';
+import { sequenced } from './sequencer.js';
 import type { ConnState, HubState } from './state.js';
 
 /** What a held message is taken to weigh beyond its body (ids, names, framing). */
@@ -49,7 +50,11 @@ function overflow(state: ConnState) {
 export function onRoomEvent(hub: HubState, roomId: number, event: HubEvent): number {
   const room = hub.rooms.get(roomId);
   if (!room) return 0;
-  let n = 0;
-  for (const p of room.presence.values()) for (const c of p.conns) n += deliverTo(hub, c, event);
-  return n;
+  const deliverAll = (e: HubEvent) => {
+    let n = 0;
+    for (const p of room.presence.values()) for (const c of p.conns) n += deliverTo(hub, c, e);
+    return n;
+  };
+  if (hub.sequencing && event.kind === 'message') return sequenced(hub, room, event.message, deliverAll);
+  return deliverAll(event);
 }

@@ -1,6 +1,7 @@
 import { roomChannel } from '../bus.js';
 import type { Participant, PresenceEvent, PresenceState } from '../model.js';
 import { onRoomEvent } from './fanout.js';
+import { stopSequence } from './sequencer.js';
 import type { HubState, LocalRoom, RoomRef } from './state.js';
 
 /**
@@ -26,7 +27,7 @@ export function localRoom(hub: HubState, ref: RoomRef): LocalRoom {
   let room = hub.rooms.get(ref.id);
   if (!room) {
     const unsubscribeBus = hub.bus.subscribe(roomChannel(ref.id), (e) => onRoomEvent(hub, ref.id, e));
-    room = { ref, presence: new Map(), unsubscribeBus };
+    room = { ref, presence: new Map(), unsubscribeBus, sequence: { early: new Map() } };
     hub.rooms.set(ref.id, room);
   }
   return room;
@@ -35,6 +36,7 @@ export function localRoom(hub: HubState, ref: RoomRef): LocalRoom {
 function dropRoomIfEmpty(hub: HubState, room: LocalRoom) {
   if (room.presence.size === 0) {
     room.unsubscribeBus();
+    stopSequence(hub, room);
     hub.rooms.delete(room.ref.id);
   }
 }

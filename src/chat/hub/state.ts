@@ -1,5 +1,6 @@
 import type { ChatBus } from '../bus.js';
 import type { ChatMessage, HubEvent, Participant } from '../model.js';
+import type { RoomSequence, Sequencing } from './sequencer.js';
 
 /**
  * The hub's data: its connections, participants and the rooms followed on this instance. Every
@@ -67,6 +68,8 @@ export interface LocalRoom {
   ref: RoomRef;
   presence: Map<string, Presence>;
   unsubscribeBus: () => void;
+  /** Used only with `HubState.sequencing` (several instances). */
+  sequence: RoomSequence;
 }
 
 export interface HubState {
@@ -74,6 +77,8 @@ export interface HubState {
   graceMs: number;
   timers: Timers;
   maxHeldBytes: number;
+  /** Several instances: each room's messages are put back in sequence order (hub/sequencer.ts). */
+  sequencing?: Sequencing;
   conns: Map<string, ConnState>;
   users: Map<string, UserState>;
   rooms: Map<number, LocalRoom>;
