@@ -2,12 +2,15 @@ import { createAccountsService } from './accounts/accounts.service.js';
 import { createElevationService } from './accounts/elevation.service.js';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createRateLimits } from './accounts/rate-limits.js';
+import { announcingSessionCache, type Revocations } from './accounts/revocations.js';
 import { createSessionCache } from './accounts/session-cache.js';
 import { createSetupService } from './accounts/setup.service.js';
 import { createTokenSigner } from './accounts/tokens.js';
 import { createUsersService } from './accounts/users.service.js';
 import { type ChatBus, createLocalBus } from './chat/bus.js';
 import { type ChatService, createChatService } from './chat/chat.service.js';
+import { type Cluster, joinCluster } from './cluster/cluster.js';
+import { checkUploadsMarker } from './cluster/uploads-marker.js';
 import type { Config } from './config.js';
 import { connectDatabase, type Database } from './db/connect.js';
 import { migrateToLatest } from './db/migrations/index.js';
@@ -44,6 +47,10 @@ export interface Core {
   thumbnails: ThumbnailsService;
   bus: ChatBus;
   chat: ChatService;
+  /** Session and user changes as they are written, here and (with a cluster) on every instance. */
+  revocations: Revocations;
+  /** Several instances (PLAZA_REDIS_URL): what they share through Redis. */
+  cluster?: Cluster;
   /** Backups of this data dir (ops/backup/): written while serving, listed, removed. */
   backups: BackupService;
   /** Prometheus metrics, when PLAZA_METRICS_TOKEN turns them on. */
@@ -75,10 +82,25 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     await database.close();
     throw err;
   }
+  let cluster: Cluster | undefined;
+  try {
+    if (config.redisUrl) cluster = await joinCluster(config.redisUrl, database);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
   const hasher = createPasswordHasher(config.argon2);
   const signer = createTokenSigner(options.secret, config.accessTokenTtlSeconds);
-  const rateLimits = createRateLimits(config.rateLimits, { maxKeys: config.rateLimitMaxKeys });
-  const sessionCache = createSessionCache(clock);
+  const rateLimits = createRateLimits(config.rateLimits, {
+    maxKeys: config.rateLimitMaxKeys,
+    ...(cluster ? { shared: { client: cluster.link.cmd, prefix: cluster.link.prefix } } : {}),
+  });
+  const relay = cluster?.signals;
+  const { cache: sessionCache, revocations } = announcingSessionCache(
+    createSessionCache(clock),
+    relay ? (r) => relay.publish('sessionId' in r ? { kind: 'session-ended', sessionId: r.sessionId } : { kind: 'user-changed', userId: r.userId }) : undefined,
+  );
+  relay?.on((signal) => revocations.receive(signal.kind === 'session-ended' ? { sessionId: signal.sessionId } : { userId: signal.userId }));
   const accounts = createAccountsService({ database, config, hasher, signer, rateLimits, clock, sessionCache });
   const users = createUsersService({ database, config, hasher, clock, sessionCache, rateLimits });
   const elevation = createElevationService({ database, rateLimits, clock });
@@ -89,11 +111,16 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const health = createHealthService({ database, clock, disk });
   const storage = createStorage(config.dataDir, { directIo: config.uploadDirectIo });
   await storage.init(options.cleanTemp === true);
+  if (cluster) await checkUploadsMarker(storage.root, cluster.id, cluster.uploadsRecord).catch(async (err) => {
+    await cluster?.close();
+    await database.close();
+    throw err;
+  });
   const files = createFilesService({ database, storage, config, clock, disk });
   const shares = createSharesService({ database, filesService: files, clock });
   const thumbnails = createThumbnailsService({ storage, files });
-  const bus = createLocalBus();
-  const chat = createChatService({ database, config, users, files, clock, bus });
+  const bus = cluster?.bus ?? createLocalBus();
+  const chat = createChatService({ database, config, users, files, clock, bus, sequenced: cluster !== undefined });
   files.grantReads((fileId, userId) => chat.rooms.fileSharedWith(fileId, userId));
   if (options.migrate !== false) await chat.messages.recoverFromLostCommits();
   const backups = createBackupService({ database, storage, dataDir: config.dataDir, clock, keep: config.backup.keep });
@@ -117,12 +144,15 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     thumbnails,
     bus,
     chat,
+    revocations,
+    ...(cluster ? { cluster } : {}),
     backups,
     ...(metrics ? { metrics } : {}),
     async close() {
       chat.close();
       await chat.messages.drain();
       await bus.close();
+      await cluster?.close();
       await database.close();
     },
   };

@@ -17,6 +17,8 @@ export interface Config {
     | { kind: 'sqlite'; file: string; synchronous?: 'full' | 'normal'; /** tests: WAL size that triggers a checkpoint */ checkpointBytes?: number }
     | { kind: 'postgres'; url: string; schema?: string };
   publicUrl?: string;
+  /** Several instances (PLAZA_REDIS_URL): the chat bus, tickets, rate limits and revocations go through Redis. */
+  redisUrl?: string;
   secret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /**

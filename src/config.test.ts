@@ -239,7 +239,7 @@ describe('config', () => {
     const c = loadConfig({
       PLAZA_PROT: '80',
       PLAZA_DATA_DIRR: '/tmp/x',
-      PLAZA_REDIS_URL: 'redis://127.0.0.1:6379',
+      PLAZA_REDIS_URI: 'redis://127.0.0.1:6379',
       PLAZA_PORT: '9000',
       PLAZA_SERVER: 'http://elsewhere',
       PLAZA_CACHE_MAX_BYTES: '1000',
@@ -250,7 +250,7 @@ describe('config', () => {
     expect(c.warnings).toEqual([
       'Unknown setting PLAZA_DATA_DIRR is ignored (did you mean PLAZA_DATA_DIR?)',
       'Unknown setting PLAZA_PROT is ignored (did you mean PLAZA_PORT?)',
-      'Unknown setting PLAZA_REDIS_URL is ignored',
+      'Unknown setting PLAZA_REDIS_URI is ignored (did you mean PLAZA_REDIS_URL?)',
     ]);
     expect(loadConfig({}).warnings).toBeUndefined();
     // Every variable .env.example documents is one a setting reads (or the client's own).
@@ -258,5 +258,13 @@ describe('config', () => {
     const names = documented.map((l) => l.replace(/^#?\s*/, '').replace(/=$/, ''));
     expect(names.length).toBeGreaterThan(20);
     expect(loadConfig(Object.fromEntries(names.map((n) => [n, undefined]))).warnings).toBeUndefined();
+  });
+
+  it('PLAZA_REDIS_URL needs a PostgreSQL database and a redis:// URL', () => {
+    expect(() => loadConfig({ PLAZA_REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/need a shared PostgreSQL: set PLAZA_DATABASE_URL/);
+    expect(() => loadConfig({ PLAZA_REDIS_URL: 'http://x', PLAZA_DATABASE_URL: 'postgres://db/plaza' })).toThrow(/must start with redis:\/\//);
+    const c = loadConfig({ PLAZA_REDIS_URL: 'redis://127.0.0.1:6379/2', PLAZA_DATABASE_URL: 'postgres://db/plaza' });
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379/2');
+    expect(c.warnings).toBeUndefined();
   });
 });

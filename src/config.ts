@@ -162,11 +162,19 @@ function readServer(r: Readers) {
   }
   const secret = str('PLAZA_SECRET');
   const trustProxy = readTrustProxy(r);
+  const database = readDatabase(r, dataDir);
+  const redisUrl = str('PLAZA_REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) problems.push(`PLAZA_REDIS_URL must start with redis:// or rediss:// (got "${redisUrl}")`);
+  // Several instances share one database: a SQLite file cannot be that (docs/deployment.md).
+  if (redisUrl !== undefined && database.kind !== 'postgres') {
+    problems.push('PLAZA_REDIS_URL runs several instances, which need a shared PostgreSQL: set PLAZA_DATABASE_URL=postgres://… too');
+  }
   return {
     host: str('PLAZA_HOST') ?? '127.0.0.1',
     port: int('PLAZA_PORT', 8080, 0, 65535),
     dataDir,
-    database: readDatabase(r, dataDir),
+    database,
+    ...(redisUrl ? { redisUrl } : {}),
     ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
     ...(secret ? { secret } : {}),
     logLevel: oneOf('PLAZA_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),

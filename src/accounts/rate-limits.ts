@@ -1,4 +1,4 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { type RateLimiterAbstract, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config, RateRule } from '../config.js';
 import { clientNetwork } from '../shared/client-network.js';
 import { AppError } from '../shared/errors.js';
@@ -39,7 +39,7 @@ function limited(res: RateLimiterRes) {
   });
 }
 
-async function consumeOrRefuse(limiter: RateLimiterMemory, key: string): Promise<void> {
+async function consumeOrRefuse(limiter: RateLimiterAbstract, key: string): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (err) {
@@ -48,23 +48,45 @@ async function consumeOrRefuse(limiter: RateLimiterMemory, key: string): Promise
   }
 }
 
-export function createRateLimits(rules: Config['rateLimits'], options: { maxKeys: number }): RateLimits {
-  const make = (rule: RateRule) =>
-    new BoundedRateLimiter({ points: rule.points, duration: rule.durationSeconds, maxKeys: options.maxKeys });
-  const limiters: Record<RateKind, RateLimiterMemory> = {
-    loginIp: make(rules.loginPerIp),
-    registerIp: make(rules.registerPerIp),
-    elevateAccount: make(rules.elevatePerAccount),
-    elevateIp: make(rules.elevatePerIp),
+export interface SharedLimitStore {
+  /** An ioredis client (commands fail at once while Redis is away). */
+  client: unknown;
+  /** This cluster's key prefix. */
+  prefix: string;
+}
+
+/**
+ * With `shared` (several instances), counters live in Redis, so the limits hold whichever instance
+ * a request reaches; while Redis is away each instance counts on its own (the insurance limiter)
+ * rather than letting everything through or refusing everyone.
+ */
+export function createRateLimits(rules: Config['rateLimits'], options: { maxKeys: number; shared?: SharedLimitStore }): RateLimits {
+  const make = (rule: RateRule, name: string): RateLimiterAbstract => {
+    const memory = new BoundedRateLimiter({ points: rule.points, duration: rule.durationSeconds, maxKeys: options.maxKeys });
+    if (!options.shared) return memory;
+    return new RateLimiterRedis({
+      storeClient: options.shared.client,
+      keyPrefix: `${options.shared.prefix}rl:${name}`,
+      points: rule.points,
+      duration: rule.durationSeconds,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: memory,
+    });
+  };
+  const limiters: Record<RateKind, RateLimiterAbstract> = {
+    loginIp: make(rules.loginPerIp, 'loginIp'),
+    registerIp: make(rules.registerPerIp, 'registerIp'),
+    elevateAccount: make(rules.elevatePerAccount, 'elevateAccount'),
+    elevateIp: make(rules.elevatePerIp, 'elevateIp'),
     // Someone holding a session guesses the current password: as many tries as one client gets
     // against one account at the login.
-    currentPassword: make(rules.loginPerAccountIp),
+    currentPassword: make(rules.loginPerAccountIp, 'currentPassword'),
   };
   const perNetwork = new Set<RateKind>(['loginIp', 'registerIp', 'elevateIp']);
   const keyOf = (kind: RateKind, key: string) => (perNetwork.has(kind) ? clientNetwork(key) : key);
-  const failuresPerIp = make(rules.loginFailuresPerIp);
-  const failuresPerPair = make(rules.loginPerAccountIp);
-  const failuresPerAccount = make(rules.loginPerAccount);
+  const failuresPerIp = make(rules.loginFailuresPerIp, 'failuresPerIp');
+  const failuresPerPair = make(rules.loginPerAccountIp, 'failuresPerPair');
+  const failuresPerAccount = make(rules.loginPerAccount, 'failuresPerAccount');
 
   return {
     consume: (kind, key) => consumeOrRefuse(limiters[kind], keyOf(kind, key)),

@@ -8,6 +8,8 @@ import { AppError } from '../shared/errors.js';
 import type { ChatBus } from './bus.js';
 import { MAX_BODY_CHARS } from './chat.schemas.js';
 import { createHub, type HubConnection, type Timers } from './hub.js';
+import { toMessage } from './message-row.js';
+import * as messageRows from './messages.repository.js';
 import { createMessagesService } from './messages.service.js';
 import { type Participant, type PresenceState, type RoomInfo, userKey } from './model.js';
 import { createRoomsService, toRoomInfo } from './rooms.service.js';
@@ -20,16 +22,28 @@ export interface ChatDeps {
   clock: Clock;
   bus: ChatBus;
   timers?: Timers;
+  /** Several instances: messages put back in sequence order, gaps filled from history (hub/sequencer.ts). */
+  sequenced?: boolean;
 }
 
 export type ChatService = ReturnType<typeof createChatService>;
+
+/** How long a message from another instance that arrived early waits for those before it. */
+const GAP_WAIT_MS = 150;
+
+/** Stored messages of a room strictly between two sequence numbers, oldest first (at most 1,000). */
+async function messagesBetween(database: Database, roomId: number, after: number, before: number) {
+  const rows = await messageRows.listAfter(database.db, roomId, after, Math.min(1000, Math.max(0, before - after - 1)));
+  return rows.filter((r) => r.seq < before).map(toMessage);
+}
 
 /**
  * Chat as the transports see it: rooms, messages, connections, presence and server-side sends. The
  * hub is not handed out: transports use the named methods below.
  */
-export function createChatService({ database, config, users, files, clock, bus, timers }: ChatDeps) {
+export function createChatService({ database, config, users, files, clock, bus, timers, sequenced }: ChatDeps) {
   const hub = createHub({
+    ...(sequenced ? { sequencing: { waitMs: GAP_WAIT_MS, fill: (roomId, after, before) => messagesBetween(database, roomId, after, before) } } : {}),
     bus,
     graceMs: config.chat.presenceGraceSeconds * 1000,
     // Messages held for a replaying client count against the same bound as its unread backlog.

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Core } from '../app.js';
 import { forEachInSlices, runInSlices } from '../shared/slices.js';
+import type { Revocation, Revocations } from '../accounts/revocations.js';
 import { CLOSE } from './close-codes.js';
 
 /** Sockets pinged (or logins re-checked) per turn of the event loop during a heartbeat. */
@@ -11,6 +12,8 @@ export interface HeartbeatEntry {
   socket: WebSocket;
   /** The login behind the socket; null for seed 004 guests and echo sockets. */
   sessionId: string | null;
+  /** Its user, when it has one (a revocation of the user re-checks the socket at once). */
+  userId?: number | null;
   alive: boolean;
 }
 
@@ -22,6 +25,8 @@ export interface HeartbeatOptions<E extends HeartbeatEntry> {
   each?: (entry: E) => void;
   /** Runs at the start of every beat. */
   onBeat?: () => void;
+  /** Revocations as they happen: the sockets they concern are re-checked then, not at the next beat. */
+  revocations?: Revocations;
 }
 
 /**
@@ -73,6 +78,20 @@ export function startHeartbeat<E extends HeartbeatEntry>(live: Set<E>, options: 
     });
   }
 
+  /** The sockets a revocation concerns, re-checked now (a logout on another instance closes them at once). */
+  function onRevocation(r: Revocation) {
+    const bySession = new Map<string, E[]>();
+    for (const s of live) {
+      if (s.sessionId === null) continue;
+      if ('sessionId' in r ? s.sessionId !== r.sessionId : s.userId !== r.userId) continue;
+      const group = bySession.get(s.sessionId);
+      if (group) group.push(s);
+      else bySession.set(s.sessionId, [s]);
+    }
+    if (bySession.size > 0) void recheck(bySession);
+  }
+  const unsubscribe = options.revocations?.subscribe(onRevocation);
+
   const timer = setInterval(() => {
     onBeat?.();
     if (pinging) return;
@@ -89,6 +108,7 @@ export function startHeartbeat<E extends HeartbeatEntry>(live: Set<E>, options: 
   return () => {
     stopped = true;
     clearInterval(timer);
+    unsubscribe?.();
   };
 }
 
@@ -97,6 +117,7 @@ export function heartbeatOptions<E extends HeartbeatEntry>(core: Core, extra: Pi
   return {
     intervalMs: core.config.chat.heartbeatSeconds * 1000,
     sessionLive: async (sessionId) => (await core.accounts.authenticateSession(sessionId)) !== undefined,
+    revocations: core.revocations,
     ...extra,
   };
 }

@@ -72,6 +72,7 @@ export interface Tables {
   chat_invites: ChatInvitesTable;
   chat_messages: ChatMessagesTable;
   restores: RestoresTable;
+  cluster_identity: { id: string; created_at: number; uploads_marked_at: number | null };
 }
 
 export interface FilesTable {

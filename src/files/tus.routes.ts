@@ -254,8 +254,10 @@ export async function tusRoutes(app: FastifyInstance, { core }: { core: Core }) 
   for (const url of [TUS_PATH, `${TUS_PATH}/*`]) {
     app.route({ method: ['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS'], url, ...hide, handler: handle });
   }
+  // With several instances (one shared uploads directory) one of them sweeps each hour.
+  const sweep = async () => void (await tus.cleanUpExpiredUploads());
   const sweeper = setInterval(() => {
-    tus.cleanUpExpiredUploads().catch(() => {});
+    void (core.cluster ? core.cluster.once('tus-sweep', 3_000_000, sweep) : sweep()).catch(() => {});
   }, 3600_000);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));

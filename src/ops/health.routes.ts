@@ -35,6 +35,12 @@ export async function healthRoutes(app: FastifyInstance, { core }: { core: Core 
     backup: Type.Object({
       lastAt: Type.Union([Type.String({ description: 'UTC start of the newest archive in data/backups' }), Type.Null()]),
     }),
+    redis: Type.Optional(
+      Type.Object(
+        { status: Type.Union([Type.Literal('up'), Type.Literal('down')]) },
+        { description: 'Several instances only. Down is degraded but still 200: this instance serves HTTP and its own chat' },
+      ),
+    ),
   });
   r.get(
     '/ready',
@@ -44,8 +50,10 @@ export async function healthRoutes(app: FastifyInstance, { core }: { core: Core 
     async (_request, reply) => {
       const [c, lastAt] = await Promise.all([core.health.check(), core.backups.lastBackupAt().catch(() => undefined)]);
       if (!c.ok) reply.code(503).header('retry-after', '5');
+      const redis = core.cluster?.link.state();
       return {
-        status: c.ok ? ('ready' as const) : ('degraded' as const),
+        status: c.ok && redis !== 'down' ? ('ready' as const) : ('degraded' as const),
+        ...(redis ? { redis: { status: redis } } : {}),
         database: { dialect: core.health.dialect, status: c.database, latencyMs: c.latencyMs },
         storage: { status: c.storage },
         backup: { lastAt: lastAt ?? null },

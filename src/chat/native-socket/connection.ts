@@ -98,7 +98,7 @@ export function serveNativeSocket(
     // Live messages piled up while a replay waited for this socket to drain.
     overflow: out.dropSlowConsumer,
   };
-  const entry: LiveSocket = { conn, socket, sessionId: principal.sessionId, alive: true };
+  const entry: LiveSocket = { conn, socket, sessionId: principal.sessionId, userId: principal.user.id, alive: true };
   live.add(entry);
   const c: NativeConnection = {
     chat,

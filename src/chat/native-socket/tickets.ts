@@ -14,7 +14,7 @@ import { hashToken, randomToken } from '../../shared/ids.js';
 const TICKET_TTL_MS = 30_000;
 
 export interface TicketBook {
-  issue(sessionId: string): { ticket: string; expiresInSeconds: number };
+  issue(sessionId: string): Promise<{ ticket: string; expiresInSeconds: number }>;
   /** The principal behind a ticket, which is used up; throws INVALID_TOKEN for an unknown, used or expired one. */
   redeem(ticket: string): Promise<Principal>;
   /** Forgets expired tickets (on each heartbeat). */
@@ -22,19 +22,27 @@ export interface TicketBook {
 }
 
 export function createTicketBook(core: Core): TicketBook {
-  // Stored by hash: the map never holds a usable ticket.
+  const shared = core.cluster?.tickets;
+  // Stored by hash: the map (and Redis, with several instances) never holds a usable ticket. While
+  // Redis is away a ticket is kept here: it then opens a socket on this instance only.
   const tickets = new Map<string, { sessionId: string; expires: number }>();
+  const takeLocal = (key: string): string | undefined => {
+    const t = tickets.get(key);
+    tickets.delete(key);
+    return t && t.expires >= Date.now() ? t.sessionId : undefined;
+  };
   return {
-    issue(sessionId) {
+    async issue(sessionId) {
       const ticket = randomToken();
-      tickets.set(hashToken(ticket), { sessionId, expires: Date.now() + TICKET_TTL_MS });
+      const key = hashToken(ticket);
+      const kept = shared ? await shared.put(key, sessionId, TICKET_TTL_MS).then(() => true, () => false) : false;
+      if (!kept) tickets.set(key, { sessionId, expires: Date.now() + TICKET_TTL_MS });
       return { ticket, expiresInSeconds: TICKET_TTL_MS / 1000 };
     },
     async redeem(ticket) {
       const key = hashToken(ticket);
-      const t = tickets.get(key);
-      tickets.delete(key);
-      const p = t && t.expires >= Date.now() ? await core.accounts.authenticateSession(t.sessionId) : null;
+      const sessionId = takeLocal(key) ?? (shared ? await shared.take(key).catch(() => undefined) : undefined);
+      const p = sessionId ? await core.accounts.authenticateSession(sessionId) : null;
       if (!p) throw new AppError('INVALID_TOKEN', 'The chat ticket is unknown, used or expired');
       return p;
     },

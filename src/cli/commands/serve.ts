@@ -89,17 +89,21 @@ export async function startServer(
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       log(`Seed 003 TCP chat door on ${host}:${tcpchat.port} (room "${config.tcpchat.room}")`);
     }
+    // With several instances one of them sweeps each hour (a lock in Redis), not all at once.
     const housekeeping = () => {
-      core.accounts.purgeEnded().catch(() => {});
-      core.files.sweepOrphans().catch(() => {});
-      core.storage.purgeKept().catch(() => {});
+      const sweep = async () => {
+        await Promise.allSettled([core.accounts.purgeEnded(), core.files.sweepOrphans(), core.storage.purgeKept()]);
+      };
+      void (core.cluster ? core.cluster.once('housekeeping', 3_000_000, sweep) : sweep()).catch(() => {});
     };
     const http = app;
     const stopSchedule = config.backup.schedule
-      ? scheduleBackups(core.backups, config.backup.schedule, {
-          info: (obj, msg) => http.log.info(obj, msg),
-          error: (obj, msg) => http.log.error(obj, msg),
-        })
+      ? scheduleBackups(
+          core.backups,
+          config.backup.schedule,
+          { info: (obj, msg) => http.log.info(obj, msg), error: (obj, msg) => http.log.error(obj, msg) },
+          core.cluster ? core.cluster.once : undefined,
+        )
       : () => {};
     const firstSweep = setTimeout(housekeeping, 60_000);
     firstSweep.unref();

@@ -103,7 +103,7 @@ function attach(s: Session, socket: WebSocket): Promise<void> {
 export function serveCommands(core: Core, socket: WebSocket, identity: Identity, log: FastifyBaseLogger, live: Set<Live>) {
   const { framesPer10s } = core.config.chat;
   const s = createSession(core, socket, identity, log);
-  const entry: Live = { socket, sessionId: identity.sessionId, alive: true, ...(identity.user === null ? { guest: s.me.name } : {}) };
+  const entry: Live = { socket, sessionId: identity.sessionId, userId: identity.user?.id ?? null, alive: true, ...(identity.user === null ? { guest: s.me.name } : {}) };
   if (!admit(s, socket)) return;
   live.add(entry);
   const ready = attach(s, socket);

@@ -7,6 +7,7 @@ import * as m0005 from './0005_refresh_reuse_grace.js';
 import * as m0006 from './0006_restores.js';
 import * as m0007 from './0007_file_totals.js';
 import * as m0011 from './0011_file_list_orders.js';
+import * as m0012 from './0012_cluster_identity.js';
 import { isPostgres } from './portable.js';
 
 /** Frozen and listed statically: never edit a shipped migration, add a new one. */
@@ -19,6 +20,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006_restores': m0006,
   '0007_file_totals': m0007,
   '0011_file_list_orders': m0011,
+  '0012_cluster_identity': m0012,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultSet> {

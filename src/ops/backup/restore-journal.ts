@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { MARKER } from '../../cluster/uploads-marker.js';
 import type { Database } from '../../db/connect.js';
 import { fsyncPath } from '../../shared/durable.js';
 import { restoreCommitted } from './backup.repository.js';
@@ -57,6 +58,9 @@ export function swapUploads(dataDir: string, stage: string, crashAt?: (point: st
   const staged = path.join(stage, 'uploads');
   if (!existsSync(staged)) return;
   if (existsSync(live)) {
+    // The cluster's mark on the uploads directory (cluster/uploads-marker.ts) stays with it.
+    const mark = path.join(live, MARKER);
+    if (existsSync(mark) && !existsSync(path.join(staged, MARKER))) copyFileSync(mark, path.join(staged, MARKER));
     let old = path.join(stage, 'old-uploads');
     for (let i = 1; existsSync(old); i++) old = path.join(stage, `old-uploads-${i}`);
     renameSync(live, old);

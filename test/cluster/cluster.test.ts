@@ -1,0 +1,179 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, cookieFrom, PASSWORD, registerAndLogin } from '../helpers/api.js';
+import { ChatClient } from '../helpers/chat.js';
+import { testDatabases } from '../helpers/databases.js';
+import { uploadMultipart } from '../helpers/files.js';
+import { serveProcess } from '../helpers/process.js';
+import { startCluster, type TestCluster } from './cluster-helpers.js';
+
+/** Redis and PostgreSQL are required in CI; elsewhere a missing one skips this file with a line. */
+function clusterAvailable(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    if (process.env.CI === 'true' || process.env.CI === '1') throw new Error('redis-server is required in CI (.ci/run installs it)');
+    console.warn('SKIPPING cluster tests: redis-server is not installed. They run in CI.');
+    return false;
+  }
+}
+const ready = (await testDatabases()).includes('postgres') && clusterAvailable();
+
+/**
+ * Two real instances (processes) on one PostgreSQL schema, one Redis of the test's own and one
+ * data dir: what a user on one instance does is seen by users on the other.
+ */
+describe.skipIf(!ready)('two instances on PostgreSQL + Redis', () => {
+  let cluster: TestCluster;
+  let a: string;
+  let b: string;
+  const open: ChatClient[] = [];
+  const connect = async (base: string, token: string) => {
+    const c = await ChatClient.open(base, { token });
+    open.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    cluster = await startCluster(2, { PLAZA_RATE_LOGIN_ACCOUNT_IP: '5/1m' });
+    [a, b] = cluster.instances.map((s) => s.url) as [string, string];
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(open.map((c) => c.close().catch(() => {})));
+    await cluster?.close();
+  });
+
+  it('a bearer token and a session cookie from A work on B; both report Redis up', async () => {
+    const ann = await registerAndLogin(a, 'ann');
+    const me = await api(b, 'GET', '/api/users/me', { token: ann.accessToken });
+    expect([me.status, me.body.user?.username ?? me.body.username]).toEqual([200, 'ann']);
+    const login = await api(a, 'POST', '/api/auth/login', { json: { identifier: 'ann', password: PASSWORD, session: 'cookie' } });
+    const cookie = cookieFrom(login.headers, 'plaza_session') as string;
+    const viaCookie = await api(b, 'GET', '/api/users/me', { cookie });
+    expect([viaCookie.status, viaCookie.body.user?.username ?? viaCookie.body.username]).toEqual([200, 'ann']);
+    for (const base of [a, b]) {
+      const ready = await api(base, 'GET', '/api/ready');
+      expect(ready.body).toMatchObject({ status: 'ready', redis: { status: 'up' } });
+    }
+  });
+
+  it('room messages and DMs cross instances both ways, each once and in sequence order', async () => {
+    const bob = await registerAndLogin(a, 'bob');
+    const cat = await registerAndLogin(b, 'cat');
+    const onA = await connect(a, bob.accessToken);
+    const onB = await connect(b, cat.accessToken);
+    const room = (await onA.request({ type: 'create', name: 'across' })).room.id;
+    await onB.request({ type: 'join', room });
+    // Both send at once: sequence numbers interleave between the instances.
+    const sends = [];
+    for (let i = 0; i < 40; i++) {
+      sends.push(onA.request({ type: 'send', room, body: `a${i}`, clientId: `a${i}` }));
+      sends.push(onB.request({ type: 'send', room, body: `b${i}`, clientId: `b${i}` }));
+    }
+    const acks = await Promise.all(sends);
+    expect(acks.every((f) => f.type === 'ack')).toBe(true);
+    for (const c of [onA, onB]) {
+      const seen: number[] = [];
+      while (seen.length < 80) seen.push((await c.next((f) => f.type === 'message' && f.room === room)).seq);
+      expect(seen).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+    }
+    const dm = await api(b, 'POST', '/api/chat/dms', { token: cat.accessToken, json: { user: 'bob' } });
+    expect(dm.status).toBeLessThan(300);
+    const dmRoom = dm.body.room.id;
+    await onB.request({ type: 'send', room: dmRoom, body: 'psst from B' });
+    expect(await onA.next((f) => f.type === 'message' && f.room === dmRoom)).toMatchObject({ body: 'psst from B', sender: { name: 'cat' } });
+    await onA.request({ type: 'send', room: dmRoom, body: 'reply from A' });
+    expect(await onB.next((f) => f.type === 'message' && f.room === dmRoom && f.body === 'reply from A')).toMatchObject({ sender: { name: 'bob' } });
+  });
+
+  it('a chat ticket issued on A opens a socket on B, once', async () => {
+    const dan = await registerAndLogin(a, 'dan');
+    const t = await api(a, 'POST', '/api/chat/ticket', { token: dan.accessToken });
+    const c = await ChatClient.open(b, { ticket: t.body.ticket });
+    open.push(c);
+    expect(c.hello.user.name).toBe('dan');
+    await expect(ChatClient.open(a, { ticket: t.body.ticket })).rejects.toThrow('HTTP 401');
+    await expect(ChatClient.open(b, { ticket: t.body.ticket })).rejects.toThrow('HTTP 401');
+  });
+
+  it('login failures count across instances: the limit holds whichever instance is asked', async () => {
+    await registerAndLogin(a, 'eve');
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await api(i % 2 === 0 ? a : b, 'POST', '/api/auth/login', { json: { identifier: 'eve', password: 'wrong-password-1' } });
+      statuses.push(r.status);
+    }
+    // This cluster allows 5 failures per account and network a minute (PLAZA_RATE_LOGIN_ACCOUNT_IP, beforeAll).
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual([429, 429, 429]);
+  });
+
+  it("logout on A closes the user's socket on B at once", async () => {
+    const fay = await registerAndLogin(a, 'fay');
+    const onB = await connect(b, fay.accessToken);
+    const t0 = Date.now();
+    const out = await api(a, 'POST', '/api/auth/logout', { token: fay.accessToken });
+    expect(out.status).toBeLessThan(300);
+    const closed = await onB.waitClosed(5000);
+    expect(closed.code).toBe(4001);
+    // The heartbeat is 30 s: this was the revocation, pushed.
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('a file uploaded on A downloads on B, byte for byte', async () => {
+    const gus = await registerAndLogin(a, 'gus');
+    const data = randomBytes(300_000);
+    const up = await uploadMultipart(a, gus.accessToken, [{ name: 'shared.bin', data }]);
+    expect(up.status).toBe(201);
+    const res = await fetch(`${b}/api/files/${up.body.files[0].id}/content`, { headers: { authorization: `Bearer ${gus.accessToken}` } });
+    expect(res.status).toBe(200);
+    const got = Buffer.from(await res.arrayBuffer());
+    expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  it("an instance whose uploads directory is not the cluster's refuses to start, saying why", async () => {
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'plaza-other-'));
+    const other = await startCluster(1);
+    try {
+      // The same database and Redis, but a local (empty) data dir: its files would be "missing".
+      await expect(serveProcess({ ...cluster.env, PLAZA_DATA_DIR: elsewhere })).rejects.toThrow(/is not this cluster's uploads directory/);
+      // Another cluster's uploads directory.
+      await expect(serveProcess({ ...cluster.env, PLAZA_DATA_DIR: other.dataDir })).rejects.toThrow(/holds the uploads of another database/);
+    } finally {
+      await other.close();
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('Redis restarted mid-conversation: instances say degraded, keep serving, and no acked message is lost', async () => {
+    const hal = await registerAndLogin(a, 'hal');
+    const ivy = await registerAndLogin(b, 'ivy');
+    const onA = await connect(a, hal.accessToken);
+    const onB = await connect(b, ivy.accessToken);
+    const room = (await onA.request({ type: 'create', name: 'outage' })).room.id;
+    await onB.request({ type: 'join', room });
+    await onA.request({ type: 'send', room, body: 'before' });
+    expect((await onB.next((f) => f.type === 'message' && f.room === room)).body).toBe('before');
+    await cluster.redis.stop();
+    // Sends still succeed (the database is up); they cannot cross while Redis is away.
+    const during = await onA.request({ type: 'send', room, body: 'during' });
+    expect(during.type).toBe('ack');
+    const health = await api(b, 'GET', '/api/ready');
+    expect([health.status, health.body.status, health.body.redis]).toEqual([200, 'degraded', { status: 'down' }]);
+    expect((await api(b, 'GET', '/api/users/me', { token: ivy.accessToken })).status).toBe(200);
+    await cluster.redis.restart();
+    // Back: the next message crosses, and the one sent during the outage is filled in before it.
+    const deadline = Date.now() + 10_000;
+    while ((await api(a, 'GET', '/api/ready')).body.redis?.status !== 'up' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300));
+    await onA.request({ type: 'send', room, body: 'after' });
+    const seen = [];
+    while (seen.length < 2) seen.push((await onB.next((f) => f.type === 'message' && f.room === room, 8000)).body);
+    expect(seen).toEqual(['during', 'after']);
+  }, 60_000);
+});
