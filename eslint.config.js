@@ -79,7 +79,7 @@ export default tseslint.config(
   },
   // A feature folder's own modules (services and their parts: hub, message engine, rooms, tokens, ...).
   {
-    files: ['src/**/*.service.ts', 'src/accounts/**', 'src/files/**', 'src/chat/**'],
+    files: ['src/**/*.service.ts', 'src/accounts/**', 'src/files/**', 'src/chat/**', 'src/cluster/**'],
     ignores: ['**/*.test.ts', '**/*.repository.ts', ...transports],
     rules: { 'no-restricted-imports': restrict(noTransport, noSql, noFrontDoors) },
   },
