@@ -10,6 +10,7 @@ import { createUsersService } from './accounts/users.service.js';
 import { type ChatBus, createLocalBus } from './chat/bus.js';
 import { type ChatService, createChatService } from './chat/chat.service.js';
 import { type Cluster, joinCluster } from './cluster/cluster.js';
+import { linkPresence, presenceWire } from './cluster/presence-link.js';
 import { checkUploadsMarker } from './cluster/uploads-marker.js';
 import type { Config } from './config.js';
 import { connectDatabase, type Database } from './db/connect.js';
@@ -100,7 +101,10 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     createSessionCache(clock),
     relay ? (r) => relay.publish('sessionId' in r ? { kind: 'session-ended', sessionId: r.sessionId } : { kind: 'user-changed', userId: r.userId }) : undefined,
   );
-  relay?.on((signal) => revocations.receive(signal.kind === 'session-ended' ? { sessionId: signal.sessionId } : { userId: signal.userId }));
+  relay?.on((signal) => {
+    if (signal.kind === 'session-ended') revocations.receive({ sessionId: signal.sessionId });
+    else if (signal.kind === 'user-changed') revocations.receive({ userId: signal.userId });
+  });
   const accounts = createAccountsService({ database, config, hasher, signer, rateLimits, clock, sessionCache });
   const users = createUsersService({ database, config, hasher, clock, sessionCache, rateLimits });
   const elevation = createElevationService({ database, rateLimits, clock });
@@ -120,7 +124,16 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const shares = createSharesService({ database, filesService: files, clock });
   const thumbnails = createThumbnailsService({ storage, files });
   const bus = cluster?.bus ?? createLocalBus();
-  const chat = createChatService({ database, config, users, files, clock, bus, sequenced: cluster !== undefined });
+  const chat = createChatService({
+    database,
+    config,
+    users,
+    files,
+    clock,
+    bus,
+    ...(cluster ? { sequenced: true, cluster: { instance: cluster.instanceId, wire: presenceWire(cluster.signals) } } : {}),
+  });
+  const stopPresence = cluster ? linkPresence(cluster.link, cluster.signals, cluster.instanceId, chat) : () => {};
   files.grantReads((fileId, userId) => chat.rooms.fileSharedWith(fileId, userId));
   if (options.migrate !== false) await chat.messages.recoverFromLostCommits();
   const backups = createBackupService({ database, storage, dataDir: config.dataDir, clock, keep: config.backup.keep });
@@ -149,6 +162,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     backups,
     ...(metrics ? { metrics } : {}),
     async close() {
+      stopPresence();
       chat.close();
       await chat.messages.drain();
       await bus.close();

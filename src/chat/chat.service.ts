@@ -8,6 +8,7 @@ import { AppError } from '../shared/errors.js';
 import type { ChatBus } from './bus.js';
 import { MAX_BODY_CHARS } from './chat.schemas.js';
 import { createHub, type HubConnection, type Timers } from './hub.js';
+import type { PresenceWire } from './hub/cluster-presence.js';
 import { toMessage } from './message-row.js';
 import * as messageRows from './messages.repository.js';
 import { createMessagesService } from './messages.service.js';
@@ -24,6 +25,8 @@ export interface ChatDeps {
   timers?: Timers;
   /** Several instances: messages put back in sequence order, gaps filled from history (hub/sequencer.ts). */
   sequenced?: boolean;
+  /** Several instances: presence is the cluster's (hub/cluster-presence.ts). */
+  cluster?: { instance: string; wire: PresenceWire };
 }
 
 export type ChatService = ReturnType<typeof createChatService>;
@@ -41,8 +44,9 @@ async function messagesBetween(database: Database, roomId: number, after: number
  * Chat as the transports see it: rooms, messages, connections, presence and server-side sends. The
  * hub is not handed out: transports use the named methods below.
  */
-export function createChatService({ database, config, users, files, clock, bus, timers, sequenced }: ChatDeps) {
+export function createChatService({ database, config, users, files, clock, bus, timers, sequenced, cluster }: ChatDeps) {
   const hub = createHub({
+    ...(cluster ? { cluster } : {}),
     ...(sequenced ? { sequencing: { waitMs: GAP_WAIT_MS, fill: (roomId, after, before) => messagesBetween(database, roomId, after, before) } } : {}),
     bus,
     graceMs: config.chat.presenceGraceSeconds * 1000,
@@ -159,6 +163,8 @@ export function createChatService({ database, config, users, files, clock, bus, 
   return {
     rooms,
     messages,
+    /** Several instances: the hub's presence link to the others (cluster/presence-link.ts). */
+    clusterPresence: hub.cluster,
     admit,
     connect,
     disconnect: (conn: HubConnection, clean: boolean) => hub.detach(conn, clean),

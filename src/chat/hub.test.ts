@@ -434,3 +434,97 @@ describe('hub sequencing (several instances)', () => {
     expect(got).toEqual([1, 5, 6]);
   });
 });
+
+describe('hub presence across instances', () => {
+  /** Two or more hubs whose presence updates cross a wire (as Redis would carry them, through JSON). */
+  function instances(n: number, graceMs = 1000) {
+    const clock = manualTimers();
+    const hubs: Array<ReturnType<typeof createHub>> = [];
+    const cut = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      hubs.push(
+        createHub({
+          bus: createLocalBus({ roundTrip: true }),
+          graceMs,
+          timers: clock.timers,
+          cluster: {
+            instance: `i${i}`,
+            wire: {
+              publish: (u) => {
+                if (cut.has(i)) return;
+                const copy = JSON.parse(JSON.stringify(u));
+                hubs.forEach((h, j) => j !== i && !cut.has(j) && h.cluster?.receive(copy));
+              },
+            },
+          },
+        }),
+      );
+    }
+    const events = new Map<string, string[]>();
+    let n2 = 0;
+    const conn = (hubIndex: number, user: string): HubConnection => {
+      const id = `c${++n2}`;
+      events.set(id, []);
+      const c: HubConnection = {
+        id,
+        participant: { key: user, userId: Number(user.slice(1)), name: user },
+        deliver: (e) => e.kind === 'presence' && events.get(id)?.push(`${e.event} ${e.user.name} ${e.count}`),
+      };
+      hubs[hubIndex]!.attach(c);
+      return c;
+    };
+    return { hubs, conn, events, clock, cut };
+  }
+
+  it('a user on two instances is one presence: joined once, counted once, online until the last instance lets go', () => {
+    const { hubs, conn, events } = instances(2);
+    const [a, b] = hubs as [ReturnType<typeof createHub>, ReturnType<typeof createHub>];
+    const watcher = conn(1, 'u9');
+    b.subscribe(watcher, room);
+    const tabA = conn(0, 'u1');
+    a.subscribe(tabA, room);
+    const tabB = conn(1, 'u1');
+    b.subscribe(tabB, room);
+    expect(b.presenceOf('u1')).toBe('online');
+    expect(b.presentIn(1).map((p) => p.name).sort()).toEqual(['u1', 'u9']);
+    a.detach(tabA, true);
+    expect(b.presenceOf('u1')).toBe('online');
+    b.detach(tabB, true);
+    expect(a.presenceOf('u1')).toBe('offline');
+    expect(events.get(watcher.id)).toEqual(['joined u9 1', 'joined u1 2', 'left u1 1']);
+  });
+
+  it('an instance that stops (kill -9) has its users disconnected at once for the others, offline after the grace period', () => {
+    const { hubs, conn, events, clock } = instances(2);
+    const [a, b] = hubs as [ReturnType<typeof createHub>, ReturnType<typeof createHub>];
+    const watcher = conn(1, 'u9');
+    b.subscribe(watcher, room);
+    a.subscribe(conn(0, 'u1'), room);
+    expect(b.cluster?.peers()).toEqual(new Set(['i0']));
+    b.cluster?.instanceGone('i0');
+    expect(b.presenceOf('u1')).toBe('disconnected');
+    clock.advance(1000);
+    expect(b.presenceOf('u1')).toBe('offline');
+    expect(events.get(watcher.id)).toEqual(['joined u9 1', 'joined u1 2', 'disconnected u1 2', 'offline u1 1']);
+  });
+
+  it('after a cut (Redis away) a resync puts every instance right again', () => {
+    const { hubs, conn, events, cut } = instances(2);
+    const [a, b] = hubs as [ReturnType<typeof createHub>, ReturnType<typeof createHub>];
+    const watcher = conn(1, 'u9');
+    b.subscribe(watcher, room);
+    cut.add(0);
+    const tab = conn(0, 'u1');
+    a.subscribe(tab, room);
+    expect(b.presenceOf('u1')).toBe('offline');
+    cut.delete(0);
+    a.cluster?.resync();
+    expect(b.presenceOf('u1')).toBe('online');
+    cut.add(0);
+    a.detach(tab, true);
+    cut.delete(0);
+    a.cluster?.resync();
+    expect(b.presenceOf('u1')).toBe('offline');
+    expect(events.get(watcher.id)).toEqual(['joined u9 1', 'joined u1 2', 'left u1 1']);
+  });
+});

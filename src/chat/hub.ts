@@ -1,5 +1,7 @@
 import { type ChatBus, roomChannel, userChannel } from './bus.js';
 import { attach, detach, subscribe, unsubscribe } from './hub/subscriptions.js';
+import { createClusterPresence, type PresenceUpdate, type PresenceWire } from './hub/cluster-presence.js';
+import { onRoomEvent } from './hub/fanout.js';
 import { presenceOf } from './hub/presence.js';
 import { beginReplay, endReplay, replayMessage } from './hub/replay.js';
 import type { Sequencing } from './hub/sequencer.js';
@@ -34,6 +36,8 @@ export interface HubOptions {
   maxHeldBytes?: number;
   /** Several instances: put each room's messages back in sequence order, filling gaps from history. */
   sequencing?: Sequencing;
+  /** Several instances: presence is the cluster's, told to and heard from the others over `wire`. */
+  cluster?: { instance: string; wire: PresenceWire };
 }
 
 /** Default bound on live messages held for one connection during a replay. */
@@ -41,7 +45,7 @@ export const DEFAULT_MAX_HELD_BYTES = 4 * 1024 * 1024;
 
 export type Hub = ReturnType<typeof createHub>;
 
-export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = DEFAULT_MAX_HELD_BYTES, sequencing }: HubOptions) {
+export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = DEFAULT_MAX_HELD_BYTES, sequencing, cluster }: HubOptions) {
   const hub: HubState = {
     bus,
     graceMs,
@@ -54,6 +58,24 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
     userSubs: new Map(),
   };
   const { conns, users, rooms, userSubs } = hub;
+  if (cluster) {
+    hub.cluster = createClusterPresence({
+      ...cluster,
+      graceMs,
+      timers,
+      emit: (room, user, event, count) =>
+        onRoomEvent(hub, room.id, { kind: 'presence', room: room.id, roomName: room.name, event, user: { id: user.userId, name: user.name }, count }),
+    });
+  }
+  /** Where everyone stands on this instance: what a sync request is answered with. */
+  const snapshot = (): Extract<PresenceUpdate, { kind: 'snapshot' }> => ({
+    kind: 'snapshot',
+    instance: cluster?.instance ?? '',
+    rooms: [...rooms.values()].flatMap((r) =>
+      [...r.presence.values()].map((p) => ({ room: r.ref, user: p.participant, state: p.conns.size > 0 ? ('online' as const) : ('disconnected' as const) })),
+    ),
+    users: [...users.values()].map((u) => ({ user: u.participant, state: u.conns.size > 0 ? ('online' as const) : ('disconnected' as const) })),
+  });
 
   return {
     attach: (conn: HubConnection): void => attach(hub, conn),
@@ -71,9 +93,21 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
     presenceOf: (key: string) => presenceOf(hub, key),
     publishToRoom: (roomId: number, event: HubEvent) => bus.publish(roomChannel(roomId), event),
     publishToUser: (key: string, event: HubEvent) => bus.publish(userChannel(key), event),
-    /** Participants with at least one connection on this instance. */
+    /** Participants with at least one connection (on any instance, with several). */
     onlineParticipants(): Participant[] {
+      if (hub.cluster) return hub.cluster.online();
       return [...users.values()].filter((u) => u.conns.size > 0).map((u) => u.participant);
+    },
+    /** Several instances: an update from another instance, another instance gone, who else holds anyone. */
+    cluster: hub.cluster && {
+      receive: (update: PresenceUpdate) => hub.cluster?.receive(update, snapshot),
+      instanceGone: (instance: string) => hub.cluster?.instanceGone(instance),
+      peers: () => hub.cluster?.peers() ?? new Set<string>(),
+      /** Announces where everyone stands here and asks the others for theirs (at start, and when Redis returns). */
+      resync: () => {
+        cluster?.wire.publish(snapshot());
+        cluster?.wire.publish({ kind: 'sync', instance: cluster.instance });
+      },
     },
     connectionCount: () => conns.size,
     /** What the hub holds, for the bounds tests and metrics: each falls back to 0 once everyone has gone. */
@@ -85,8 +119,9 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
       return { connections: conns.size, users: users.size, rooms: rooms.size, userChannels: userSubs.size, presence, cursors };
     },
     connectionsOf: (key: string) => users.get(key)?.conns.size ?? 0,
-    /** Participants present in a room on this instance (online or within their grace period). */
+    /** Participants present in a room (online or within their grace period; on any instance, with several). */
     presentIn(roomId: number): Participant[] {
+      if (hub.cluster) return hub.cluster.presentIn(roomId);
       return [...(rooms.get(roomId)?.presence.values() ?? [])].map((p) => p.participant);
     },
     subscribedRooms(conn: HubConnection): number[] {
@@ -94,6 +129,7 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
     },
     isSubscribed: (conn: HubConnection, roomId: number) => conns.get(conn.id)?.rooms.has(roomId) ?? false,
     close() {
+      hub.cluster?.close();
       for (const u of users.values()) if (u.graceTimer !== undefined) timers.clearTimeout(u.graceTimer);
       for (const r of rooms.values()) {
         r.unsubscribeBus();

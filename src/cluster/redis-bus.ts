@@ -1,11 +1,13 @@
 import { type ChatBus, createLocalBus } from '../chat/bus.js';
+import type { PresenceUpdate } from '../chat/hub/cluster-presence.js';
 import type { HubEvent } from '../chat/model.js';
 import type { RedisLink } from './redis-link.js';
 
 /** What one instance tells the others that is not a chat event (see `ClusterSignals`). */
 export type ClusterSignal =
   | { kind: 'session-ended'; sessionId: string }
-  | { kind: 'user-changed'; userId: number };
+  | { kind: 'user-changed'; userId: number }
+  | { kind: 'presence'; update: PresenceUpdate };
 
 /** Instance-to-instance notices: sent to every other instance, never back to the sender. */
 export interface ClusterSignals {

@@ -40,7 +40,7 @@ describe.skipIf(!ready)('two instances on PostgreSQL + Redis', () => {
   };
 
   beforeAll(async () => {
-    cluster = await startCluster(2, { PLAZA_RATE_LOGIN_ACCOUNT_IP: '5/1m' });
+    cluster = await startCluster(2, { PLAZA_RATE_LOGIN_ACCOUNT_IP: '5/1m', PLAZA_PRESENCE_GRACE_SECONDS: '2' });
     [a, b] = cluster.instances.map((s) => s.url) as [string, string];
   }, 60_000);
   afterAll(async () => {
@@ -90,6 +90,67 @@ describe.skipIf(!ready)('two instances on PostgreSQL + Redis', () => {
     await onA.request({ type: 'send', room: dmRoom, body: 'reply from A' });
     expect(await onB.next((f) => f.type === 'message' && f.room === dmRoom && f.body === 'reply from A')).toMatchObject({ sender: { name: 'bob' } });
   });
+
+  it('presence is the cluster\'s: joined on A is seen on B, counted once, online until the last instance lets go', async () => {
+    const jon = await registerAndLogin(a, 'jon');
+    const kim = await registerAndLogin(b, 'kim');
+    const watcher = await connect(b, kim.accessToken);
+    const room = (await watcher.request({ type: 'create', name: 'presence' })).room.id;
+    const tabA = await connect(a, jon.accessToken);
+    await tabA.request({ type: 'join', room });
+    const t0 = Date.now();
+    expect(await watcher.next((f) => f.type === 'presence' && f.user.name === 'jon')).toMatchObject({ event: 'joined', count: 2, room });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const seen = await api(b, 'GET', `/api/chat/users/${jon.user.id}/presence`, { token: kim.accessToken });
+    expect(seen.body.presence).toBe('online');
+    // A second tab on B, then the first one closes: still online, no "left".
+    const tabB = await connect(b, jon.accessToken);
+    await tabA.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await api(b, 'GET', `/api/chat/users/${jon.user.id}/presence`, { token: kim.accessToken })).body.presence).toBe('online');
+    await tabB.close();
+    expect(await watcher.next((f) => f.type === 'presence' && f.user.name === 'jon')).toMatchObject({ event: 'left', count: 1 });
+    expect(watcher.take('presence').filter((f) => f.user.name === 'jon')).toEqual([]);
+  });
+
+  it('kill -9 of an instance: its clients resume on another exactly once; its users go disconnected, then offline, for the others', async () => {
+    const c = await cluster.add();
+    const lee = await registerAndLogin(c.url, 'lee');
+    const mia = await registerAndLogin(a, 'mia');
+    const onC = await ChatClient.open(c.url, { token: lee.accessToken });
+    const watcher = await connect(a, mia.accessToken);
+    const room = (await watcher.request({ type: 'create', name: 'crash' })).room.id;
+    await onC.request({ type: 'join', room });
+    await watcher.next((f) => f.type === 'presence' && f.user.name === 'lee' && f.event === 'joined');
+    for (let i = 1; i <= 3; i++) await watcher.request({ type: 'send', room, body: `m${i}` });
+    let last = 0;
+    while (last < 3) last = (await onC.next((f) => f.type === 'message' && f.room === room)).seq;
+    c.child.kill('SIGKILL');
+    await c.exited;
+    // Sent while lee is away.
+    for (let i = 4; i <= 6; i++) await watcher.request({ type: 'send', room, body: `m${i}` });
+    expect(await watcher.next((f) => f.type === 'presence' && f.user.name === 'lee', 8000)).toMatchObject({ event: 'disconnected' });
+    // lee's client reconnects to B with its cursor: m4..m6 once, then live.
+    const back = await ChatClient.open(b, { token: lee.accessToken }, `/api/chat?resume=${room}:${last}`);
+    open.push(back);
+    await watcher.request({ type: 'send', room, body: 'm7' });
+    const bodies: string[] = [];
+    while (bodies.length < 4) bodies.push((await back.next((f) => f.type === 'message' && f.room === room)).body);
+    expect(bodies).toEqual(['m4', 'm5', 'm6', 'm7']);
+    expect(await watcher.next((f) => f.type === 'presence' && f.user.name === 'lee')).toMatchObject({ event: 'rejoined' });
+    await back.close();
+    // Had lee not come back: offline after the 2 s grace period (a fresh kill shows it).
+    const d = await cluster.add();
+    const ned = await registerAndLogin(d.url, 'ned');
+    const onD = await ChatClient.open(d.url, { token: ned.accessToken });
+    await onD.request({ type: 'join', room });
+    await watcher.next((f) => f.type === 'presence' && f.user.name === 'ned' && f.event === 'joined');
+    d.child.kill('SIGKILL');
+    await d.exited;
+    expect(await watcher.next((f) => f.type === 'presence' && f.user.name === 'ned', 8000)).toMatchObject({ event: 'disconnected' });
+    expect(await watcher.next((f) => f.type === 'presence' && f.user.name === 'ned', 5000)).toMatchObject({ event: 'offline' });
+    expect((await api(a, 'GET', `/api/chat/users/${ned.user.id}/presence`, { token: mia.accessToken })).body.presence).toBe('offline');
+  }, 60_000);
 
   it('a chat ticket issued on A opens a socket on B, once', async () => {
     const dan = await registerAndLogin(a, 'dan');

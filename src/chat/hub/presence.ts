@@ -10,6 +10,12 @@ import type { HubState, LocalRoom, RoomRef } from './state.js';
  */
 
 export function announce(hub: HubState, room: LocalRoom, participant: Participant, event: PresenceEvent) {
+  if (hub.cluster) {
+    // The cluster decides what everyone hears (its state may not change: online elsewhere).
+    const p = room.presence.get(participant.key);
+    hub.cluster.localRoom(room.ref, participant, !p ? 'absent' : p.conns.size > 0 ? 'online' : 'disconnected', event);
+    return;
+  }
   void hub.bus
     .publish(roomChannel(room.ref.id), {
       kind: 'presence',
@@ -60,6 +66,7 @@ export function graceOver(hub: HubState, key: string) {
     if (p && p.conns.size === 0) removePresence(hub, room, key, online ? 'left' : 'offline');
   }
   if (!online) forgetUser(hub, key);
+  else userChanged(hub, user.participant);
 }
 
 /** The participant has no connection left: rooms still counting them (from an earlier drop) let go. */
@@ -73,9 +80,18 @@ export function forgetUser(hub: HubState, key: string) {
   hub.users.delete(key);
   hub.userSubs.get(key)?.();
   hub.userSubs.delete(key);
+  if (user) userChanged(hub, user.participant);
+}
+
+/** Tells the cluster (several instances) where this user stands on this instance now. */
+export function userChanged(hub: HubState, participant: Participant) {
+  if (!hub.cluster) return;
+  const user = hub.users.get(participant.key);
+  hub.cluster.localUser(participant, !user ? 'absent' : user.conns.size > 0 ? 'online' : 'disconnected');
 }
 
 export function presenceOf(hub: HubState, key: string): PresenceState {
+  if (hub.cluster) return hub.cluster.presenceOf(key);
   const user = hub.users.get(key);
   if (!user) return 'offline';
   return user.conns.size > 0 ? 'online' : 'disconnected';

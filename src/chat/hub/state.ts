@@ -1,5 +1,6 @@
 import type { ChatBus } from '../bus.js';
 import type { ChatMessage, HubEvent, Participant } from '../model.js';
+import type { ClusterPresence } from './cluster-presence.js';
 import type { RoomSequence, Sequencing } from './sequencer.js';
 
 /**
@@ -79,6 +80,8 @@ export interface HubState {
   maxHeldBytes: number;
   /** Several instances: each room's messages are put back in sequence order (hub/sequencer.ts). */
   sequencing?: Sequencing;
+  /** Several instances: presence is the cluster's (hub/cluster-presence.ts). */
+  cluster?: ClusterPresence;
   conns: Map<string, ConnState>;
   users: Map<string, UserState>;
   rooms: Map<number, LocalRoom>;

@@ -1,7 +1,7 @@
 import { userChannel } from '../bus.js';
 import type { HubEvent } from '../model.js';
 import { deliverTo } from './fanout.js';
-import { announce, forgetUser, graceOver, localRoom, removePresence } from './presence.js';
+import { announce, forgetUser, graceOver, localRoom, removePresence, userChanged } from './presence.js';
 import type { ConnState, HubConnection, HubState, RoomRef } from './state.js';
 
 /** Connections coming and going, and the rooms each one follows. */
@@ -22,6 +22,7 @@ export function attach(hub: HubState, conn: HubConnection): void {
   // Back within a grace period: each room the participant returns to hears "rejoined"
   // (subscribe), and the running timer settles any room it does not return to.
   user.conns.add(state);
+  userChanged(hub, conn.participant);
 }
 
 /** A participant's bus handler: membership changes (un)subscribe their connections, then everything is delivered. */
@@ -101,4 +102,5 @@ export function detach(hub: HubState, conn: HubConnection, clean: boolean): void
   }
   if (user.graceTimer !== undefined) hub.timers.clearTimeout(user.graceTimer);
   user.graceTimer = hub.timers.setTimeout(() => graceOver(hub, key), hub.graceMs);
+  userChanged(hub, conn.participant);
 }
