@@ -74,7 +74,11 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
     rooms: [...rooms.values()].flatMap((r) =>
       [...r.presence.values()].map((p) => ({ room: r.ref, user: p.participant, state: p.conns.size > 0 ? ('online' as const) : ('disconnected' as const) })),
     ),
-    users: [...users.values()].map((u) => ({ user: u.participant, state: u.conns.size > 0 ? ('online' as const) : ('disconnected' as const) })),
+    users: [...users.values()].map((u) => ({
+      user: u.participant,
+      state: u.conns.size > 0 ? ('online' as const) : ('disconnected' as const),
+      conns: u.conns.size,
+    })),
   });
 
   return {
@@ -92,7 +96,8 @@ export function createHub({ bus, graceMs, timers = systemTimers, maxHeldBytes = 
     endReplay: (conn: HubConnection, roomId: number): void => endReplay(hub, conn, roomId),
     presenceOf: (key: string) => presenceOf(hub, key),
     publishToRoom: (roomId: number, event: HubEvent) => bus.publish(roomChannel(roomId), event),
-    publishToUser: (key: string, event: HubEvent) => bus.publish(userChannel(key), event),
+    /** Resolves with the connections reached: here, plus (several instances) the user's connections on the others. */
+    publishToUser: async (key: string, event: HubEvent) => (await bus.publish(userChannel(key), event)) + (hub.cluster?.connectionsElsewhere(key) ?? 0),
     /** Participants with at least one connection (on any instance, with several). */
     onlineParticipants(): Participant[] {
       if (hub.cluster) return hub.cluster.online();

@@ -152,6 +152,26 @@ describe.skipIf(!ready)('two instances on PostgreSQL + Redis', () => {
     expect((await api(a, 'GET', `/api/chat/users/${ned.user.id}/presence`, { token: mia.accessToken })).body.presence).toBe('offline');
   }, 60_000);
 
+  it("server-side sends count deliveries on every instance; seed 004's client and group views are the cluster's", async () => {
+    const ola = await registerAndLogin(a, 'ola');
+    const pia = await registerAndLogin(b, 'pia');
+    const olaA = await connect(a, ola.accessToken);
+    const olaB1 = await connect(b, ola.accessToken);
+    const olaB2 = await connect(b, ola.accessToken);
+    const piaB = await connect(b, pia.accessToken);
+    const room = (await olaA.request({ type: 'create', name: 'views' })).room.id;
+    await piaB.request({ type: 'join', room });
+    await new Promise((r) => setTimeout(r, 200));
+    const sent = await api(a, 'POST', `/api/chat/users/${ola.user.id}/messages`, { token: ola.accessToken, json: { message: 'note to self' } });
+    expect(sent.body).toEqual({ delivered: 3, presence: 'online' });
+    for (const c of [olaA, olaB1, olaB2]) expect(await c.next((f) => f.type === 'direct')).toMatchObject({ text: 'note to self' });
+    // pia, on B, sees ola (connected on A and B) among the clients she may know, and both online in the group.
+    const clients = await api(b, 'GET', '/api/ws/clients', { token: pia.accessToken });
+    expect(clients.body.clients).toEqual(expect.arrayContaining(['ola', 'pia']));
+    const groups = await api(a, 'GET', '/api/ws/groups', { token: ola.accessToken });
+    expect(groups.body.groups.find((g: any) => g.name === 'views')).toMatchObject({ members: 2, online: 2 });
+  });
+
   it('a chat ticket issued on A opens a socket on B, once', async () => {
     const dan = await registerAndLogin(a, 'dan');
     const t = await api(a, 'POST', '/api/chat/ticket', { token: dan.accessToken });

@@ -16,8 +16,8 @@ export type LocalState = 'online' | 'disconnected' | 'absent';
 
 export type PresenceUpdate =
   | { kind: 'room'; instance: string; room: RoomRef; user: Participant; state: LocalState; reason: PresenceEvent }
-  | { kind: 'user'; instance: string; user: Participant; state: LocalState }
-  | { kind: 'snapshot'; instance: string; rooms: Array<{ room: RoomRef; user: Participant; state: LocalState }>; users: Array<{ user: Participant; state: LocalState }> }
+  | { kind: 'user'; instance: string; user: Participant; state: LocalState; conns: number }
+  | { kind: 'snapshot'; instance: string; rooms: Array<{ room: RoomRef; user: Participant; state: LocalState }>; users: Array<{ user: Participant; state: LocalState; conns: number }> }
   | { kind: 'sync'; instance: string };
 
 /** What this needs from the outside: sending updates, and delivering events to this instance's connections. */
@@ -60,6 +60,15 @@ export function createClusterPresence({ instance, wire, graceMs, timers, emit }:
   const rooms = new Map<number, { ref: RoomRef; users: Map<string, Entry> }>();
   const users = new Map<string, Entry>();
   const goneTimers = new Map<string, unknown>();
+  /** Each instance's connection count per user (server-side sends report deliveries summed over instances). */
+  const conns = new Map<string, Map<string, number>>();
+  const setConns = (key: string, from: string, n: number) => {
+    const m = conns.get(key) ?? new Map<string, number>();
+    if (n > 0) m.set(from, n);
+    else m.delete(from);
+    if (m.size > 0) conns.set(key, m);
+    else conns.delete(key);
+  };
 
   function setIn(map: Map<string, Entry>, who: Participant, from: string, state: LocalState): [LocalState, LocalState] {
     const entry = map.get(who.key) ?? { participant: who, by: new Map() };
@@ -90,8 +99,12 @@ export function createClusterPresence({ instance, wire, graceMs, timers, emit }:
       }
     }
     for (const e of [...users.values()]) if (e.by.has(from)) setIn(users, e.participant, from, 'absent');
+    for (const [key, m] of [...conns]) if (m.has(from)) setConns(key, from, 0);
     for (const r of snapshot?.rooms ?? []) setRoom(r.room, r.user, from, r.state, 'joined');
-    for (const u of snapshot?.users ?? []) setIn(users, u.user, from, u.state);
+    for (const u of snapshot?.users ?? []) {
+      setIn(users, u.user, from, u.state);
+      setConns(u.user.key, from, u.conns);
+    }
   }
 
   return {
@@ -101,10 +114,17 @@ export function createClusterPresence({ instance, wire, graceMs, timers, emit }:
       setRoom(ref, who, instance, state, reason);
       wire.publish({ kind: 'room', instance, room: ref, user: who, state, reason });
     },
-    localUser(who: Participant, state: LocalState) {
-      if ((users.get(who.key)?.by.get(instance) ?? 'absent') === state) return;
+    localUser(who: Participant, state: LocalState, count: number) {
+      if ((users.get(who.key)?.by.get(instance) ?? 'absent') === state && (conns.get(who.key)?.get(instance) ?? 0) === count) return;
       setIn(users, who, instance, state);
-      wire.publish({ kind: 'user', instance, user: who, state });
+      setConns(who.key, instance, count);
+      wire.publish({ kind: 'user', instance, user: who, state, conns: count });
+    },
+    /** The user's connections on the other instances. */
+    connectionsElsewhere(key: string): number {
+      let n = 0;
+      for (const [i, c] of conns.get(key) ?? []) if (i !== instance) n += c;
+      return n;
     },
     /** An update from another instance. `snapshot` asks for ours (`mine`) when it is a sync request. */
     receive(update: PresenceUpdate, mine: () => Extract<PresenceUpdate, { kind: 'snapshot' }>) {
@@ -116,7 +136,10 @@ export function createClusterPresence({ instance, wire, graceMs, timers, emit }:
         goneTimers.delete(update.instance);
       }
       if (update.kind === 'room') setRoom(update.room, update.user, update.instance, update.state, update.reason);
-      else if (update.kind === 'user') setIn(users, update.user, update.instance, update.state);
+      else if (update.kind === 'user') {
+        setIn(users, update.user, update.instance, update.state);
+        setConns(update.user.key, update.instance, update.conns);
+      }
       else if (update.kind === 'snapshot') replace(update.instance, update, 'left');
       else wire.publish(mine());
     },
@@ -127,6 +150,7 @@ export function createClusterPresence({ instance, wire, graceMs, timers, emit }:
         for (const e of [...room.users.values()]) if (e.by.has(other)) setRoom(room.ref, e.participant, other, 'disconnected', 'disconnected');
       }
       for (const e of [...users.values()]) if (e.by.has(other)) setIn(users, e.participant, other, 'disconnected');
+      for (const [key, m] of [...conns]) if (m.has(other)) setConns(key, other, 0);
       goneTimers.set(
         other,
         timers.setTimeout(() => {

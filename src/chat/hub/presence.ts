@@ -87,7 +87,7 @@ export function forgetUser(hub: HubState, key: string) {
 export function userChanged(hub: HubState, participant: Participant) {
   if (!hub.cluster) return;
   const user = hub.users.get(participant.key);
-  hub.cluster.localUser(participant, !user ? 'absent' : user.conns.size > 0 ? 'online' : 'disconnected');
+  hub.cluster.localUser(participant, !user ? 'absent' : user.conns.size > 0 ? 'online' : 'disconnected', user?.conns.size ?? 0);
 }
 
 export function presenceOf(hub: HubState, key: string): PresenceState {

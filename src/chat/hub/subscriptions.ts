@@ -95,7 +95,10 @@ export function detach(hub: HubState, conn: HubConnection, clean: boolean): void
     else if (hub.graceMs === 0) removePresence(hub, room, key, 'offline');
     else announce(hub, room, p.participant, 'disconnected');
   }
-  if (!user || !lastConnection) return;
+  if (!user || !lastConnection) {
+    if (user) userChanged(hub, conn.participant);
+    return;
+  }
   if (clean || hub.graceMs === 0) {
     forgetUser(hub, key);
     return;

@@ -38,7 +38,7 @@ export function adclusterRestRoutes(app: FastifyInstance, core: Core, prefix: st
     schema: {
       tags,
       hide,
-      summary: 'Seed 004: client ids (usernames and guests) with a live chat connection on this server that share a room with you (admins: all)',
+      summary: 'Seed 004: client ids (usernames and guests) with a live chat connection (on any instance) that share a room with you (admins: all)',
       response: { 200: Type.Object({ clients: Type.Array(Type.String()), count: Type.Integer() }), ...errors(401) },
     },
     ...socketToo('clients'),
