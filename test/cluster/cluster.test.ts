@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,6 +172,23 @@ describe.skipIf(!ready)('two instances on PostgreSQL + Redis', () => {
     expect(groups.body.groups.find((g: any) => g.name === 'views')).toMatchObject({ members: 2, online: 2 });
   });
 
+  it('membership changes made on A reach the member connected on B: joined, then removed', async () => {
+    const rex = await registerAndLogin(a, 'rex');
+    const sue = await registerAndLogin(b, 'sue');
+    const onA = await connect(a, rex.accessToken);
+    const onB = await connect(b, sue.accessToken);
+    const room = (await onA.request({ type: 'create', name: 'invited', visibility: 'private' })).room.id;
+    expect(await onA.request({ type: 'invite', room, user: 'sue' })).toMatchObject({ type: 'invited' });
+    expect(await onB.request({ type: 'join', room })).toMatchObject({ type: 'joined' });
+    await onA.request({ type: 'send', room, body: 'welcome, sue' });
+    expect(await onB.next((f) => f.type === 'message' && f.room === room)).toMatchObject({ body: 'welcome, sue' });
+    expect(await onA.request({ type: 'remove', room, user: sue.user.id })).toMatchObject({ type: 'removed' });
+    await onB.next((f) => f.type === 'membership' && f.event === 'removed' && f.room.id === room);
+    await onA.request({ type: 'send', room, body: 'after sue left' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(onB.take('message').filter((f) => f.room === room)).toEqual([]);
+  });
+
   it('a chat ticket issued on A opens a socket on B, once', async () => {
     const dan = await registerAndLogin(a, 'dan');
     const t = await api(a, 'POST', '/api/chat/ticket', { token: dan.accessToken });
@@ -256,5 +273,28 @@ describe.skipIf(!ready)('two instances on PostgreSQL + Redis', () => {
     const seen = [];
     while (seen.length < 2) seen.push((await onB.next((f) => f.type === 'message' && f.room === room, 8000)).body);
     expect(seen).toEqual(['during', 'after']);
+  }, 60_000);
+});
+
+describe.skipIf(!ready)('jobs that must run once, with two instances', () => {
+  it('a scheduled backup runs on one instance per slot, not on both', async () => {
+    const cluster = await startCluster(2, { PLAZA_BACKUP_SCHEDULE: '*/2 * * * * *', PLAZA_BACKUP_KEEP: '0' });
+    try {
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 7000));
+      const t1 = Date.now();
+      const names = readdirSync(path.join(cluster.dataDir, 'backups')).filter((n) => /^plaza-backup-\d{8}T\d{9}Z\.tar$/.test(n)).sort();
+      const times = names.map((n) => {
+        const m = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(n) as RegExpExecArray;
+        return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
+      });
+      // While both were up: one archive per two-second slot, never two in one slot.
+      const whileBoth = times.filter((t) => t >= t0 && t <= t1).length;
+      expect(whileBoth).toBeGreaterThanOrEqual(2);
+      expect(whileBoth).toBeLessThanOrEqual(4);
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThan(1000);
+    } finally {
+      await cluster.close();
+    }
   }, 60_000);
 });
