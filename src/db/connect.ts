@@ -8,11 +8,14 @@ export type DialectName = 'sqlite' | 'postgres';
 
 export type QueryObserver = (durationMs: number, failed: boolean) => void;
 
-/** Kysely's log hook feeding a settable observer (nothing is timed until one is set). */
-export function queryLog() {
+/** Kysely's log hook feeding a settable observer (nothing is timed until one is set); `onError` sees every failed query. */
+export function queryLog(onError?: (err: unknown) => void) {
   let observer: QueryObserver | undefined;
   return {
-    log: (event: LogEvent) => observer?.(event.queryDurationMillis, event.level === 'error'),
+    log(event: LogEvent) {
+      if (event.level === 'error') onError?.(event.error);
+      observer?.(event.queryDurationMillis, event.level === 'error');
+    },
     observe(o: QueryObserver) {
       observer = o;
     },
@@ -24,6 +27,12 @@ export interface Database {
   dialect: DialectName;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
+  /**
+   * False while the database server is known unreachable (PostgreSQL; db/availability.ts): every
+   * query then fails at once with DATABASE_UNAVAILABLE until a probe finds it back. SQLite is a
+   * file: always true (a full or read-only disk fails each write on its own).
+   */
+  available(): boolean;
   close(): Promise<void>;
   /**
    * Runs `fn` on one consistent, read-only view of the database while other connections keep

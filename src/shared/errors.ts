@@ -65,7 +65,8 @@ export const ERRORS = {
   INTERNAL: { status: 500, kind: 'fault' },
   QUOTA_EXCEEDED: { status: 507, kind: 'client' },
   STORAGE_FULL: { status: 507, kind: 'unavailable' },
-  DATABASE_UNAVAILABLE: { status: 503, kind: 'unavailable', retryAfter: 5 },
+  /** 2 s: the database is probed at least every second while it is down (db/availability.ts). */
+  DATABASE_UNAVAILABLE: { status: 503, kind: 'unavailable', retryAfter: 2 },
   STORAGE_UNAVAILABLE: { status: 503, kind: 'unavailable', retryAfter: 5 },
   TOO_MANY_CONNECTIONS: { status: 503, kind: 'unavailable' },
   SERVER_BUSY: { status: 503, kind: 'unavailable' },
