@@ -43,7 +43,7 @@ export async function startServer(
   }
   let app: FastifyInstance | undefined;
   let netclass: NetclassDoor | undefined;
-  let tcpchat: { port: number; close(): Promise<void> } | undefined;
+  let tcpchat: { port: number; connections(): number; close(): Promise<void> } | undefined;
   try {
     const first = await core.setup.ensureFirstAdmin(config.admin);
     app = await buildServer(core);
@@ -71,6 +71,8 @@ export async function startServer(
       });
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       log(`Seed 001 TCP front door on ${host}:${netclass.port}`);
+      const door = netclass;
+      core.metrics?.countTcpConnectionsWith('seed001', () => door.connections());
     }
     if (config.tcpchat !== undefined) {
       const http = app;
@@ -84,6 +86,8 @@ export async function startServer(
       });
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       log(`Seed 003 TCP chat door on ${host}:${tcpchat.port} (room "${config.tcpchat.room}")`);
+      const door = tcpchat;
+      core.metrics?.countTcpConnectionsWith('seed003', () => door.connections());
     }
     const housekeeping = () => {
       core.accounts.purgeEnded().catch(() => {});
