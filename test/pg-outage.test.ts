@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, registerAndLogin } from './helpers/api.js';
+import { type ApiResponse, api, registerAndLogin } from './helpers/api.js';
 import { ChatClient, TextClient } from './helpers/chat.js';
 import { outageCluster } from './helpers/outage-cluster.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -96,7 +96,7 @@ describe.skipIf(!cluster)('PostgreSQL outage (a real server stopped and started)
   });
 
   it('requests that need the database get 503 DATABASE_UNAVAILABLE with Retry-After at once, none hangs', async () => {
-    const calls = [
+    const calls: Array<() => Promise<ApiResponse>> = [
       () => api(server.url, 'GET', '/api/files', { token: ann.accessToken }),
       () => api(server.url, 'POST', '/api/auth/login', { json: { identifier: 'bob', password: 'correct-horse-9' } }),
       () => api(server.url, 'POST', '/api/auth/register', { json: { username: 'dan', password: 'correct-horse-9' } }),
@@ -107,7 +107,7 @@ describe.skipIf(!cluster)('PostgreSQL outage (a real server stopped and started)
     const answers = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
         const t0 = performance.now();
-        const r = await (calls[i % calls.length] as () => ReturnType<typeof api>)();
+        const r = await (calls[i % calls.length] as () => Promise<ApiResponse>)();
         return { status: r.status, code: r.body?.error?.code, retry: r.headers.get('retry-after'), ms: performance.now() - t0 };
       }),
     );
