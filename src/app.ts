@@ -9,7 +9,7 @@ import { createUsersService } from './accounts/users.service.js';
 import { type ChatBus, createLocalBus } from './chat/bus.js';
 import { type ChatService, createChatService } from './chat/chat.service.js';
 import type { Config } from './config.js';
-import { connectDatabase, type Database } from './db/connect.js';
+import { connectDatabase, type Database, waitForDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrations/index.js';
 import { createFilesService, type FilesService } from './files/files.service.js';
 import { createSharesService, type SharesService } from './files/shares.service.js';
@@ -58,6 +58,10 @@ export interface CoreOptions {
   migrate?: boolean;
   /** Remove leftovers of interrupted uploads: only the serving process may (others could race it). */
   cleanTemp?: boolean;
+  /** How long to wait for an unreachable database before giving up (serve: a PostgreSQL still starting). */
+  waitForDatabaseMs?: number;
+  /** Told once when that wait begins. */
+  onDatabaseWait?: (err: unknown) => void;
 }
 
 export async function buildCore(config: Readonly<Config>, options: CoreOptions): Promise<Core> {
@@ -66,6 +70,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   assertNotRestoring(config.dataDir);
   const database = await connectDatabase(config);
   try {
+    if (options.waitForDatabaseMs) await waitForDatabase(database, options.waitForDatabaseMs, options.onDatabaseWait);
     if (options.migrate !== false) {
       await migrateToLatest(database.db);
       // A restore a kill interrupted is finished or undone before anything reads the data.

@@ -176,3 +176,31 @@ describe.skipIf(!cluster)('PostgreSQL outage (a real server stopped and started)
     expect([...kinds].sort()).toEqual(['200', '503 DATABASE_UNAVAILABLE']);
   }, 30_000);
 });
+
+describe.skipIf(!cluster)('PostgreSQL not up yet when Plaza starts', () => {
+  it('serve waits for it (jittered retries) and starts once it is up, saying so once', async () => {
+    const c = cluster!;
+    const s = await c.schema();
+    await c.stop();
+    let server: TestServer | undefined;
+    try {
+      const starting = startTestServer('sqlite', { PLAZA_DATABASE_URL: c.url, PLAZA_DATABASE_SCHEMA: s.schema });
+      let settled = false;
+      void starting.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await sleep(1500);
+      expect(settled).toBe(false);
+      await c.start();
+      server = await starting;
+      expect(server.banner.filter((l) => l.startsWith('The database cannot be reached yet'))).toHaveLength(1);
+      expect((await api(server.url, 'GET', '/api/ready')).status).toBe(200);
+      expect((await api(server.url, 'POST', '/api/auth/register', { json: { username: 'late', password: 'correct-horse-9' } })).status).toBe(201);
+    } finally {
+      await c.start();
+      await server?.close();
+      await s.drop();
+    }
+  }, 60_000);
+});

@@ -1,5 +1,7 @@
 import type { Kysely, LogEvent } from 'kysely';
 import type { Config } from '../config.js';
+import { describeFailure } from '../shared/error-map.js';
+import { backoffDelay } from './availability.js';
 import { openPostgres } from './postgres.js';
 import { openSqlite } from './sqlite.js';
 import type { Tables } from './tables.js';
@@ -57,6 +59,25 @@ export interface Database {
    */
   lostUnsyncedCommits: boolean;
   lossHandled(): void;
+}
+
+/**
+ * Waits, within `withinMs`, for a database that cannot be reached yet (a server started before its
+ * PostgreSQL): pings with bounded, jittered backoff while the failure is DATABASE_UNAVAILABLE,
+ * telling `onWait` once; any other failure, or the time running out, is thrown.
+ */
+export async function waitForDatabase(database: Database, withinMs: number, onWait?: (err: unknown) => void): Promise<void> {
+  const start = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await database.ping();
+      return;
+    } catch (err) {
+      if (describeFailure(err).code !== 'DATABASE_UNAVAILABLE' || Date.now() - start >= withinMs) throw err;
+      if (attempt === 0) onWait?.(err);
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, 100, 1000, Math.random)));
+    }
+  }
 }
 
 /** Each driver is loaded only when used: loading both costs start-up time (SPEC §11). */

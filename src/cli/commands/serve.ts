@@ -23,6 +23,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How long serve waits for a database that is not up yet (PostgreSQL starting beside it). */
+const DATABASE_WAIT_MS = 30_000;
+
 /** Starts Plaza: data dir, secret, migrations, first admin, HTTP listener. */
 export async function startServer(
   config: Readonly<Config>,
@@ -36,7 +39,12 @@ export async function startServer(
   let core: Core;
   try {
     assertNotRestoring(config.dataDir);
-    core = await buildCore(config, { secret, cleanTemp: true });
+    core = await buildCore(config, {
+      secret,
+      cleanTemp: true,
+      waitForDatabaseMs: DATABASE_WAIT_MS,
+      onDatabaseWait: () => log(`The database cannot be reached yet; retrying for up to ${DATABASE_WAIT_MS / 1000} s…`),
+    });
   } catch (err) {
     unmark();
     throw err;
