@@ -103,7 +103,13 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   if (options.migrate !== false) await chat.messages.recoverFromLostCommits();
   const backups = createBackupService({ database, storage, dataDir: config.dataDir, clock, keep: config.backup.keep });
   const metrics = config.metricsToken
-    ? createMetrics({ clock, lastBackupAt: () => backups.lastBackupAt(), chatConnections: () => chat.connectionCount(), chatCounts: () => chat.messageCounts() })
+    ? createMetrics({
+        clock,
+        lastBackupAt: () => backups.lastBackupAt(),
+        chatConnections: () => chat.connectionCount(),
+        chatCounts: () => chat.messageCounts(),
+        databaseUp: () => database.available(),
+      })
     : undefined;
   if (metrics) database.observeQueries((ms, failed) => metrics.observeQuery(ms, failed));
   return {

@@ -109,6 +109,10 @@ export async function buildServer(core: Core, webapp: WebApp = loadWebApp()): Pr
     return503OnClosing: false,
   });
 
+  core.database.onAvailabilityChange((up) => {
+    if (up) app.log.info('The database answers again: degraded mode is over');
+    else app.log.warn('The database cannot be reached: degraded mode (requests that need it get 503 DATABASE_UNAVAILABLE until it answers)');
+  });
   const trustWarning = trustProxyWarning(config.trustProxy);
   if (trustWarning) app.log.warn({ trustProxy: config.trustProxy }, trustWarning);
   app.addHook('onRequest', (request, reply, done) => {

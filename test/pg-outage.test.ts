@@ -11,6 +11,9 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  */
 const cluster = await outageCluster();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const METRICS_TOKEN = 'outage-metrics-token-0123456789';
+const dbUp = async (base: string) =>
+  /^plaza_db_up (\d)$/m.exec((await api(base, 'GET', '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text)?.[1];
 type Login = Awaited<ReturnType<typeof registerAndLogin>>;
 
 /** Requests that need the database, in a loop from `workers` clients until stopped: what each got and how long it took. */
@@ -55,7 +58,13 @@ describe.skipIf(!cluster)('PostgreSQL outage (a real server stopped and started)
     const c = cluster!;
     const s = await c.schema();
     drop = s.drop;
-    server = await startTestServer('sqlite', { PLAZA_DATABASE_URL: c.url, PLAZA_DATABASE_SCHEMA: s.schema, PLAZA_PRESENCE_GRACE_SECONDS: '1', PLAZA_LOG_LEVEL: process.env.OUTAGE_LOG ?? 'silent' });
+    server = await startTestServer('sqlite', {
+      PLAZA_DATABASE_URL: c.url,
+      PLAZA_DATABASE_SCHEMA: s.schema,
+      PLAZA_PRESENCE_GRACE_SECONDS: '1',
+      PLAZA_LOG_LEVEL: process.env.OUTAGE_LOG ?? 'silent',
+      PLAZA_METRICS_TOKEN: METRICS_TOKEN,
+    });
     ann = await registerAndLogin(server.url, 'ann');
     bob = await registerAndLogin(server.url, 'bob');
     cat = await registerAndLogin(server.url, 'cat');
@@ -93,6 +102,7 @@ describe.skipIf(!cluster)('PostgreSQL outage (a real server stopped and started)
     expect(ready.headers.get('retry-after')).toBe('5');
     const health = await api(server.url, 'GET', '/health');
     expect([health.status, health.body.status, health.body.database]).toEqual([503, 'degraded', 'down']);
+    expect(await dbUp(server.url)).toBe('0');
   });
 
   it('requests that need the database get 503 DATABASE_UNAVAILABLE with Retry-After at once, none hangs', async () => {
@@ -158,6 +168,7 @@ describe.skipIf(!cluster)('PostgreSQL outage (a real server stopped and started)
     expect(first).toBeDefined();
     expect(first as number).toBeLessThan(5000);
     expect((await api(server.url, 'GET', '/api/ready')).status).toBe(200);
+    expect(await dbUp(server.url)).toBe('1');
     // The client resends what failed (same clientId): stored once; the message acked before is there.
     const resent = await annChat.request({ type: 'send', room, body: 'during', clientId: 'c-during' });
     expect(resent).toMatchObject({ type: 'ack', clientId: 'c-during', duplicate: false });

@@ -17,7 +17,7 @@ export interface Availability {
   check(): void;
   /** A driver failure: one that says the server is unreachable marks it down and starts probing. */
   failed(err: unknown): void;
-  /** Called on every change (metrics, logs). */
+  /** Called on every change (the server logs it: the refusals themselves are not logged, see AppError's `reported`). */
   onChange(fn: (up: boolean) => void): void;
   close(): void;
 }
@@ -79,7 +79,7 @@ export function createAvailability(options: AvailabilityOptions): Availability {
     check() {
       if (downSince !== undefined) {
         // Retry-After is the code's own (2 s: past the probes' 1 s bound).
-        throw new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly');
+        throw new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly', { reported: true });
       }
     },
     failed(err) {

@@ -35,6 +35,8 @@ export interface Database {
    * file: always true (a full or read-only disk fails each write on its own).
    */
   available(): boolean;
+  /** Called when `available` changes (PostgreSQL only; a log line, not one per refused request). */
+  onAvailabilityChange(fn: (up: boolean) => void): void;
   close(): Promise<void>;
   /**
    * Runs `fn` on one consistent, read-only view of the database while other connections keep

@@ -67,6 +67,7 @@ export async function openPostgres(target: PostgresTarget): Promise<Database> {
       await sql`select 1`.execute(db);
     },
     available: () => availability.up,
+    onAvailabilityChange: (fn) => availability.onChange(fn),
     async close() {
       availability.close();
       await db.destroy();

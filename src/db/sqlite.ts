@@ -67,6 +67,7 @@ export async function openSqlite(target: SqliteTarget): Promise<Database> {
       raw.prepare('select 1').get();
     },
     available: () => true,
+    onAvailabilityChange() {},
     async close() {
       await checkpointer.close();
       await syncWal.close();

@@ -9,6 +9,8 @@ export interface MetricsSources {
   chatConnections(): number;
   /** Chat messages stored and delivered since start. */
   chatCounts(): { messages: number; deliveries: number };
+  /** Whether the database is reachable (false while PostgreSQL is known down). */
+  databaseUp(): boolean;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -59,6 +61,14 @@ export function createMetrics(sources: MetricsSources) {
     help: 'Database query durations',
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
+  });
+  new Gauge({
+    name: 'plaza_db_up',
+    help: '1 while the database is reachable, 0 while it is known down (degraded mode: requests that need it get 503 at once)',
+    registers: [registry],
+    collect() {
+      this.set(sources.databaseUp() ? 1 : 0);
+    },
   });
   const queryErrors = new Counter({ name: 'plaza_db_query_errors_total', help: 'Database queries that failed', registers: [registry] });
   const bytes = new Counter({

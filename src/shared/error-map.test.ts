@@ -53,6 +53,9 @@ describe('the one error rule', () => {
     ['a client refusal', new AppError('QUOTA_EXCEEDED', 'Your quota is full'), 'QUOTA_EXCEEDED', 'client', 'nothing'],
     ['a login flood', new AppError('SERVER_BUSY', 'Too many logins at once', { retryAfter: 1 }), 'SERVER_BUSY', 'unavailable', 'warn'],
     ['a full disk', thrown('ENOSPC', 'write'), 'STORAGE_FULL', 'unavailable', 'warn'],
+    ['the database found down', thrown('ECONNREFUSED', 'connect'), 'DATABASE_UNAVAILABLE', 'unavailable', 'warn'],
+    // Logged once by the server when the gate closed: not again for each request it refuses.
+    ['a request refused at the closed database gate', new AppError('DATABASE_UNAVAILABLE', 'down', { reported: true }), 'DATABASE_UNAVAILABLE', 'unavailable', 'nothing'],
     ['a bug', new TypeError('x is undefined'), 'INTERNAL', 'fault', 'error'],
     ['an INTERNAL raised with a detail', new AppError('INTERNAL', 'secret path /data/x'), 'INTERNAL', 'fault', 'error'],
   ];

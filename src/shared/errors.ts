@@ -84,17 +84,21 @@ export interface AppErrorOptions {
   /** Seconds after which the client may retry (429, 503). */
   retryAfter?: number;
   cause?: unknown;
+  /** The condition was logged once where it began (the database gate): each request refused for it is not logged again. */
+  reported?: boolean;
 }
 
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly retryAfter: number | undefined;
+  readonly reported: boolean;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.retryAfter = options.retryAfter;
+    this.reported = options.reported === true;
   }
 
   get status(): number {
