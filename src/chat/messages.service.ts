@@ -2,9 +2,10 @@ import type { User } from '../accounts/model.js';
 import type { Database } from '../db/connect.js';
 import type { FilesService } from '../files/files.service.js';
 import type { Clock } from '../shared/clock.js';
+import { describeFailure } from '../shared/error-map.js';
 import { AppError } from '../shared/errors.js';
 import type { Hub, HubConnection } from './hub.js';
-import { createMessageBatcher, type SendResult } from './message-batcher.js';
+import { createMessageBatcher, type SendResult, wasShown } from './message-batcher.js';
 import { recoverFromLostCommits } from './message-recovery.js';
 import { checkBody, type MessageStyle, newRow, type SendInput, toMessage } from './message-row.js';
 import * as messages from './messages.repository.js';
@@ -75,6 +76,9 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
     return post(room, guest, input);
   }
 
+  /** Whether a failed send may be relayed: the database was unavailable and the message never reached the room. */
+  const mayRelay = (err: unknown) => describeFailure(err).code === 'DATABASE_UNAVAILABLE' && !wasShown(err);
+
   /**
    * Seed 004 text the database could not store (it is down): passed live to the room's
    * connections on every instance, never stored and never acknowledged as stored.
@@ -105,6 +109,7 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
     shareFile,
     post,
     sendAsGuest,
+    mayRelay,
     relay,
     history,
     replay: (user: User, conn: HubConnection, roomId: number, after: number, options: ReplayOptions = {}) =>

@@ -1,7 +1,6 @@
 import type { RoomInfo } from '../../chat/model.js';
 import type { SendResult } from '../../chat/messages.service.js';
 import { ROOM_NAME } from '../../chat/rooms.service.js';
-import { describeFailure } from '../../shared/error-map.js';
 import { AppError } from '../../shared/errors.js';
 import { fanoutClientId, newFanout } from './fanout.js';
 import { groupMembers, visibleGroups } from './groups.js';
@@ -63,7 +62,7 @@ async function speak(s: Session, body: string, style: 'group' | 'text') {
     const input = { body, style, ...(fan ? { clientId: fanoutClientId(fan, room.id) } : {}) };
     // Database down (degraded mode): the text still reaches the group's connected members, in memory.
     const failed = (err: unknown) => {
-      if (describeFailure(err).code === 'DATABASE_UNAVAILABLE') s.core.chat.messages.relay(room, s.me, input);
+      if (s.core.chat.messages.mayRelay(err)) s.core.chat.messages.relay(room, s.me, input);
       else s.replyError(err);
     };
     try {
