@@ -13,7 +13,7 @@ import { type Cluster, joinCluster } from './cluster/cluster.js';
 import { linkPresence, presenceWire } from './cluster/presence-link.js';
 import { checkUploadsMarker } from './cluster/uploads-marker.js';
 import type { Config } from './config.js';
-import { connectDatabase, type Database } from './db/connect.js';
+import { connectDatabase, type Database, waitForDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrations/index.js';
 import { createFilesService, type FilesService } from './files/files.service.js';
 import { createSharesService, type SharesService } from './files/shares.service.js';
@@ -66,6 +66,10 @@ export interface CoreOptions {
   migrate?: boolean;
   /** Remove leftovers of interrupted uploads: only the serving process may (others could race it). */
   cleanTemp?: boolean;
+  /** How long to wait for an unreachable database before giving up (serve: a PostgreSQL still starting). */
+  waitForDatabaseMs?: number;
+  /** Told once when that wait begins. */
+  onDatabaseWait?: (err: unknown) => void;
 }
 
 export async function buildCore(config: Readonly<Config>, options: CoreOptions): Promise<Core> {
@@ -74,6 +78,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   assertNotRestoring(config.dataDir);
   const database = await connectDatabase(config);
   try {
+    if (options.waitForDatabaseMs) await waitForDatabase(database, options.waitForDatabaseMs, options.onDatabaseWait);
     if (options.migrate !== false) {
       await migrateToLatest(database.db);
       // A restore a kill interrupted is finished or undone before anything reads the data.
@@ -138,7 +143,13 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   if (options.migrate !== false) await chat.messages.recoverFromLostCommits();
   const backups = createBackupService({ database, storage, dataDir: config.dataDir, clock, keep: config.backup.keep });
   const metrics = config.metricsToken
-    ? createMetrics({ clock, lastBackupAt: () => backups.lastBackupAt(), chatConnections: () => chat.connectionCount(), chatCounts: () => chat.messageCounts() })
+    ? createMetrics({
+        clock,
+        lastBackupAt: () => backups.lastBackupAt(),
+        chatConnections: () => chat.connectionCount(),
+        chatCounts: () => chat.messageCounts(),
+        databaseUp: () => database.available(),
+      })
     : undefined;
   if (metrics) database.observeQueries((ms, failed) => metrics.observeQuery(ms, failed));
   return {

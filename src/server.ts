@@ -16,6 +16,7 @@ import { FileSchema } from './files/files.schemas.js';
 import { publicShareRoutes, sharesRoutes } from './files/shares.routes.js';
 import { tusRoutes } from './files/tus.routes.js';
 import { installAuth } from './http/auth.js';
+import { countBodyBytes } from './http/body-bytes.js';
 import { createConnectionGuards } from './http/connection-guards.js';
 import { installNativeErrors, sendNativeError } from './http/errors.js';
 import { installOpenApi } from './http/openapi.js';
@@ -108,6 +109,10 @@ export async function buildServer(core: Core, webapp: WebApp = loadWebApp()): Pr
     return503OnClosing: false,
   });
 
+  core.database.onAvailabilityChange((up) => {
+    if (up) app.log.info('The database answers again: degraded mode is over');
+    else app.log.warn('The database cannot be reached: degraded mode (requests that need it get 503 DATABASE_UNAVAILABLE until it answers)');
+  });
   const trustWarning = trustProxyWarning(config.trustProxy);
   if (trustWarning) app.log.warn({ trustProxy: config.trustProxy }, trustWarning);
   app.addHook('onRequest', (request, reply, done) => {
@@ -118,17 +123,10 @@ export async function buildServer(core: Core, webapp: WebApp = loadWebApp()): Pr
   if (metrics) {
     // Route patterns, never raw URLs, as labels: their number stays bounded.
     app.addHook('onResponse', (request, reply, done) => {
-      const size = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? Number(v) || 0 : 0);
-      metrics.observe(
-        request.method,
-        request.routeOptions.url ?? 'unmatched',
-        reply.statusCode,
-        reply.elapsedTime / 1000,
-        size(request.headers['content-length']),
-        size(reply.getHeader('content-length')),
-      );
+      metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
+    countBodyBytes(app, (route, bytesIn, bytesOut) => metrics.observeBytes(route, bytesIn, bytesOut));
     metrics.countHttpConnectionsWith(() => new Promise((resolve) => app.server.getConnections((err, n) => resolve(err ? 0 : n))));
   }
 

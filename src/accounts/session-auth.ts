@@ -1,4 +1,5 @@
 import type { Database } from '../db/connect.js';
+import { describeFailure } from '../shared/error-map.js';
 import { AppError } from '../shared/errors.js';
 import { hashToken } from '../shared/ids.js';
 import type { AccountsDeps } from './accounts.service.js';
@@ -54,7 +55,15 @@ export function createSessionAuth({ database, config, signer, clock, sessionCach
     const cached = sessionCache.get(key);
     if (cached) return cached;
     const generation = sessionCache.generation();
-    const found = await sessions.findLiveSession(db, where, now);
+    let found: LiveSession | undefined;
+    try {
+      found = await sessions.findLiveSession(db, where, now);
+    } catch (err) {
+      // Database down: a session validated in the last minute still stands (degraded mode).
+      const recent = describeFailure(err).code === 'DATABASE_UNAVAILABLE' ? sessionCache.recent(key) : undefined;
+      if (recent) return recent;
+      throw err;
+    }
     if (found) sessionCache.set(key, found, generation);
     return found;
   }

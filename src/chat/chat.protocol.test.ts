@@ -145,7 +145,7 @@ describe('native chat errors by the one rule', () => {
       const a = await ChatClient.open(server.url, { token: ann.accessToken });
       await server.core.database.close();
       const err = await a.request({ type: 'create', name: 'down' });
-      expect(err).toMatchObject({ type: 'error', code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; retry shortly', retryAfter: 5 });
+      expect(err).toMatchObject({ type: 'error', code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; retry shortly', retryAfter: 2 });
       await a.close();
     } finally {
       await server.close();

@@ -110,6 +110,7 @@ export const ErrorFrame = Type.Object(
     message: Type.String(),
     ref: replyRef,
     retryAfter: Type.Optional(Type.Integer({ description: 'seconds to wait before retrying (the server could not do it right now)' })),
+    clientId: Type.Optional(Type.String({ description: "a failed send's or share's clientId: that message is not stored; resend it" })),
   },
   { description: 'A frame failed' },
 );

@@ -199,6 +199,14 @@ async function storeOneByOne(database: Database, batch: Pending[], err: unknown)
   return { stored, durable: Promise.all(syncs).then(() => {}) };
 }
 
+/** Refusals of messages that were committed and shown to members, only not known durable. */
+const shownNotDurable = new WeakSet<object>();
+
+/** Whether a send's failure came after its message reached the room (so nothing else may show it again). */
+export function wasShown(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && shownNotDurable.has(err);
+}
+
 function acknowledgeWhenDurable(state: BatcherState, batch: Pending[], results: Array<SendResult | Error>, durable: Promise<void>) {
   const shown = results.filter((r) => !(r instanceof Error)).length;
   state.unsynced += shown;
@@ -210,7 +218,10 @@ function acknowledgeWhenDurable(state: BatcherState, batch: Pending[], results: 
     () =>
       batch.forEach((p, i) => {
         const r = results[i];
-        p.reject(r instanceof Error ? r : new AppError('DATABASE_UNAVAILABLE', 'The message could not be made durable; send it again'));
+        if (r instanceof Error) return p.reject(r);
+        const refusal = new AppError('DATABASE_UNAVAILABLE', 'The message could not be made durable; send it again');
+        shownNotDurable.add(refusal);
+        p.reject(refusal);
       }),
   );
 }

@@ -2,11 +2,12 @@ import type { User } from '../accounts/model.js';
 import type { Database } from '../db/connect.js';
 import type { FilesService } from '../files/files.service.js';
 import type { Clock } from '../shared/clock.js';
+import { describeFailure } from '../shared/error-map.js';
 import { AppError } from '../shared/errors.js';
 import type { Hub, HubConnection } from './hub.js';
-import { createMessageBatcher, type SendResult } from './message-batcher.js';
+import { createMessageBatcher, type SendResult, wasShown } from './message-batcher.js';
 import { recoverFromLostCommits } from './message-recovery.js';
-import { checkBody, newRow, type SendInput, toMessage } from './message-row.js';
+import { checkBody, type MessageStyle, newRow, type SendInput, toMessage } from './message-row.js';
 import * as messages from './messages.repository.js';
 import type { Participant, RoomInfo } from './model.js';
 import type { RoomsService } from './rooms.service.js';
@@ -75,6 +76,19 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
     return post(room, guest, input);
   }
 
+  /** Whether a failed send may be relayed: the database was unavailable and the message never reached the room. */
+  const mayRelay = (err: unknown) => describeFailure(err).code === 'DATABASE_UNAVAILABLE' && !wasShown(err);
+
+  /**
+   * Seed 004 text the database could not store (it is down): passed live to the room's
+   * connections on every instance, never stored and never acknowledged as stored.
+   */
+  function relay(room: RoomInfo, sender: Participant, input: { body: string; style: MessageStyle; clientId?: string | undefined }) {
+    checkBody(input.body);
+    const event = { kind: 'relay' as const, room: room.id, from: { id: sender.userId, name: sender.name }, body: input.body, style: input.style };
+    void hub.publishToRoom(room.id, input.clientId === undefined ? event : { ...event, clientId: input.clientId });
+  }
+
   /** Pages back through a room: messages before `before` (default: the newest), oldest first. */
   async function history(user: User, roomId: number, before: number | undefined, limit = 50) {
     const room = await rooms.requireMember(user, roomId);
@@ -95,6 +109,8 @@ export function createMessagesService({ database, hub, rooms, files, clock }: Me
     shareFile,
     post,
     sendAsGuest,
+    mayRelay,
+    relay,
     history,
     replay: (user: User, conn: HubConnection, roomId: number, after: number, options: ReplayOptions = {}) =>
       replay(replayDeps, user, conn, roomId, after, options),

@@ -37,4 +37,9 @@ export type HubEvent =
       count: number;
     }
   | { kind: 'direct'; from: { id: number | null; name: string }; text: string }
+  /**
+   * Seed 004 text passed on in memory while the database cannot store it (degraded mode): not
+   * stored, no `seq`, never in history; text transports show it like a message, native sockets not at all.
+   */
+  | { kind: 'relay'; room: number; from: { id: number | null; name: string }; body: string; style: 'group' | 'text'; clientId?: string }
   | { kind: 'membership'; event: 'added' | 'removed'; room: RoomInfo };

@@ -122,7 +122,8 @@ export function messageFrame(message: ChatMessage): string {
   return json;
 }
 
-export function eventFrame(event: HubEvent): string {
+/** A native frame for a hub event; relays (seed 004 text kept in memory) never reach native sockets. */
+export function eventFrame(event: Exclude<HubEvent, { kind: 'relay' }>): string {
   switch (event.kind) {
     case 'message':
       return messageFrame(event.message);
@@ -141,13 +142,15 @@ export function eventFrame(event: HubEvent): string {
   }
 }
 
-export function errorFrame(code: string, message: string, refValue?: string, retryAfter?: number): string {
+/** An error frame; a failed `send`/`share` carries the message's `clientId`, so the client knows which one to resend. */
+export function errorFrame(code: string, message: string, refValue?: string, retryAfter?: number, clientId?: string): string {
   return JSON.stringify({
     type: 'error',
     code,
     message,
     ...(refValue !== undefined ? { ref: refValue } : {}),
     ...(retryAfter !== undefined ? { retryAfter } : {}),
+    ...(clientId !== undefined ? { clientId } : {}),
   });
 }
 

@@ -32,7 +32,7 @@ describe.each(await testDatabases())('seed 004 (Adcluster) on %s', (db) => {
       };
       const down = await api(base, 'POST', '/auth/login', { json: { email: 'chief@ad.io', password: 'x' } });
       expect(down.status).toBe(503);
-      expect(down.headers.get('retry-after')).toBe('5');
+      expect(down.headers.get('retry-after')).toBe('2');
       expect(down.body).toEqual({ detail: 'The database is unavailable; retry shortly' });
       accounts.verifyCredentials = async () => {
         throw new Error('secret internals');

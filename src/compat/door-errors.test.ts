@@ -51,7 +51,7 @@ const FAILURES = [
     err: new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly'),
     status: 503,
     why: 'The database is unavailable; retry shortly',
-    retryAfter: '5',
+    retryAfter: '2',
   },
   {
     name: 'SERVER_BUSY',

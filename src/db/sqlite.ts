@@ -66,6 +66,8 @@ export async function openSqlite(target: SqliteTarget): Promise<Database> {
       if (syncWal.failed()) throw new Error('The disk refused to sync the database; restart Plaza once it is fixed');
       raw.prepare('select 1').get();
     },
+    available: () => true,
+    onAvailabilityChange() {},
     async close() {
       await checkpointer.close();
       await syncWal.close();

@@ -55,7 +55,7 @@ const warningsLogged = () => logs.filter((l) => l.level === 40);
 describe('tus door errors', () => {
   it.each([
     { name: 'STORAGE_FULL', err: Object.assign(new Error('ENOSPC: no space left'), { code: 'ENOSPC' }), status: 507, code: 'STORAGE_FULL', retryAfter: null },
-    { name: 'DATABASE_UNAVAILABLE', err: new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly'), status: 503, code: 'DATABASE_UNAVAILABLE', retryAfter: '5' },
+    { name: 'DATABASE_UNAVAILABLE', err: new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly'), status: 503, code: 'DATABASE_UNAVAILABLE', retryAfter: '2' },
     { name: 'SERVER_BUSY', err: new AppError('SERVER_BUSY', 'The server is busy; retry in a moment', { retryAfter: 1 }), status: 503, code: 'SERVER_BUSY', retryAfter: '1' },
   ])('$name: its code, real message and Retry-After; a warning, not an error', async (f) => {
     thrown = f.err;

@@ -89,7 +89,7 @@ describe('database down', () => {
       });
       expect(reg.status).toBe(503);
       expect(reg.body.error.code).toBe('DATABASE_UNAVAILABLE');
-      expect(reg.headers.get('retry-after')).toBe('5');
+      expect(reg.headers.get('retry-after')).toBe('2');
     } finally {
       await server.app.close();
     }

@@ -202,6 +202,7 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
       chat = await ChatClient.open(server.url, { token: user.accessToken });
       cleanups.push(() => chat.close());
       room = (await chat.request({ type: 'create', name: 'general' })).room.id;
+      expect(await chat.request({ type: 'send', room, body: 'before the disk filled', clientId: 'pre-full' })).toMatchObject({ type: 'ack' });
       const created = await api(server.url, 'POST', '/api/files/tus', {
         token: user.accessToken,
         headers: { 'tus-resumable': '1.0.0', 'upload-length': '100000', 'upload-metadata': `filename ${b64('resume.bin')}` },
@@ -211,8 +212,9 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
     });
 
     it('chat sends, logins and uploads answer 507 STORAGE_FULL (a frame with the code on the socket)', async () => {
-      const sent = await chat.request({ type: 'send', room, body: 'on a full disk' });
-      expect(sent).toMatchObject({ type: 'error', code: 'STORAGE_FULL' });
+      const sent = await chat.request({ type: 'send', room, body: 'on a full disk', clientId: 'on-full' });
+      // The client learns which message was not stored, to keep it pending and resend it.
+      expect(sent).toMatchObject({ type: 'error', code: 'STORAGE_FULL', clientId: 'on-full' });
       expect(sent.message).toMatch(/storage|space/i);
       const login = await api(server.url, 'POST', '/api/auth/login', { json: { identifier: 'filler', password: PASSWORD } });
       expect([login.status, login.body.error?.code]).toEqual([507, 'STORAGE_FULL']);
@@ -278,7 +280,11 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
         expect((await api(server.url, 'GET', '/health')).body).toEqual({ status: 'healthy' });
         expect((await api(server.url, 'GET', '/api/ready')).body).toMatchObject({ status: 'ready', storage: { status: 'ok' } });
       });
+      expect(await chat.request({ type: 'send', room, body: 'on a full disk', clientId: 'on-full' })).toMatchObject({ type: 'ack', duplicate: false });
       expect(await chat.request({ type: 'send', room, body: 'space again' })).toMatchObject({ type: 'ack' });
+      // What was acknowledged before stays; the resent one is stored once.
+      const history = await chat.request({ type: 'history', room });
+      expect(history.messages.map((m: { body: string }) => m.body)).toEqual(['before the disk filled', 'on a full disk', 'space again']);
       expect((await api(server.url, 'POST', '/api/auth/login', { json: { identifier: 'filler', password: PASSWORD } })).status).toBe(200);
       expect((await uploadMultipart(server.url, user.accessToken, [{ name: 'after.txt', data: Buffer.from('ok') }])).status).toBe(201);
       const tusHeaders = { 'tus-resumable': '1.0.0' };
@@ -334,8 +340,8 @@ describe.skipIf(!isRoot && !inCi)('a disk that fills up or turns read-only under
     });
 
     it('chat sends get DATABASE_UNAVAILABLE; logins and deletes 503 with Retry-After', async () => {
-      const sent = await chat.request({ type: 'send', room, body: 'read-only' });
-      expect(sent).toMatchObject({ type: 'error', code: 'DATABASE_UNAVAILABLE' });
+      const sent = await chat.request({ type: 'send', room, body: 'read-only', clientId: 'ro-1' });
+      expect(sent).toMatchObject({ type: 'error', code: 'DATABASE_UNAVAILABLE', retryAfter: 2, clientId: 'ro-1' });
       expect(sent.message).not.toMatch(/something went wrong/i);
       for (const r of [
         await api(server.url, 'POST', '/api/auth/login', { json: { identifier: 'reader', password: PASSWORD } }),

@@ -9,6 +9,8 @@ export interface MetricsSources {
   chatConnections(): number;
   /** Chat messages stored and delivered since start. */
   chatCounts(): { messages: number; deliveries: number };
+  /** Whether the database is reachable (false while PostgreSQL is known down). */
+  databaseUp(): boolean;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -60,12 +62,31 @@ export function createMetrics(sources: MetricsSources) {
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   });
+  new Gauge({
+    name: 'plaza_db_up',
+    help: '1 while the database is reachable, 0 while it is known down (degraded mode: requests that need it get 503 at once)',
+    registers: [registry],
+    collect() {
+      this.set(sources.databaseUp() ? 1 : 0);
+    },
+  });
   const queryErrors = new Counter({ name: 'plaza_db_query_errors_total', help: 'Database queries that failed', registers: [registry] });
   const bytes = new Counter({
     name: 'plaza_http_body_bytes_total',
-    help: 'Body bytes by direction and route pattern, as their Content-Length says (uploads: in on /api/files*, /upload, tus; downloads: out on */content, /download/*, /s/:token)',
+    help: 'Body bytes by direction and route pattern, as they crossed the wire (chunked, tus PATCH streams, ranges and aborted transfers included; uploads: in on /api/files*, /upload, tus; downloads: out on */content, /download/*, /s/:token)',
     labelNames: ['direction', 'route'] as const,
     registers: [registry],
+  });
+  // The raw TCP doors exist only once serve started them: each tells how to count its connections.
+  const tcpDoors = new Map<string, () => number>();
+  new Gauge({
+    name: 'plaza_tcp_connections',
+    help: 'Open connections on the raw TCP front doors, by door (seed001: PLAZA_NETCLASS_PORT, seed003: PLAZA_TCPCHAT_PORT)',
+    labelNames: ['door'] as const,
+    registers: [registry],
+    collect() {
+      for (const [door, count] of tcpDoors) this.set({ door }, count());
+    },
   });
   // The HTTP server exists only once the transport is built: it tells how to count (server.ts).
   let httpConnections: (() => Promise<number>) | undefined;
@@ -91,9 +112,12 @@ export function createMetrics(sources: MetricsSources) {
   return {
     contentType: registry.contentType,
     /** One answered request; `route` is the matched pattern (never the raw URL: bounded labels). */
-    observe(method: string, route: string, status: number, seconds: number, bytesIn = 0, bytesOut = 0) {
+    observe(method: string, route: string, status: number, seconds: number) {
       requests.inc({ method, route, status: String(status) });
       durations.observe({ method, route }, seconds);
+    },
+    /** A request's body bytes, in and out, once its connection is done with it (http/body-bytes.ts). */
+    observeBytes(route: string, bytesIn: number, bytesOut: number) {
       if (bytesIn > 0) bytes.inc({ direction: 'in', route }, bytesIn);
       if (bytesOut > 0) bytes.inc({ direction: 'out', route }, bytesOut);
     },
@@ -105,6 +129,9 @@ export function createMetrics(sources: MetricsSources) {
     render: () => registry.metrics(),
     countHttpConnectionsWith(fn: () => Promise<number>) {
       httpConnections = fn;
+    },
+    countTcpConnectionsWith(door: 'seed001' | 'seed003', fn: () => number) {
+      tcpDoors.set(door, fn);
     },
   };
 }

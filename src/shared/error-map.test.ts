@@ -24,6 +24,9 @@ const ROWS: Array<[string, Error, number, string, boolean]> = [
   ['SQLite cannot open a file', thrown('SQLITE_CANTOPEN'), 503, 'DATABASE_UNAVAILABLE', true],
   ['SQLite busy', thrown('SQLITE_BUSY'), 503, 'DATABASE_UNAVAILABLE', true],
   ['PostgreSQL shutting down', thrown('57P01'), 503, 'DATABASE_UNAVAILABLE', true],
+  ['PostgreSQL refusing connections', thrown('ECONNREFUSED', 'connect'), 503, 'DATABASE_UNAVAILABLE', true],
+  // pg's words for a query on a client whose server went away (no code).
+  ['a pg client that lost its server', new Error('Client has encountered a connection error and is not queryable'), 503, 'DATABASE_UNAVAILABLE', true],
   // Not the client's to retry, and nothing of them reaches it.
   ['a failing disk', thrown('EIO', 'read'), 500, 'INTERNAL', false],
   ['an SQL mistake', thrown('SQLITE_ERROR'), 500, 'INTERNAL', false],
@@ -50,6 +53,9 @@ describe('the one error rule', () => {
     ['a client refusal', new AppError('QUOTA_EXCEEDED', 'Your quota is full'), 'QUOTA_EXCEEDED', 'client', 'nothing'],
     ['a login flood', new AppError('SERVER_BUSY', 'Too many logins at once', { retryAfter: 1 }), 'SERVER_BUSY', 'unavailable', 'warn'],
     ['a full disk', thrown('ENOSPC', 'write'), 'STORAGE_FULL', 'unavailable', 'warn'],
+    ['the database found down', thrown('ECONNREFUSED', 'connect'), 'DATABASE_UNAVAILABLE', 'unavailable', 'warn'],
+    // Logged once by the server when the gate closed: not again for each request it refuses.
+    ['a request refused at the closed database gate', new AppError('DATABASE_UNAVAILABLE', 'down', { reported: true }), 'DATABASE_UNAVAILABLE', 'unavailable', 'nothing'],
     ['a bug', new TypeError('x is undefined'), 'INTERNAL', 'fault', 'error'],
     ['an INTERNAL raised with a detail', new AppError('INTERNAL', 'secret path /data/x'), 'INTERNAL', 'fault', 'error'],
   ];
@@ -65,7 +71,7 @@ describe('the one error rule', () => {
 
   it('keeps the retry hint a refusal carries, else the code\'s own', () => {
     expect(describeFailure(new AppError('SERVER_BUSY', 'busy', { retryAfter: 1 })).retryAfter).toBe(1);
-    expect(describeFailure(new AppError('DATABASE_UNAVAILABLE', 'down')).retryAfter).toBe(5);
+    expect(describeFailure(new AppError('DATABASE_UNAVAILABLE', 'down')).retryAfter).toBe(2);
     expect(describeFailure(new AppError('NOT_FOUND', 'gone')).retryAfter).toBeUndefined();
   });
 });

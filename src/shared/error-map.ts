@@ -46,11 +46,12 @@ interface FailureLog {
 /**
  * Logs a failure once, by its kind: a fault as an error with its stack, an unavailable condition
  * as a warning with its code (a login flood's SERVER_BUSY or a full disk is not a bug), a client's
- * own failure not at all. `what` names what failed ("chat frame failed").
+ * own failure not at all, nor a refusal for a condition already logged where it began (the
+ * database gate logs "down" once, not once per request). `what` names what failed ("chat frame failed").
  */
 export function logFailure(log: FailureLog, err: unknown, f: Failure, what: string): void {
   if (f.kind === 'fault') log.error({ err }, what);
-  else if (f.kind === 'unavailable') log.warn({ code: f.code, reason: errorText(err) }, what);
+  else if (f.kind === 'unavailable' && !(err instanceof AppError && err.reported)) log.warn({ code: f.code, reason: errorText(err) }, what);
 }
 
 function errorText(err: unknown): string {

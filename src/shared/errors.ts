@@ -65,7 +65,8 @@ export const ERRORS = {
   INTERNAL: { status: 500, kind: 'fault' },
   QUOTA_EXCEEDED: { status: 507, kind: 'client' },
   STORAGE_FULL: { status: 507, kind: 'unavailable' },
-  DATABASE_UNAVAILABLE: { status: 503, kind: 'unavailable', retryAfter: 5 },
+  /** 2 s: the database is probed at least every second while it is down (db/availability.ts). */
+  DATABASE_UNAVAILABLE: { status: 503, kind: 'unavailable', retryAfter: 2 },
   STORAGE_UNAVAILABLE: { status: 503, kind: 'unavailable', retryAfter: 5 },
   TOO_MANY_CONNECTIONS: { status: 503, kind: 'unavailable' },
   SERVER_BUSY: { status: 503, kind: 'unavailable' },
@@ -83,17 +84,21 @@ export interface AppErrorOptions {
   /** Seconds after which the client may retry (429, 503). */
   retryAfter?: number;
   cause?: unknown;
+  /** The condition was logged once where it began (the database gate): each request refused for it is not logged again. */
+  reported?: boolean;
 }
 
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly retryAfter: number | undefined;
+  readonly reported: boolean;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.retryAfter = options.retryAfter;
+    this.reported = options.reported === true;
   }
 
   get status(): number {

@@ -31,7 +31,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   }
   if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY')) return true;
   const msg = String(e?.message ?? '');
-  return /Connection terminated|timeout exceeded when trying to connect|driver has already been destroyed/i.test(msg);
+  return /Connection terminated|timeout exceeded when trying to connect|driver has already been destroyed|not queryable/i.test(msg);
 }
 
 /** PostgreSQL class 22 (data exception: NUL in text, integer out of range…): the client's value. */

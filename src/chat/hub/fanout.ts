@@ -11,6 +11,11 @@ const HELD_OVERHEAD_BYTES = 256;
  */
 export function deliverTo(hub: HubState, state: ConnState, event: HubEvent): number {
   if (state.overflowed) return 0;
+  if (event.kind === 'relay') {
+    // Only to connections that follow the room and are not replaying it (a relay has no place in a replay).
+    const cursor = state.rooms.get(event.room);
+    if (!cursor || cursor.held) return 0;
+  }
   if (event.kind === 'message') {
     const cursor = state.rooms.get(event.message.room);
     if (!cursor) return 0;

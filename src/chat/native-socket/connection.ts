@@ -11,7 +11,7 @@ import type { HeartbeatEntry } from '../heartbeat.js';
 import type { HubConnection } from '../hub.js';
 import { errorFrame, helloFrame, parseClientFrame } from '../protocol.js';
 import type { NativeConnection } from './context.js';
-import { handleFrame, refOf } from './frame-handlers.js';
+import { clientIdOf, handleFrame, refOf } from './frame-handlers.js';
 import { replayAtConnect } from './replay.js';
 import { createSocketOutput, drained, type SocketOutput } from './writer.js';
 
@@ -29,10 +29,10 @@ export interface LiveSocket extends HeartbeatEntry {
 }
 
 /** A failure said as an error frame; the one rule (shared/error-map.ts) decides the words and the log. */
-function replyError(out: SocketOutput, log: FastifyBaseLogger, err: unknown, ref?: string) {
+function replyError(out: SocketOutput, log: FastifyBaseLogger, err: unknown, ref?: string, clientId?: string) {
   const f = describeFailure(err);
   logFailure(log, err, f, 'chat frame failed');
-  out.send(errorFrame(f.code, f.message, ref, f.retryAfter));
+  out.send(errorFrame(f.code, f.message, ref, f.retryAfter, clientId));
 }
 
 /** Joins the hub and says hello; if the rooms will not load, the connection ends there (its frames are dropped). */
@@ -73,7 +73,7 @@ function onFrame(c: NativeConnection, queue: OrderedQueue, overBudget: () => boo
     try {
       await handleFrame(c, frame);
     } catch (err) {
-      c.replyError(err, refOf(frame));
+      c.replyError(err, refOf(frame), clientIdOf(frame));
     }
   });
 }
@@ -107,7 +107,7 @@ export function serveNativeSocket(
     socket,
     out,
     pace: () => drained(socket, replayHighWater),
-    replyError: (err, ref) => replyError(out, log, err, ref),
+    replyError: (err, ref, clientId) => replyError(out, log, err, ref, clientId),
     goodbye: false,
   };
 

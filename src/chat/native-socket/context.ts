@@ -14,7 +14,7 @@ export interface NativeConnection {
   /** Replays wait here between pages until the socket has drained. */
   pace(): Promise<void>;
   /** Answers a failure with an error frame (and logs it by its kind). */
-  replyError(err: unknown, ref?: string): void;
+  replyError(err: unknown, ref?: string, clientId?: string): void;
   /** The client said `bye`: its presence ends as `left`, not `disconnected`. */
   goodbye: boolean;
 }

@@ -17,7 +17,12 @@ async function roomForSend(c: NativeConnection, frame: Frame<'send'> | Frame<'sh
 }
 
 /** Acks once the message is durable; the next frame does not wait for that. */
-function ackWhenCommitted(c: NativeConnection, ref: string | undefined, committed: Promise<{ message: ChatMessage; duplicate: boolean }>) {
+function ackWhenCommitted(
+  c: NativeConnection,
+  frame: Frame<'send'> | Frame<'share'>,
+  committed: Promise<{ message: ChatMessage; duplicate: boolean }>,
+) {
+  const ref = frame.ref;
   committed.then(
     ({ message, duplicate }) =>
       c.out.send(
@@ -29,20 +34,20 @@ function ackWhenCommitted(c: NativeConnection, ref: string | undefined, committe
           duplicate,
         }),
       ),
-    (err) => c.replyError(err, ref),
+    (err) => c.replyError(err, ref, frame.clientId),
   );
 }
 
 async function send(c: NativeConnection, frame: Frame<'send'>) {
   const roomId = await roomForSend(c, frame);
   const queued = await c.chat.messages.enqueue(c.user, roomId, { body: frame.body, clientId: frame.clientId });
-  ackWhenCommitted(c, frame.ref, queued.committed);
+  ackWhenCommitted(c, frame, queued.committed);
 }
 
 async function share(c: NativeConnection, frame: Frame<'share'>) {
   const roomId = await roomForSend(c, frame);
   const queued = await c.chat.messages.enqueueShare(c.user, roomId, frame.fileId, frame.clientId);
-  ackWhenCommitted(c, frame.ref, queued.committed);
+  ackWhenCommitted(c, frame, queued.committed);
 }
 
 async function history(c: NativeConnection, frame: Frame<'history'>) {
@@ -135,6 +140,11 @@ export async function handleFrame(c: NativeConnection, frame: ClientFrame): Prom
     case 'bye':
       return bye(c);
   }
+}
+
+/** The `clientId` of a send or share, which its error frame carries. */
+export function clientIdOf(frame: ClientFrame): string | undefined {
+  return frame.type === 'send' || frame.type === 'share' ? frame.clientId : undefined;
 }
 
 /** The `ref` a frame's reply carries (`bye` has none). */

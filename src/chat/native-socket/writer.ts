@@ -26,7 +26,7 @@ export function encodeTextFrame(text: string): Buffer {
 
 /** Hub events reach many sockets: each is rendered and framed once (a message once, however it travels). */
 const framed = new WeakMap<object, Buffer>();
-function eventBytes(event: HubEvent): Buffer {
+function eventBytes(event: Exclude<HubEvent, { kind: 'relay' }>): Buffer {
   const key = event.kind === 'message' ? event.message : event;
   let bytes = framed.get(key);
   if (!bytes) {
@@ -102,6 +102,7 @@ export function createSocketOutput(socket: WebSocket, maxBufferedBytes: number):
     setTimeout(() => socket.terminate(), 5000).unref();
   }
   function deliver(event: HubEvent) {
+    if (event.kind === 'relay') return;
     if (early) {
       early.push(event);
       return;

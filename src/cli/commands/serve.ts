@@ -23,6 +23,33 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How long serve waits for a database that is not up yet (PostgreSQL starting beside it). */
+const DATABASE_WAIT_MS = 30_000;
+
+/**
+ * The hourly housekeeping (ended sessions, orphan files, kept deletes) and scheduled backups. With
+ * several instances one of them runs each (a lock in Redis), not all at once. Returns the stop function.
+ */
+function startJobs(core: Core, log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void }): () => void {
+  const housekeeping = () => {
+    const sweep = async () => {
+      await Promise.allSettled([core.accounts.purgeEnded(), core.files.sweepOrphans(), core.storage.purgeKept()]);
+    };
+    void (core.cluster ? core.cluster.once('housekeeping', 3_000_000, sweep) : sweep()).catch(() => {});
+  };
+  const schedule = core.config.backup.schedule;
+  const stopSchedule = schedule ? scheduleBackups(core.backups, schedule, log, core.cluster ? core.cluster.once : undefined) : () => {};
+  const firstSweep = setTimeout(housekeeping, 60_000);
+  firstSweep.unref();
+  const sweeper = setInterval(housekeeping, 3600_000);
+  sweeper.unref();
+  return () => {
+    clearTimeout(firstSweep);
+    clearInterval(sweeper);
+    stopSchedule();
+  };
+}
+
 /** Starts Plaza: data dir, secret, migrations, first admin, HTTP listener. */
 export async function startServer(
   config: Readonly<Config>,
@@ -36,14 +63,19 @@ export async function startServer(
   let core: Core;
   try {
     assertNotRestoring(config.dataDir);
-    core = await buildCore(config, { secret, cleanTemp: true });
+    core = await buildCore(config, {
+      secret,
+      cleanTemp: true,
+      waitForDatabaseMs: DATABASE_WAIT_MS,
+      onDatabaseWait: () => log(`The database cannot be reached yet; retrying for up to ${DATABASE_WAIT_MS / 1000} s…`),
+    });
   } catch (err) {
     unmark();
     throw err;
   }
   let app: FastifyInstance | undefined;
   let netclass: NetclassDoor | undefined;
-  let tcpchat: { port: number; close(): Promise<void> } | undefined;
+  let tcpchat: { port: number; connections(): number; close(): Promise<void> } | undefined;
   try {
     const first = await core.setup.ensureFirstAdmin(config.admin);
     app = await buildServer(core);
@@ -75,6 +107,8 @@ export async function startServer(
       });
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       log(`Seed 001 TCP front door on ${host}:${netclass.port}`);
+      const door = netclass;
+      core.metrics?.countTcpConnectionsWith('seed001', () => door.connections());
     }
     if (config.tcpchat !== undefined) {
       const http = app;
@@ -88,27 +122,12 @@ export async function startServer(
       });
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       log(`Seed 003 TCP chat door on ${host}:${tcpchat.port} (room "${config.tcpchat.room}")`);
+      const door = tcpchat;
+      core.metrics?.countTcpConnectionsWith('seed003', () => door.connections());
     }
     // With several instances one of them sweeps each hour (a lock in Redis), not all at once.
-    const housekeeping = () => {
-      const sweep = async () => {
-        await Promise.allSettled([core.accounts.purgeEnded(), core.files.sweepOrphans(), core.storage.purgeKept()]);
-      };
-      void (core.cluster ? core.cluster.once('housekeeping', 3_000_000, sweep) : sweep()).catch(() => {});
-    };
     const http = app;
-    const stopSchedule = config.backup.schedule
-      ? scheduleBackups(
-          core.backups,
-          config.backup.schedule,
-          { info: (obj, msg) => http.log.info(obj, msg), error: (obj, msg) => http.log.error(obj, msg) },
-          core.cluster ? core.cluster.once : undefined,
-        )
-      : () => {};
-    const firstSweep = setTimeout(housekeeping, 60_000);
-    firstSweep.unref();
-    const sweeper = setInterval(housekeeping, 3600_000);
-    sweeper.unref();
+    const stopJobs = startJobs(core, { info: (obj, msg) => http.log.info(obj, msg), error: (obj, msg) => http.log.error(obj, msg) });
     const server = app;
     const door = netclass;
     const chatDoor = tcpchat;
@@ -120,9 +139,7 @@ export async function startServer(
       ...(door ? { netclassPort: door.port } : {}),
       ...(chatDoor ? { tcpchatPort: chatDoor.port } : {}),
       async close() {
-        clearTimeout(firstSweep);
-        clearInterval(sweeper);
-        stopSchedule();
+        stopJobs();
         await door?.close();
         await chatDoor?.close();
         await server.close();

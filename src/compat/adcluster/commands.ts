@@ -59,15 +59,20 @@ async function speak(s: Session, body: string, style: 'group' | 'text') {
   // One copy per room; recipients in several of them show it once (fanout.ts).
   const fan = groups.length > 1 ? newFanout() : undefined;
   for (const room of groups) {
+    const input = { body, style, ...(fan ? { clientId: fanoutClientId(fan, room.id) } : {}) };
+    // Database down (degraded mode): the text still reaches the group's connected members, in memory.
+    const failed = (err: unknown) => {
+      if (s.core.chat.messages.mayRelay(err)) s.core.chat.messages.relay(room, s.me, input);
+      else s.replyError(err);
+    };
     try {
-      const input = { body, style, ...(fan ? { clientId: fanoutClientId(fan, room.id) } : {}) };
       // Queued in frame order; stored and fanned out with whatever else is waiting (group commit).
       const committed: Promise<SendResult> = s.user
         ? (await s.core.chat.messages.enqueue(s.user, room.id, input)).committed
         : s.core.chat.messages.sendAsGuest(s.me, room, input);
-      committed.catch(s.replyError);
+      committed.catch(failed);
     } catch (err) {
-      s.replyError(err);
+      failed(err);
     }
   }
 }

@@ -37,6 +37,12 @@ export function createRenderer(core: Core, me: Participant, known: Map<number, R
     return event.style === 'text' ? words.text(m.sender.name, body) : words.group(m.sender.name, body);
   }
 
+  /** Seed 004 text relayed in memory while the database is down: shown like a stored message. */
+  function relay(event: Extract<HubEvent, { kind: 'relay' }>): string | undefined {
+    if (!firstCopy(senderKey(event.from), event.clientId)) return undefined;
+    return event.style === 'text' ? words.text(event.from.name, event.body) : words.group(event.from.name, event.body);
+  }
+
   function presence(event: Extract<HubEvent, { kind: 'presence' }>): string | undefined {
     if (isSelf(event.user) || known.get(event.room)?.kind === 'dm' || event.roomName.startsWith('dm:')) return undefined;
     const name = event.user.name;
@@ -62,6 +68,8 @@ export function createRenderer(core: Core, me: Participant, known: Map<number, R
         return message(event);
       case 'presence':
         return presence(event);
+      case 'relay':
+        return relay(event);
       case 'direct':
         return words.private(event.from.name, event.text);
       case 'membership':

@@ -31,6 +31,8 @@ export interface NetclassDoorOptions {
 
 export interface NetclassDoor {
   port: number;
+  /** Open connections (metrics). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startNetclassDoor(core: Core, options: NetclassDoorOptions
 
   return {
     port,
+    connections: () => sockets.size,
     // In-flight requests and session logouts finish before the caller closes the database.
     close: () => closeDoor(server, sockets, work),
   };

@@ -61,6 +61,8 @@ export interface TcpChatDoorOptions {
 
 export interface TcpChatDoor {
   port: number;
+  /** Open connections (metrics). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -121,6 +123,7 @@ export async function startTcpChatDoor(core: Core, options: TcpChatDoorOptions):
 
   return {
     port,
+    connections: () => sockets.size,
     async close() {
       clearInterval(recheck);
       // Sends and uploads in flight settle before the caller closes the database.

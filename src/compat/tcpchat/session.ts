@@ -206,6 +206,9 @@ export class TcpChatSession implements Entrant {
         // Removed from the bridged room by an admin: the door has nothing left to offer.
         if (event.event === 'removed' && event.room.id === this.roomId) this.removed();
         return;
+      case 'relay':
+        if (event.room === this.roomId) this.out.text(chatLine(event.from.name, event.body));
+        return;
       case 'direct':
         return;
     }

@@ -34,7 +34,12 @@ export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultS
     provider: { getMigrations: async () => MIGRATIONS },
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const result = await migrator.migrateToLatest();
-  if (result.error) throw result.error;
-  return result;
+  // Kysely looks for its tables through every schema's catalog entries (has_schema_privilege on
+  // each name): a schema dropped by someone else meanwhile fails that with 3F000
+  // (invalid_schema_name) before any migration ran. That is not ours: look again.
+  for (let attempt = 1; ; attempt++) {
+    const result = await migrator.migrateToLatest();
+    if (!result.error) return result;
+    if ((result.error as { code?: unknown }).code !== '3F000' || attempt >= 3) throw result.error;
+  }
 }
