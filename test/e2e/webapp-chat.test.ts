@@ -132,6 +132,60 @@ describe.runIf(browserAvailable())('the Chat page', () => {
     await d.context.close();
   });
 
+  it('unread counts live on the server: the same user on two devices sees them, and reading on one clears the other', async () => {
+    await createUser(base, 'kim');
+    await createUser(base, 'lou');
+    const kimToken = (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'kim', password: PASSWORD } })).body.accessToken;
+    const louToken = (await api(base, 'POST', '/api/auth/login', { json: { identifier: 'lou', password: PASSWORD } })).body.accessToken;
+    const room = (await api(base, 'POST', '/api/chat/rooms', { token: kimToken, json: { name: 'standup' } })).body.room.id;
+    await api(base, 'POST', `/api/chat/rooms/${room}/join`, { token: louToken });
+    const laptop = await loggedInContext(browser, base, 'lou');
+    const phone = await loggedInContext(browser, base, 'lou', { viewport: { width: 390, height: 800 } });
+    for (const body of ['one', 'two', 'three']) {
+      expect((await api(base, 'POST', `/api/chat/rooms/${room}/messages`, { token: kimToken, json: { body } })).status).toBe(201);
+    }
+    const badgeOn = (page: Page) => page.locator('.room-link:has-text("#standup") .badge');
+    await openChat(laptop.page);
+    await openChat(phone.page);
+    await expect.poll(() => badgeOn(laptop.page).textContent()).toBe('3');
+    await expect.poll(() => badgeOn(phone.page).textContent()).toBe('3');
+
+    // Read on the laptop: the server's cursor moves; the phone shows it after a reload.
+    await laptop.page.click('.room-link:has-text("#standup")');
+    await expect.poll(() => bodies(laptop.page)).toEqual(['one', 'two', 'three']);
+    await expect
+      .poll(async () => (await api(base, 'GET', '/api/chat/rooms', { token: louToken })).body.rooms.find((r: any) => r.id === room))
+      .toMatchObject({ readSeq: 3, unread: 0 });
+    await phone.page.reload();
+    await phone.page.waitForSelector('.conn:text-is("Connected")');
+    await phone.page.waitForSelector('.room-link:has-text("#standup")');
+    expect(await badgeOn(phone.page).count()).toBe(0);
+    // A third device that never ran the app before (nothing in its storage) agrees.
+    const tablet = await loggedInContext(browser, base, 'lou');
+    await openChat(tablet.page);
+    await tablet.page.waitForSelector('.room-link:has-text("#standup")');
+    expect(await badgeOn(tablet.page).count()).toBe(0);
+    expect(await tablet.page.evaluate(() => Object.keys(window.localStorage).filter((k: string) => k.startsWith('plaza.read')))).toEqual([]);
+
+    // One more message while the laptop is elsewhere: 1 unread on every device, also after reloads.
+    await laptop.page.click('nav.sections a:text-is("Files")');
+    await api(base, 'POST', `/api/chat/rooms/${room}/messages`, { token: kimToken, json: { body: 'four' } });
+    await expect.poll(() => badgeOn(tablet.page).textContent()).toBe('1');
+    await phone.page.reload();
+    await phone.page.waitForSelector('.conn:text-is("Connected")');
+    await expect.poll(() => badgeOn(phone.page).textContent()).toBe('1');
+    await shot(phone.page, 'chat-unread-second-device');
+    await tablet.page.click('.room-link:has-text("#standup")');
+    await expect.poll(() => bodies(tablet.page)).toContain('four');
+    await laptop.page.reload();
+    await laptop.page.click('nav.sections a:text-is("Chat")');
+    await laptop.page.waitForSelector('.room-link:has-text("#standup")');
+    await expect.poll(async () => (await api(base, 'GET', '/api/chat/rooms', { token: louToken })).body.rooms.find((r: any) => r.id === room).unread).toBe(0);
+    expect(await badgeOn(laptop.page).count()).toBe(0);
+    for (const x of [laptop, phone, tablet]) expectNoProblems(x.problems);
+    for (const x of [laptop, phone, tablet]) await x.context.close();
+  });
+
   it('renders messages written as HTML as text; only http(s) links become links', async () => {
     await createUser(base, 'eve');
     const e = await loggedInContext(browser, base, 'eve');

@@ -38,32 +38,50 @@ let stopped = false;
 let refs = 0;
 const waiting = new Map<string, { resolve: (f: any) => void; reject: (e: Error) => void }>();
 
-const readKey = (room: number) => `plaza.read.${me}.${room}`;
-
 /**
- * Read cursors are kept per browser. A room this browser never saw starts read when it is among
- * the rooms at connect (a new device does not light up every old room), and unread when it
- * appears later (a new DM or invitation: everything in it is new).
+ * Read cursors live on the server (one per member and room: docs/chat-protocol.md), so unread
+ * counts are the same after a reload and on every device. The page keeps the highest cursor it
+ * knows per room — the server's, or one it marked and has not heard back about — and tells the
+ * server with a `read` frame, at most one per room in flight (a burst of messages is one frame).
  */
-function loadReadCursors(list: RoomInfo[], unseenStartRead: boolean) {
+function loadReadCursors(list: RoomInfo[]) {
   const next: Record<number, number> = { ...readSeq.value };
   for (const r of list) {
-    const stored = localStorage.getItem(readKey(r.id));
-    if (stored !== null && Number.isFinite(Number(stored))) next[r.id] = Number(stored);
-    else {
-      next[r.id] ??= unseenStartRead ? r.lastSeq : 0;
-      localStorage.setItem(readKey(r.id), String(next[r.id]));
-    }
+    const server = r.readSeq ?? r.lastSeq;
+    const local = next[r.id];
+    next[r.id] = local === undefined ? server : Math.max(local, server);
+    // Marked here while the server did not hear it (offline): told again.
+    if (local !== undefined && local > server) sendRead(r.id);
   }
   readSeq.value = next;
+}
+
+const readTimers = new Map<number, ReturnType<typeof setTimeout>>();
+
+function sendRead(room: number) {
+  if (readTimers.has(room)) return;
+  readTimers.set(
+    room,
+    setTimeout(() => {
+      readTimers.delete(room);
+      const seq = readSeq.value[room];
+      if (seq === undefined || connState.value !== 'online') return;
+      request<{ readSeq: number }>({ type: 'read', room, seq }).then(
+        (f) => {
+          if (f.readSeq > (readSeq.value[room] ?? 0)) readSeq.value = { ...readSeq.value, [room]: f.readSeq };
+        },
+        () => {},
+      );
+    }, 200),
+  );
 }
 
 export function markRead(room: number) {
   const r = rooms.value.find((x) => x.id === room);
   if (!r) return;
   if ((readSeq.value[room] ?? 0) >= r.lastSeq) return;
-  localStorage.setItem(readKey(room), String(r.lastSeq));
   readSeq.value = { ...readSeq.value, [room]: r.lastSeq };
+  sendRead(room);
 }
 
 /** Unread messages in every room, for the Chat link in the header. */
@@ -175,7 +193,7 @@ function onHello(f: { rooms: RoomInfo[] }) {
   notice.value = '';
   connState.value = 'online';
   rooms.value = f.rooms;
-  loadReadCursors(f.rooms, true);
+  loadReadCursors(f.rooms);
   for (const p of pending.value) send(p.room, p.body, p.clientId);
   void refreshRooms().catch(() => {});
 }
@@ -212,7 +230,7 @@ export async function refreshRooms() {
   const mine = all.filter((r) => r.role !== undefined);
   rooms.value = mine;
   publicRooms.value = all.filter((r) => r.role === undefined && r.kind === 'room');
-  loadReadCursors(mine, false);
+  loadReadCursors(mine);
   for (const r of mine) if (r.kind === 'dm' && !dmNames.value[r.id]) void loadMembers(r.id).catch(() => {});
 }
 
