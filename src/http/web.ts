@@ -3,6 +3,7 @@ import type { User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { logFailure } from '../shared/error-map.js';
 import { mapError } from './errors.js';
+import type { WebApp } from './webapp.js';
 
 /**
  * Server-rendered pages for browsers: home, login, register (seed 002's forms post to the same
@@ -107,7 +108,20 @@ function credentialsForm(request: FastifyRequest, action: '/login' | '/register'
 <button type="submit">${title}</button></form>`;
 }
 
-export async function webRoutes(app: FastifyInstance, { core }: { core: Core }) {
+/**
+ * A browser navigating: `Sec-Fetch-Mode: navigate` (current Chromium and Firefox), or, where they
+ * send no Fetch Metadata (plain HTTP on a LAN address is not a secure context), the
+ * `Upgrade-Insecure-Requests: 1` they send on every navigation. It gets the web app, with seed
+ * 002's page inside `<noscript>` for when JavaScript is off. Seed 002's own clients and curl send
+ * neither and get the page as it was.
+ */
+function isBrowserNavigation(request: FastifyRequest): boolean {
+  const mode = request.headers['sec-fetch-mode'];
+  if (mode !== undefined) return mode === 'navigate' && request.headers['sec-fetch-dest'] !== 'iframe';
+  return request.headers['upgrade-insecure-requests'] === '1';
+}
+
+export async function webRoutes(app: FastifyInstance, { core, webapp }: { core: Core; webapp?: WebApp }) {
   const hide = { schema: { hide: true } };
 
   app.get('/login', hide, async (request, reply) => {
@@ -145,7 +159,8 @@ export async function webRoutes(app: FastifyInstance, { core }: { core: Core }) 
   app.get('/index', hide, async (request, reply) => {
     const p = request.principal;
     if (!p) return reply.redirect('/login', 303);
-    return filesPage(core, request, reply, p.user);
+    if (webapp?.built && isBrowserNavigation(request)) return webapp.sendIndex(request, reply, await filesBody(core, request, p.user));
+    return send(reply, page('Files', await filesBody(core, request, p.user), true));
   });
 
   app.get('/setup', hide, async (request, reply) => {
@@ -185,7 +200,7 @@ function formatBytes(n: number): string {
  * signed-in user's files with download links, and logout. Links use the stored name, which is
  * unique; the original name is what the user sees and what the download is saved as.
  */
-async function filesPage(core: Core, request: FastifyRequest, reply: FastifyReply, user: User) {
+async function filesBody(core: Core, request: FastifyRequest, user: User): Promise<string> {
   const { files, total } = await core.files.list(user, { limit: 500 });
   const rows = files
     .map(
@@ -200,13 +215,12 @@ async function filesPage(core: Core, request: FastifyRequest, reply: FastifyRepl
       ? '<p id="empty">No files yet. Upload one above.</p>'
       : `<table id="files"><thead><tr><th>Name</th><th>Type</th><th class="num">Size</th><th>Uploaded</th></tr></thead><tbody>${rows}</tbody></table>` +
         (total > files.length ? `<p>Showing the newest ${files.length} of ${total} files.</p>` : '');
-  const body = `<header><h1>Files</h1><span><a href="/files">Open the full app</a> · Signed in as <strong>${escapeHtml(user.username)}</strong> ${LOGOUT_FORM}</span></header>
+  return `<header><h1>Files</h1><span><a href="/files">Open the full app</a> · Signed in as <strong>${escapeHtml(user.username)}</strong> ${LOGOUT_FORM}</span></header>
 ${notice(request)}
 <form method="post" action="/upload" enctype="multipart/form-data">
 <label>Choose files <input type="file" name="file" multiple required></label>
 <button type="submit">Upload</button></form>
 ${list}`;
-  return send(reply, page('Files', body, true));
 }
 
 /** GET /logout started by another site: the user confirms with a same-origin POST. */
