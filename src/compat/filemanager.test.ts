@@ -112,7 +112,7 @@ describe.each(await testDatabases())('seed 002 (file manager) forms on %s', (db)
     // Seed 002's client, curl and a frame get the server-rendered page, unchanged.
     const frame = { ...navigate, 'sec-fetch-dest': 'iframe', 'upgrade-insecure-requests': '1' };
     const fetched = { ...navigate, 'sec-fetch-mode': 'cors', 'upgrade-insecure-requests': '1' };
-    for (const headers of [{}, { accept: BROWSER.accept }, frame, fetched]) {
+    for (const headers of [{}, { accept: BROWSER.accept }, frame, fetched] as Array<Record<string, string>>) {
       const plain = await get(`${base}/index`, { cookie, ...headers });
       expect(plain.text).toMatch(/^<!doctype html><html lang="en"><head>.*<title>Files · Plaza<\/title>/);
       expect(plain.text).not.toContain('id="app"');

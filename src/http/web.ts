@@ -33,7 +33,7 @@ form{display:grid;gap:.8rem}label{display:grid;gap:.3rem;font-weight:500}
 input{padding:.55rem .65rem;font-size:1rem;border:1px solid var(--line);border-radius:8px;background:var(--panel);color:inherit}
 button{padding:.55rem .9rem;font-size:1rem;cursor:pointer;border-radius:8px;border:1px solid var(--accent);background:var(--accent);color:var(--on-accent);font-weight:600}
 :focus-visible{outline:3px solid #ffb020;outline-offset:2px}
-.err{color:var(--danger)}.ok{color:var(--ok)}nav a{margin-right:1rem}
+.err{color:var(--danger)}.field-error{font-weight:400;font-size:.9rem}.ok{color:var(--ok)}nav a{margin-right:1rem}
 code{background:var(--bg);padding:.1rem .3rem;border-radius:4px}form.inline{display:inline}form.inline button{background:transparent;color:var(--accent)}
 table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
 td.num{text-align:right;white-space:nowrap}header{display:flex;justify-content:space-between;align-items:center;gap:1rem;flex-wrap:wrap}
@@ -50,8 +50,29 @@ function send(reply: FastifyReply, html: string, status = 200) {
 /** Logout is a POST (a cross-site GET must not end a session); the form is same-origin. */
 const LOGOUT_FORM = '<form method="post" action="/logout" class="inline"><button type="submit">Log out</button></form>';
 
+type Field = 'username' | 'email' | 'password';
+
+/** The field a failed form post was about (`?field=`), when its error is shown beside it. */
+function errorField(request: FastifyRequest): Field | undefined {
+  const q = request.query as Record<string, unknown>;
+  const f = q.field;
+  return q.error && (f === 'username' || f === 'email' || f === 'password') ? f : undefined;
+}
+
+/** A field's input attributes and the message under it, when the last post failed on it. */
+function fieldError(request: FastifyRequest, field: Field): { attrs: string; message: string } {
+  if (errorField(request) !== field) return { attrs: '', message: '' };
+  const text = escapeHtml(String((request.query as Record<string, unknown>).error).slice(0, 300));
+  return {
+    attrs: ` aria-invalid="true" aria-describedby="${field}-error" autofocus`,
+    message: `<span class="err field-error" id="${field}-error" role="alert">${text}</span>`,
+  };
+}
+
 function notice(request: FastifyRequest): string {
   const q = request.query as Record<string, string | undefined>;
+  // An error about one field is shown beside it (credentialsForm), not above the form.
+  if (q.error && errorField(request)) return '';
   if (q.error) return `<p class="err" role="alert">${escapeHtml(String(q.error).slice(0, 300))}</p>`;
   if (q.registered) return '<p class="ok">Account created. You can log in now.</p>';
   if (q.uploaded) return `<p class="ok" role="status">Uploaded ${escapeHtml(String(q.uploaded).slice(0, 300))}.</p>`;
@@ -96,15 +117,22 @@ function nextOf(request: FastifyRequest): string | undefined {
   return safeNext((request.query as Record<string, unknown>).next);
 }
 
+function loginLink(request: FastifyRequest): string {
+  const next = nextOf(request);
+  return next ? `/login?next=${encodeURIComponent(next)}` : '/login';
+}
+
 function credentialsForm(request: FastifyRequest, action: '/login' | '/register', title: string, extra = '') {
   const next = nextOf(request);
   const hidden = next ? `<input type="hidden" name="next" value="${escapeHtml(next)}">` : '';
   // After a failed attempt the name typed is kept (the password never is).
   const typed = (request.query as Record<string, unknown>).username;
   const value = typeof typed === 'string' ? ` value="${escapeHtml(typed.slice(0, 320))}"` : '';
+  const user = fieldError(request, 'username');
+  const pass = fieldError(request, 'password');
   return `<form method="post" action="${action}">${hidden}
-<label>Username <input name="username" autocomplete="username" required maxlength="320"${value}></label>${extra}
-<label>Password <input name="password" type="password" autocomplete="${action === '/login' ? 'current-password' : 'new-password'}" required maxlength="1024"></label>
+<label>Username <input name="username" autocomplete="username" required maxlength="320"${value}${user.attrs}>${user.message}</label>${extra}
+<label>Password <input name="password" type="password" autocomplete="${action === '/login' ? 'current-password' : 'new-password'}" required maxlength="1024"${pass.attrs}>${pass.message}</label>
 <button type="submit">${title}</button></form>`;
 }
 
@@ -145,13 +173,13 @@ export async function webRoutes(app: FastifyInstance, { core, webapp }: { core: 
         page('Register', '<h1>Register</h1><p>Registration is closed; ask an admin for an account.</p>'),
       );
     }
-    const email =
-      '<label>Email (optional) <input name="email" type="email" autocomplete="email" maxlength="320"></label>';
+    const mail = fieldError(request, 'email');
+    const email = `<label>Email (optional) <input name="email" type="email" autocomplete="email" maxlength="320"${mail.attrs}>${mail.message}</label>`;
     return send(
       reply,
       page(
         'Register',
-        `<h1>Create an account</h1>${notice(request)}${credentialsForm(request, '/register', 'Register', email)}<p><a href="/login">Log in instead</a></p>`,
+        `<h1>Create an account</h1>${notice(request)}${credentialsForm(request, '/register', 'Register', email)}<p><a href="${escapeHtml(loginLink(request))}">Log in instead</a></p>`,
       ),
     );
   });
