@@ -35,6 +35,8 @@ export const WEBAPP_CSP = [
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
+  // PDF.js's worker is a module file of its own (a module worker needs a JavaScript type).
+  '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
@@ -42,7 +44,7 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
 };
-const COMPRESSIBLE = new Set(['.js', '.css', '.svg', '.map', '.json', '.html']);
+const COMPRESSIBLE = new Set(['.js', '.mjs', '.css', '.svg', '.map', '.json', '.html']);
 
 interface Asset {
   body: Buffer;
