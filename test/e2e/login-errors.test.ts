@@ -3,6 +3,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { api, PASSWORD } from '../helpers/api.js';
 import { browserAvailable, launchChromium } from '../helpers/browser.js';
 import { shot } from '../helpers/webapp.js';
+
+// Code inside page.evaluate() runs in the browser; the test program has no DOM types.
+declare const document: any;
+declare const window: any;
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**

@@ -101,7 +101,7 @@ describe.runIf(browserAvailable())('a 200 MB upload on the Files page', () => {
     // Slow enough to catch mid-way on a busy machine: about 8 s for the whole file.
     await network(page, { upload: 25 * MB });
     await page.setInputFiles('input[type=file]', file, { timeout: 60_000 });
-    await expect.poll(() => percent(page), { timeout: 30_000, intervals: [100] }).toBeGreaterThan(20);
+    await expect.poll(() => percent(page), { timeout: 30_000, interval: 100 }).toBeGreaterThan(20);
 
     // The network goes away: no new request gets out, and the connection carrying the PATCH dies
     // (Chromium's offline emulation stalls a request already sending; a dropped link kills it).
@@ -136,7 +136,7 @@ describe.runIf(browserAvailable())('a 200 MB upload on the Files page', () => {
     await network(page, { upload: 25 * MB });
     await page.setInputFiles('input[type=file]', file, { timeout: 60_000 });
     // Past the first 64 MB chunk, so the server has bytes to continue from.
-    await expect.poll(() => percent(page), { timeout: 30_000, intervals: [100] }).toBeGreaterThan(40);
+    await expect.poll(() => percent(page), { timeout: 30_000, interval: 100 }).toBeGreaterThan(40);
     await page.reload();
     await page.waitForSelector('#unfinished:has-text("site-survey.mov")');
     const offsets: number[] = [];
