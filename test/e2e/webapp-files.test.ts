@@ -13,6 +13,7 @@ declare const DragEvent: any;
 declare const document: any;
 declare const navigator: any;
 declare const window: any;
+declare const localStorage: any;
 
 /**
  * The Files page in a real Chromium: uploads by picker and by a real drop of several files, the
@@ -287,7 +288,20 @@ describe.runIf(browserAvailable())('the Files page', () => {
     const error = page.locator('.upload.error .meta');
     await expect.poll(() => error.textContent()).toContain('Not enough storage left');
     expect(await error.textContent()).not.toMatch(/QUOTA_EXCEEDED|\{/);
+    // Trying again cannot help: no Resume, no Cancel; Remove takes it off the list.
+    const failed = page.locator('.upload.error[data-upload="big-video.bin"]');
+    expect(await failed.locator('button:text-is("Resume")').count()).toBe(0);
+    expect(await failed.locator('button:text-is("Cancel")').count()).toBe(0);
+    expect(await failed.locator('button:text-is("Remove")').getAttribute('aria-label')).toBe('Remove big-video.bin from the list');
+    expect(await page.textContent('#upload-total')).toContain('1 failed');
     await shot(page, 'files-quota-error');
+    await failed.locator('button:text-is("Remove")').click();
+    await expect.poll(() => page.locator('.upload').count()).toBe(0);
+    // Nothing is left to continue after a reload either.
+    await page.reload();
+    await page.waitForSelector('h1:text-is("Files")');
+    expect(await page.locator('#unfinished').count()).toBe(0);
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k: string) => k.startsWith('tus::')))).toEqual([]);
 
     await page.setInputFiles('input[type=file]', [{ name: 'fits.txt', mimeType: 'text/plain', buffer: Buffer.alloc(30_000, 65) }]);
     await page.waitForSelector('#file-list button.link:text-is("fits.txt")');

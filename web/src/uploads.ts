@@ -22,6 +22,8 @@ export interface UploadItem {
   /** Whether it continues an upload started earlier (before a reload, or a paused one). */
   resumed: boolean;
   error?: string;
+  /** The failure cannot be undone by trying again (over the quota, over the size limit): no Resume. */
+  final?: boolean;
   file?: FileItem;
 }
 
@@ -79,13 +81,17 @@ function pump() {
   for (const u of waiting) void begin(u.key);
 }
 
+/** Refusals that the same file will meet again however often it is retried. */
+const FINAL = new Set(['QUOTA_EXCEEDED', 'PAYLOAD_TOO_LARGE', 'FILE_TOO_LARGE']);
+
 /** tus errors carry Plaza's JSON body; a dropped network has no response at all. */
-function describe(err: Error): string {
+function describe(err: Error): { error: string; final: boolean } {
   if (err instanceof DetailedError && err.originalResponse) {
     const res = err.originalResponse;
-    return sentence(errorFromBody(res.getStatus(), res.getBody() ?? '', res.getHeader('retry-after')), limits);
+    const e = errorFromBody(res.getStatus(), res.getBody() ?? '', res.getHeader('retry-after'));
+    return { error: sentence(e, limits), final: FINAL.has(e.code) };
   }
-  return sentence(new ApiError('NETWORK', 'The connection to Plaza was lost. Resume to try again.', 0));
+  return { error: sentence(new ApiError('NETWORK', 'The connection to Plaza was lost. Resume to try again.', 0)), final: false };
 }
 
 /** Lost connections and a busy server are retried; a refusal (quota, size, login) is final. */
@@ -136,7 +142,13 @@ async function begin(key: number) {
     },
     onError(err) {
       running.delete(key);
-      patch(key, { status: 'error', speed: 0, error: describe(err) });
+      const failure = describe(err);
+      if (failure.final) {
+        // Nothing to continue later: the partial upload (if one was made) goes, and so does its fingerprint.
+        sources.delete(key);
+        void upload.abort(true).catch(() => {});
+      }
+      patch(key, { status: 'error', speed: 0, ...failure });
       pump();
     },
   });
@@ -170,6 +182,12 @@ export function cancel(key: number) {
   if (r) void r.upload.abort(true).catch(() => {});
   patch(key, { status: 'cancelled', speed: 0 });
   pump();
+}
+
+/** Takes a failed upload off the list (one that cannot succeed: there is nothing to resume). */
+export function dismiss(key: number) {
+  sources.delete(key);
+  uploads.value = uploads.value.filter((u) => u.key !== key);
 }
 
 export function clearFinished() {
