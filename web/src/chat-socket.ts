@@ -160,7 +160,10 @@ function onMessage(m: ChatMessage) {
   noteSeq(m.room, m.seq);
   // While the newest messages are out of the window (scrolled far back), they are fetched on the way down.
   if (timelines.value[m.room] && !hasNewer.value[m.room]) addLines(m.room, [{ kind: 'message', message: m }]);
-  if (m.clientId) pending.value = pending.value.filter((p) => p.clientId !== m.clientId);
+  if (m.clientId) {
+    settled(m.clientId);
+    pending.value = pending.value.filter((p) => p.clientId !== m.clientId);
+  }
   rooms.value = rooms.value.map((r) => (r.id === m.room && m.seq > r.lastSeq ? { ...r, lastSeq: m.seq } : r));
   if (m.sender.id === me) markRead(m.room);
 }
@@ -194,6 +197,9 @@ function onHello(f: { rooms: RoomInfo[] }) {
   connState.value = 'online';
   rooms.value = f.rooms;
   loadReadCursors(f.rooms);
+  // Every pending message goes again now (same clientId); a resend waiting for its backoff is that one.
+  for (const t of resendTimers.values()) clearTimeout(t);
+  resendTimers.clear();
   for (const p of pending.value) send(p.room, p.body, p.clientId);
   void refreshRooms().catch(() => {});
 }
@@ -214,15 +220,56 @@ function onFrame(f: any) {
     case 'presence':
       return onPresence(f);
     case 'ack':
+      settled(f.clientId);
       pending.value = pending.value.filter((p) => p.clientId !== f.clientId);
       return;
     case 'membership':
       return void refreshRooms().catch(() => {});
     case 'error':
-      if (f.ref) pending.value = pending.value.map((p) => (p.clientId === f.ref ? { ...p, failed: f.message } : p));
-      else notice.value = f.message;
-      return;
+      return onError(f);
   }
+}
+
+/** Codes that mean "not now" rather than "no": the message stays pending and is sent again. */
+const TRANSIENT = new Set(['DATABASE_UNAVAILABLE', 'SERVER_BUSY', 'STORAGE_UNAVAILABLE']);
+const resendTimers = new Map<string, ReturnType<typeof setTimeout>>();
+const resendTries = new Map<string, number>();
+
+/**
+ * A send refused for now (the database is down): after `retryAfter` (or 1, 2, 4 … 15 s) the same
+ * frame goes again with the same clientId, so the server stores it once whatever happened to the
+ * first try. A reconnect meanwhile resends every pending message itself (onHello).
+ */
+function retryLater(p: Pending, retryAfter: number | undefined) {
+  if (resendTimers.has(p.clientId)) return;
+  const tries = (resendTries.get(p.clientId) ?? 0) + 1;
+  resendTries.set(p.clientId, tries);
+  const wait = retryAfter !== undefined ? retryAfter * 1000 : Math.min(15_000, 1000 * 2 ** (tries - 1));
+  resendTimers.set(
+    p.clientId,
+    setTimeout(() => {
+      resendTimers.delete(p.clientId);
+      if (pending.value.some((x) => x.clientId === p.clientId)) send(p.room, p.body, p.clientId);
+    }, wait),
+  );
+}
+
+function onError(f: { code: string; message: string; ref?: string; clientId?: string; retryAfter?: number }) {
+  const id = f.clientId ?? f.ref;
+  const p = id ? pending.value.find((x) => x.clientId === id) : undefined;
+  if (!p) {
+    if (!f.ref) notice.value = f.message;
+    return;
+  }
+  if (TRANSIENT.has(f.code)) return retryLater(p, f.retryAfter);
+  pending.value = pending.value.map((x) => (x.clientId === id ? { ...x, failed: f.message } : x));
+}
+
+function settled(clientId: string | undefined) {
+  if (!clientId) return;
+  clearTimeout(resendTimers.get(clientId));
+  resendTimers.delete(clientId);
+  resendTries.delete(clientId);
 }
 
 export async function refreshRooms() {
