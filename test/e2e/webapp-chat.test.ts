@@ -153,8 +153,9 @@ describe.runIf(browserAvailable())('the Chat page', () => {
     // Read on the laptop: the server's cursor moves; the phone shows it after a reload.
     await laptop.page.click('.room-link:has-text("#standup")');
     await expect.poll(() => bodies(laptop.page)).toEqual(['one', 'two', 'three']);
+    // The page tells the server at most once a second per room.
     await expect
-      .poll(async () => (await api(base, 'GET', '/api/chat/rooms', { token: louToken })).body.rooms.find((r: any) => r.id === room))
+      .poll(async () => (await api(base, 'GET', '/api/chat/rooms', { token: louToken })).body.rooms.find((r: any) => r.id === room), { timeout: 5000 })
       .toMatchObject({ readSeq: 3, unread: 0 });
     await phone.page.reload();
     await phone.page.waitForSelector('.conn:text-is("Connected")');
@@ -177,6 +178,9 @@ describe.runIf(browserAvailable())('the Chat page', () => {
     await shot(phone.page, 'chat-unread-second-device');
     await tablet.page.click('.room-link:has-text("#standup")');
     await expect.poll(() => bodies(tablet.page)).toContain('four');
+    await expect
+      .poll(async () => (await api(base, 'GET', '/api/chat/rooms', { token: louToken })).body.rooms.find((r: any) => r.id === room).unread, { timeout: 5000 })
+      .toBe(0);
     await laptop.page.reload();
     await laptop.page.click('nav.sections a:text-is("Chat")');
     await laptop.page.waitForSelector('.room-link:has-text("#standup")');

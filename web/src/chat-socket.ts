@@ -42,7 +42,8 @@ const waiting = new Map<string, { resolve: (f: any) => void; reject: (e: Error) 
  * Read cursors live on the server (one per member and room: docs/chat-protocol.md), so unread
  * counts are the same after a reload and on every device. The page keeps the highest cursor it
  * knows per room — the server's, or one it marked and has not heard back about — and tells the
- * server with a `read` frame, at most one per room in flight (a burst of messages is one frame).
+ * server with a `read` frame, at most one per room a second (a burst of messages is one frame:
+ * each is a database write).
  */
 function loadReadCursors(list: RoomInfo[]) {
   const next: Record<number, number> = { ...readSeq.value };
@@ -72,7 +73,7 @@ function sendRead(room: number) {
         },
         () => {},
       );
-    }, 200),
+    }, 1000),
   );
 }
 
