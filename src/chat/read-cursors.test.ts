@@ -69,8 +69,15 @@ describe.each(await testDatabases())('chat read cursors (%s)', (db) => {
     // The rooms frame answers the same.
     const listed = await b.request({ type: 'rooms' });
     expect(listed.rooms.find((r: any) => r.id === room)).toMatchObject({ readSeq: 6, unread: 0 });
-    // Someone else's cursor is their own.
-    expect(await roomIn(ann, room)).toMatchObject({ readSeq: 0, unread: 6 });
+    // Someone else's cursor is their own; what one writes oneself is read (on every device).
+    expect(await roomIn(ann, room)).toMatchObject({ readSeq: 6, unread: 0 });
+    await api(base, 'POST', `/api/chat/rooms/${room}/messages`, { token: bob.accessToken, json: { body: 'from bob' } });
+    expect(await roomIn(bob, room)).toMatchObject({ lastSeq: 7, readSeq: 7, unread: 0 });
+    expect(await roomIn(ann, room)).toMatchObject({ lastSeq: 7, readSeq: 6, unread: 1 });
+    await b.request({ type: 'send', room, body: 'and again', clientId: 'bob-1' });
+    // A resend of the same clientId (a duplicate) changes nothing.
+    await b.request({ type: 'send', room, body: 'and again', clientId: 'bob-1' });
+    expect(await roomIn(bob, room)).toMatchObject({ lastSeq: 8, readSeq: 8, unread: 0 });
     // Public rooms one is not in carry no cursor.
     const other = await roomIn(cat, room);
     expect(other.role).toBeUndefined();
@@ -108,7 +115,7 @@ describe.each(await testDatabases())('chat read cursors (%s)', (db) => {
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as any).error.code).toBeTypeOf('string');
     // Nothing moved bob's cursor.
-    expect((await roomIn(bob, room)).readSeq).toBe(6);
+    expect((await roomIn(bob, room)).readSeq).toBe(8);
   });
 
   it('refuses the same over the frame with error frames, and the connection lives on', async () => {
@@ -131,7 +138,7 @@ describe.each(await testDatabases())('chat read cursors (%s)', (db) => {
       expect(reply).toMatchObject({ type: 'error', code });
       expect(reply.message).toMatch(message);
     }
-    expect((await roomIn(bob, room)).readSeq).toBe(6);
+    expect((await roomIn(bob, room)).readSeq).toBe(8);
     expect((await b.request({ type: 'ping' })).type).toBe('pong');
   });
 
@@ -142,6 +149,7 @@ describe.each(await testDatabases())('chat read cursors (%s)', (db) => {
     await b.request({ type: 'join', room: big });
     await Promise.all(Array.from({ length: 150 }, (_, i) => a.request({ type: 'send', room: big, body: `n${i}` })));
     expect(await roomIn(bob, big)).toMatchObject({ lastSeq: 150, readSeq: 0, unread: 150 });
+    expect(await roomIn(ann, big)).toMatchObject({ lastSeq: 150, readSeq: 150, unread: 0 });
     expect((await b.request({ type: 'read', room: big, seq: 140 })).unread).toBe(10);
   });
 });
