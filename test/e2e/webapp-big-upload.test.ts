@@ -115,6 +115,7 @@ describe.runIf(browserAvailable())('a 200 MB upload on the Files page', () => {
     expect(await percent(page)).toBe(stalled);
     expect(stalled).toBeLessThan(100);
     expect(await page.locator('.upload.error').count()).toBe(0);
+    expect(await page.textContent('.upload .meta')).toMatch(/^Connection lost, retrying · \d+ MB of 200 MB$/);
     await shot(page, 'files-upload-offline');
 
     await network(page, { upload: -1 });

@@ -22,6 +22,8 @@ export interface UploadItem {
   /** Whether it continues an upload started earlier (before a reload, or a paused one). */
   resumed: boolean;
   error?: string;
+  /** The connection was lost: tus-js-client is waiting to try again on its own. */
+  retrying?: boolean;
   /** The failure cannot be undone by trying again (over the quota, over the size limit): no Resume. */
   final?: boolean;
   file?: FileItem;
@@ -107,13 +109,18 @@ function shouldRetry(err: DetailedError): boolean {
 async function begin(key: number) {
   const file = sources.get(key);
   if (!file) return;
-  patch(key, { status: 'uploading', error: undefined });
+  patch(key, { status: 'uploading', error: undefined, retrying: false });
   const upload = new Upload(file, {
     endpoint: TUS_ENDPOINT,
     // A dropped network is retried on its own, with growing pauses.
     retryDelays: [0, 1000, 3000, 5000, 10_000, 20_000],
     metadata: { filename: file.name, filetype: file.type || 'application/octet-stream' },
-    onShouldRetry: shouldRetry,
+    onShouldRetry(err) {
+      const again = shouldRetry(err);
+      // Said on the row until bytes move again, so a stalled bar does not read as "uploading".
+      if (again) patch(key, { retrying: true, speed: 0 });
+      return again;
+    },
     storeFingerprintForResuming: true,
     removeFingerprintOnSuccess: true,
     chunkSize: 64 * 1024 * 1024,
@@ -122,12 +129,13 @@ async function begin(key: number) {
       const now = performance.now();
       let speed = uploads.value.find((u) => u.key === key)?.speed ?? 0;
       if (r && now - r.lastAt >= 250) {
-        const instant = ((sent - r.lastSent) * 1000) / (now - r.lastAt);
+        // After a retry the count may restart lower (from the server's offset): no negative speed.
+        const instant = Math.max(0, ((sent - r.lastSent) * 1000) / (now - r.lastAt));
         speed = speed === 0 ? instant : speed * 0.7 + instant * 0.3;
         r.lastAt = now;
         r.lastSent = sent;
       }
-      patch(key, { sent, speed });
+      patch(key, { sent, speed, retrying: false });
     },
     onSuccess({ lastResponse }) {
       running.delete(key);

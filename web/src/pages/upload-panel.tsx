@@ -19,7 +19,7 @@ function Row({ u }: { u: UploadItem }) {
         <div class="meta" role={u.status === 'error' ? 'alert' : undefined}>
           {u.status === 'error'
             ? u.error
-            : `${STATUS[u.status]}${u.resumed ? ' (resumed)' : ''} · ${formatBytes(u.status === 'done' ? u.size : u.sent)} of ${formatBytes(u.size)}${u.status === 'uploading' && u.speed ? ` · ${formatSpeed(u.speed)}` : ''}`}
+            : `${u.status === 'uploading' && u.retrying ? 'Connection lost, retrying' : STATUS[u.status]}${u.resumed ? ' (resumed)' : ''} · ${formatBytes(u.status === 'done' ? u.size : u.sent)} of ${formatBytes(u.size)}${u.status === 'uploading' && u.speed && !u.retrying ? ` · ${formatSpeed(u.speed)}` : ''}`}
         </div>
       </div>
       <div class="row">
