@@ -160,7 +160,7 @@ export async function buildServer(core: Core, webapp: WebApp = loadWebApp()): Pr
   );
   await app.register(metricsRoutes, { core });
   await app.register(adclusterSocketRoutes, { core });
-  await app.register(webRoutes, { core });
+  await app.register(webRoutes, { core, webapp });
   await app.register(webAppRoutes, { webapp });
   await app.register(publicShareRoutes, { core });
   await app.register(tusRoutes, { core });

@@ -108,8 +108,8 @@ describe('the native chat endpoint', () => {
     // @fastify/swagger writes a `const` as a one-value `enum`.
     const typeOf = (s: any) => s.properties.type.const ?? s.properties.type.enum?.[0];
     const types = (u: any) => u.anyOf.map(typeOf);
-    expect(types(ChatClientFrame)).toEqual(['send', 'share', 'history', 'resume', 'join', 'create', 'leave', 'rooms', 'members', 'invite', 'remove', 'dm', 'ping', 'bye']);
-    expect(types(ChatServerFrame)).toEqual(expect.arrayContaining(['hello', 'message', 'presence', 'membership', 'direct', 'error', 'ack', 'history', 'resumed', 'pong']));
+    expect(types(ChatClientFrame)).toEqual(['send', 'share', 'history', 'resume', 'join', 'create', 'leave', 'rooms', 'members', 'invite', 'remove', 'dm', 'read', 'ping', 'bye']);
+    expect(types(ChatServerFrame)).toEqual(expect.arrayContaining(['hello', 'message', 'presence', 'membership', 'direct', 'error', 'ack', 'history', 'resumed', 'read', 'pong']));
     expect(ChatClientFrame.discriminator).toEqual({ propertyName: 'type' });
     const send = ChatClientFrame.anyOf[0];
     expect(send.properties.body.maxLength).toBe(MAX_BODY_CHARS);

@@ -53,8 +53,16 @@ export const Room = Type.Object({
   memberCount: Type.Optional(Type.Integer()),
   /** The caller's role, when the caller is a member. */
   role: Type.Optional(Type.Enum(['admin', 'member'])),
+  /** The caller's read cursor (the highest seq they marked read), when the caller is a member. */
+  readSeq: Type.Optional(Type.Integer()),
+  /** Messages after the caller's read cursor (`lastSeq - readSeq`), when the caller is a member. */
+  unread: Type.Optional(Type.Integer()),
 });
 export type RoomInfo = Static<typeof Room>;
+
+/** A member's read cursor in a room: the REST answer and the `read` reply. */
+export const ReadCursor = Type.Object({ room: Type.Integer(), readSeq: Type.Integer(), unread: Type.Integer() });
+export type ReadCursor = Static<typeof ReadCursor>;
 
 export const Member = Type.Object({ id: Type.Integer(), username: Type.String(), role: Type.String(), joinedAt: Type.Integer(), presence: Type.Optional(Presence) });
 
@@ -82,6 +90,7 @@ export const ChatClientFrame = Type.Union(
     Type.Object({ type: Type.Literal('invite'), room: Whole, user: UserRef, ref }, { ...strict, description: 'Room admins. Reply: invited' }),
     Type.Object({ type: Type.Literal('remove'), room: Whole, user: UserRef, ref }, { ...strict, description: 'Room admins. Reply: removed' }),
     Type.Object({ type: Type.Literal('dm'), user: UserRef, ref }, { ...strict, description: 'The direct-message room with a user. Reply: dm' }),
+    Type.Object({ type: Type.Literal('read'), room: Whole, seq: Whole, ref }, { ...strict, description: 'Mark the room read up to `seq` (a cursor only moves forward). Reply: read' }),
     Type.Object({ type: Type.Literal('ping'), ref }, { ...strict, description: 'Reply: pong' }),
     Type.Object({ type: Type.Literal('bye') }, { ...strict, description: 'A clean goodbye: the server closes with 1000' }),
   ],
@@ -132,6 +141,7 @@ export const ReplyFrames = [
   Type.Object({ type: Type.Literal('members'), ref: replyRef, room: Type.Integer(), members: Type.Array(Member) }),
   MemberReply('invited'),
   MemberReply('removed'),
+  Type.Object({ type: Type.Literal('read'), ref: replyRef, ...ReadCursor.properties }, { description: 'Your read cursor in the room now' }),
   Type.Object({ type: Type.Literal('pong'), ref: replyRef }),
 ] as const;
 

@@ -124,6 +124,7 @@ async function storeBatch(trx: Trx, rows: messages.MessageRow[]) {
     });
   }
   await messages.insertMessages(trx, fresh);
+  await messages.advanceSendersRead(trx, fresh);
   return out;
 }
 

@@ -27,6 +27,29 @@ export async function insertMessages(db: Db, rows: MessageRow[]): Promise<void> 
   if (rows.length > 0) await db.insertInto('chat_messages').values(rows).execute();
 }
 
+/**
+ * A sender has read their own messages: their read cursor moves up to the last one they wrote
+ * (never back). Call inside the insert's transaction; one indexed update per room and sender.
+ */
+export async function advanceSendersRead(db: Db, rows: MessageRow[]): Promise<void> {
+  const last = new Map<string, { room: number; user: number; seq: number }>();
+  for (const r of rows) {
+    if (r.sender_id === null) continue;
+    const key = `${r.room_id}:${r.sender_id}`;
+    const seen = last.get(key);
+    if (!seen || Number(r.seq) > seen.seq) last.set(key, { room: r.room_id, user: r.sender_id, seq: Number(r.seq) });
+  }
+  for (const { room, user, seq } of last.values()) {
+    await db
+      .updateTable('chat_members')
+      .set({ last_read_seq: seq })
+      .where('room_id', '=', room)
+      .where('user_id', '=', user)
+      .where('last_read_seq', '<', seq)
+      .execute();
+  }
+}
+
 /** Stored messages with any of these client ids (each sender's ids are their own). */
 export function findByClientIds(db: Db, senderId: number, clientIds: string[]): Promise<MessageRow[]> {
   return db

@@ -46,17 +46,21 @@ export async function listRoomsFor(
   db: Db,
   userId: number,
   limit: number,
-): Promise<Array<RoomWithCount & { my_role: MemberRole | null }>> {
+): Promise<Array<RoomWithCount & { my_role: MemberRole | null; my_read_seq: number | null }>> {
   const rows = await withCount(db)
     .leftJoin('chat_members as mine', (j) => j.onRef('mine.room_id', '=', 'r.id').on('mine.user_id', '=', userId))
-    .select('mine.role as my_role')
+    .select(['mine.role as my_role', 'mine.last_read_seq as my_read_seq'])
     .where((eb) =>
       eb.or([eb.and([eb('r.kind', '=', 'room'), eb('r.visibility', '=', 'public')]), eb('mine.user_id', 'is not', null)]),
     )
     .orderBy('r.name')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ ...r, member_count: Number(r.member_count ?? 0) }));
+  return rows.map((r) => ({
+    ...r,
+    member_count: Number(r.member_count ?? 0),
+    my_read_seq: r.my_read_seq === null ? null : Number(r.my_read_seq),
+  }));
 }
 
 /** Every non-DM room (seed 004's `/groups`), by name. */
@@ -65,14 +69,37 @@ export async function listGroupRooms(db: Db, limit: number): Promise<RoomWithCou
   return rows.map((r) => ({ ...r, member_count: Number(r.member_count ?? 0) }));
 }
 
-/** The rooms (DMs included) `userId` belongs to. */
-export function roomsOfUser(db: Db, userId: number): Promise<RoomRow[]> {
-  return db
+/** The rooms (DMs included) `userId` belongs to, with their read cursor in each. */
+export async function roomsOfUser(db: Db, userId: number): Promise<Array<RoomRow & { read_seq: number }>> {
+  const rows = await db
     .selectFrom('chat_rooms as r')
     .innerJoin('chat_members as c', 'c.room_id', 'r.id')
     .selectAll('r')
+    .select('c.last_read_seq as read_seq')
     .where('c.user_id', '=', userId)
     .execute();
+  return rows.map((r) => ({ ...r, read_seq: Number(r.read_seq) }));
+}
+
+/**
+ * Moves a member's read cursor forward to `seq` (never back); answers the cursor now, or
+ * undefined when `userId` is not a member.
+ */
+export async function advanceReadCursor(db: Db, roomId: number, userId: number, seq: number): Promise<number | undefined> {
+  await db
+    .updateTable('chat_members')
+    .set({ last_read_seq: seq })
+    .where('room_id', '=', roomId)
+    .where('user_id', '=', userId)
+    .where('last_read_seq', '<', seq)
+    .execute();
+  const r = await db
+    .selectFrom('chat_members')
+    .select('last_read_seq')
+    .where('room_id', '=', roomId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return r === undefined ? undefined : Number(r.last_read_seq);
 }
 
 export async function memberRole(db: Db, roomId: number, userId: number): Promise<MemberRole | undefined> {
@@ -85,11 +112,17 @@ export async function memberRole(db: Db, roomId: number, userId: number): Promis
   return r?.role;
 }
 
-/** Adds a membership; an existing one is kept as it is. */
+/** Adds a membership, with what the room already holds counted as read; an existing one is kept as it is. */
 export async function insertMember(db: Db, roomId: number, userId: number, role: MemberRole, now: number) {
   await db
     .insertInto('chat_members')
-    .values({ room_id: roomId, user_id: userId, role, joined_at: now })
+    .values((eb) => ({
+      room_id: roomId,
+      user_id: userId,
+      role,
+      joined_at: now,
+      last_read_seq: eb.selectFrom('chat_rooms').select('last_seq').where('id', '=', roomId),
+    }))
     .onConflict((oc) => oc.columns(['room_id', 'user_id']).doNothing())
     .execute();
 }

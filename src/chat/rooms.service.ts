@@ -4,6 +4,7 @@ import { uniqueViolation } from '../db/errors.js';
 import { AppError } from '../shared/errors.js';
 import type { Clock } from '../shared/clock.js';
 import type { Hub } from './hub.js';
+import type { ReadCursor } from './chat.schemas.js';
 import type { Participant, RoomInfo, Visibility } from './model.js';
 import { createRoomAccess, toRoomInfo } from './room-access.js';
 import { openDm } from './room-dms.js';
@@ -14,6 +15,11 @@ import * as rooms from './rooms.repository.js';
 // Composed from room-access.ts (visibility, cached roles), room-members.ts (memberships,
 // invitations), room-dms.ts (direct messages) and room-groups.ts (seed 004's groups).
 export { toRoomInfo } from './room-access.js';
+
+/** A member's cursor and unread count in a room: one subtraction, whatever the history's length. */
+function readState(row: rooms.RoomRow, readSeq: number): { readSeq: number; unread: number } {
+  return { readSeq, unread: Math.max(0, Number(row.last_seq) - readSeq) };
+}
 
 export const ROOM_NAME = /^[\p{L}\p{N}_.-]{1,64}$/u;
 const LIST_LIMIT = 500;
@@ -60,15 +66,30 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
 
   async function list(user: User): Promise<RoomInfo[]> {
     const rows = await rooms.listRoomsFor(db, user.id, LIST_LIMIT);
-    return rows.map(({ my_role, member_count, ...r }) =>
-      toRoomInfo(r, { memberCount: member_count, ...(my_role ? { role: my_role } : {}) }),
+    return rows.map(({ my_role, my_read_seq, member_count, ...r }) =>
+      toRoomInfo(r, { memberCount: member_count, ...(my_role ? { role: my_role, ...readState(r, my_read_seq ?? 0) } : {}) }),
     );
   }
 
   /** The rooms a participant's new connection follows: a user's memberships; guests follow none until they join. */
   async function roomsOf(participant: Participant): Promise<RoomInfo[]> {
     if (participant.userId === null) return [];
-    return (await rooms.roomsOfUser(db, participant.userId)).map((r) => toRoomInfo(r));
+    return (await rooms.roomsOfUser(db, participant.userId)).map(({ read_seq, ...r }) => toRoomInfo(r, readState(r, read_seq)));
+  }
+
+  /**
+   * Moves the caller's read cursor in a room they belong to forward to `seq` (a lower one leaves
+   * it where it is); a `seq` past the room's last message is refused.
+   */
+  async function markRead(user: User, roomId: number, seq: number): Promise<ReadCursor> {
+    await access.requireMember(user, roomId);
+    const row = await rooms.findRoomById(db, roomId);
+    if (!row) throw new AppError('NOT_FOUND', 'No such room');
+    const last = Number(row.last_seq);
+    if (seq > last) throw new AppError('VALIDATION_FAILED', `"seq" is past the room's last message (${last})`);
+    const readSeq = await rooms.advanceReadCursor(db, roomId, user.id, seq);
+    if (readSeq === undefined) throw new AppError('NOT_MEMBER', `Join room "${row.name}" first`);
+    return { room: roomId, readSeq, unread: Math.max(0, last - readSeq) };
   }
 
   /**
@@ -97,6 +118,7 @@ export function createRoomsService({ database, hub, clock }: RoomsDeps) {
     removeMember: memberships.removeMember,
     members: memberships.members,
     list,
+    markRead,
     openDm: (user: User, other: User) => openDm(dmDeps, user, other),
     roomsOf,
     presenceRoomsOf,

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, cookieFrom, PASSWORD } from '../../test/helpers/api.js';
 import { testDatabases } from '../../test/helpers/databases.js';
@@ -5,6 +6,17 @@ import { startTestServer, type TestServer } from '../../test/helpers/server.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const BROWSER = { ...FORM, accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+
+/** A GET over node:http: fetch replaces `Sec-Fetch-Mode` with its own `cors`. */
+function get(url: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+    }).on('error', reject);
+  });
+}
 
 describe.each(await testDatabases())('seed 002 (file manager) forms on %s', (db) => {
   let server: TestServer;
@@ -75,6 +87,40 @@ describe.each(await testDatabases())('seed 002 (file manager) forms on %s', (db)
     const other = await api(base, 'GET', '/index', { cookie: cookieFrom(otherLogin.headers, 'plaza_session') ?? '' });
     expect(other.text).not.toContain('report #1.txt');
     expect((await api(base, 'GET', link ?? '', { cookie: cookieFrom(otherLogin.headers, 'plaza_session') ?? '' })).status).toBe(404);
+  });
+
+  it('a browser navigating to /index gets the web app, with the same page for no JavaScript; other clients get the page as before', async () => {
+    const login = await api(base, 'POST', '/login', { headers: BROWSER, body: `username=filer&password=${PASSWORD}` });
+    const cookie = cookieFrom(login.headers, 'plaza_session') ?? '';
+    const navigate = { accept: BROWSER.accept, 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-site': 'none' };
+    // Plain HTTP on a LAN address: no Fetch Metadata, but the navigation's Upgrade-Insecure-Requests.
+    const lan = await get(`${base}/index`, { cookie, accept: BROWSER.accept, 'upgrade-insecure-requests': '1' });
+    expect(lan.text).toContain('<div id="app"></div>');
+    const app = await get(`${base}/index?uploaded=%3Cb%3Ex`, { cookie, ...navigate });
+    expect(app.status).toBe(200);
+    expect(app.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(app.headers['cache-control']).toBe('no-store');
+    expect(app.text).toContain('<div id="app"></div>');
+    expect(app.text).toMatch(/<script type="module" crossorigin src="\/assets\/[^"]+\.js"><\/script>/);
+    // Without JavaScript the browser shows seed 002's page: its forms and the user's files, escaped.
+    const noscript = /<noscript>([\s\S]*)<\/noscript>/.exec(app.text)?.[1] ?? '';
+    expect(noscript).toContain('<form method="post" action="/upload" enctype="multipart/form-data">');
+    expect(noscript).toContain('>report #1.txt</a>');
+    expect(noscript).toContain('Uploaded &#60;b&#62;x.');
+    expect(noscript).not.toContain('<img src=x');
+    expect(noscript).not.toContain('<b>');
+    // Seed 002's client, curl and a frame get the server-rendered page, unchanged.
+    const frame = { ...navigate, 'sec-fetch-dest': 'iframe', 'upgrade-insecure-requests': '1' };
+    const fetched = { ...navigate, 'sec-fetch-mode': 'cors', 'upgrade-insecure-requests': '1' };
+    for (const headers of [{}, { accept: BROWSER.accept }, frame, fetched] as Array<Record<string, string>>) {
+      const plain = await get(`${base}/index`, { cookie, ...headers });
+      expect(plain.text).toMatch(/^<!doctype html><html lang="en"><head>.*<title>Files · Plaza<\/title>/);
+      expect(plain.text).not.toContain('id="app"');
+      expect(plain.headers['content-security-policy']).toMatch(/default-src 'none'/);
+    }
+    // Logged out, a browser still goes to the login page.
+    const out = await get(`${base}/index`, navigate);
+    expect([out.status, out.headers.location]).toEqual([303, '/login']);
   });
 
   it('a failed upload from the page goes back to it with the reason', async () => {

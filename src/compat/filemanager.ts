@@ -35,6 +35,21 @@ interface Retry {
   next?: string | undefined;
 }
 
+/** The form field a failure is about, shown beside it on the page; none for the form as a whole. */
+function fieldOf(code: string, message: string): 'username' | 'email' | 'password' | undefined {
+  if (code === 'USERNAME_TAKEN' || (code === 'VALIDATION_FAILED' && message.startsWith('Username'))) return 'username';
+  if (code === 'EMAIL_TAKEN' || (code === 'VALIDATION_FAILED' && message.startsWith('Email'))) return 'email';
+  if (code === 'VALIDATION_FAILED' && message.startsWith('Password')) return 'password';
+  return undefined;
+}
+
+/** "try again in 45 seconds" / "in 3 minutes": what a person reads instead of a Retry-After. */
+function waitWords(seconds: number): string {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}
+
 function failure(request: FastifyRequest, reply: FastifyReply, err: unknown, page: '/login' | '/register' | '/index', retry: Retry = {}) {
   const m = mapError(err);
   logFailure(request.log, err, m, 'seed 002 request failed');
@@ -42,7 +57,11 @@ function failure(request: FastifyRequest, reply: FastifyReply, err: unknown, pag
   // Only a fault is masked: a busy server, a full disk or a lost database says so.
   const message = m.kind === 'fault' ? 'Something went wrong; try again' : m.message;
   if (wantsHtml(request)) {
-    let q = `error=${encodeURIComponent(message)}`;
+    // A person is told how long to wait; clients that are not browsers keep the plain sentence.
+    const shown = m.code === 'RATE_LIMITED' && m.retryAfter !== undefined ? `Too many attempts; try again in ${waitWords(m.retryAfter)}` : message;
+    let q = `error=${encodeURIComponent(shown)}`;
+    const field = fieldOf(m.code, message);
+    if (field) q += `&field=${field}`;
     if (retry.username) q += `&username=${encodeURIComponent(retry.username.slice(0, 320))}`;
     if (retry.next) q += `&next=${encodeURIComponent(retry.next)}`;
     return reply.redirect(`${page}?${q}`, 303);

@@ -123,6 +123,8 @@ export interface ChatMembersTable {
   user_id: number;
   role: 'admin' | 'member';
   joined_at: number;
+  /** The highest sequence number the member has read (0010_read_cursors). */
+  last_read_seq: Generated<number>;
 }
 
 export interface ChatInvitesTable {

@@ -3,6 +3,7 @@ import type { User } from '../accounts/model.js';
 import type { Core } from '../app.js';
 import { logFailure } from '../shared/error-map.js';
 import { mapError } from './errors.js';
+import type { WebApp } from './webapp.js';
 
 /**
  * Server-rendered pages for browsers: home, login, register (seed 002's forms post to the same
@@ -32,7 +33,7 @@ form{display:grid;gap:.8rem}label{display:grid;gap:.3rem;font-weight:500}
 input{padding:.55rem .65rem;font-size:1rem;border:1px solid var(--line);border-radius:8px;background:var(--panel);color:inherit}
 button{padding:.55rem .9rem;font-size:1rem;cursor:pointer;border-radius:8px;border:1px solid var(--accent);background:var(--accent);color:var(--on-accent);font-weight:600}
 :focus-visible{outline:3px solid #ffb020;outline-offset:2px}
-.err{color:var(--danger)}.ok{color:var(--ok)}nav a{margin-right:1rem}
+.err{color:var(--danger)}.field-error{font-weight:400;font-size:.9rem}.ok{color:var(--ok)}nav a{margin-right:1rem}
 code{background:var(--bg);padding:.1rem .3rem;border-radius:4px}form.inline{display:inline}form.inline button{background:transparent;color:var(--accent)}
 table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
 td.num{text-align:right;white-space:nowrap}header{display:flex;justify-content:space-between;align-items:center;gap:1rem;flex-wrap:wrap}
@@ -49,8 +50,29 @@ function send(reply: FastifyReply, html: string, status = 200) {
 /** Logout is a POST (a cross-site GET must not end a session); the form is same-origin. */
 const LOGOUT_FORM = '<form method="post" action="/logout" class="inline"><button type="submit">Log out</button></form>';
 
+type Field = 'username' | 'email' | 'password';
+
+/** The field a failed form post was about (`?field=`), when its error is shown beside it. */
+function errorField(request: FastifyRequest): Field | undefined {
+  const q = request.query as Record<string, unknown>;
+  const f = q.field;
+  return q.error && (f === 'username' || f === 'email' || f === 'password') ? f : undefined;
+}
+
+/** A field's input attributes and the message under it, when the last post failed on it. */
+function fieldError(request: FastifyRequest, field: Field): { attrs: string; message: string } {
+  if (errorField(request) !== field) return { attrs: '', message: '' };
+  const text = escapeHtml(String((request.query as Record<string, unknown>).error).slice(0, 300));
+  return {
+    attrs: ` aria-invalid="true" aria-describedby="${field}-error" autofocus`,
+    message: `<span class="err field-error" id="${field}-error" role="alert">${text}</span>`,
+  };
+}
+
 function notice(request: FastifyRequest): string {
   const q = request.query as Record<string, string | undefined>;
+  // An error about one field is shown beside it (credentialsForm), not above the form.
+  if (q.error && errorField(request)) return '';
   if (q.error) return `<p class="err" role="alert">${escapeHtml(String(q.error).slice(0, 300))}</p>`;
   if (q.registered) return '<p class="ok">Account created. You can log in now.</p>';
   if (q.uploaded) return `<p class="ok" role="status">Uploaded ${escapeHtml(String(q.uploaded).slice(0, 300))}.</p>`;
@@ -95,19 +117,39 @@ function nextOf(request: FastifyRequest): string | undefined {
   return safeNext((request.query as Record<string, unknown>).next);
 }
 
+function loginLink(request: FastifyRequest): string {
+  const next = nextOf(request);
+  return next ? `/login?next=${encodeURIComponent(next)}` : '/login';
+}
+
 function credentialsForm(request: FastifyRequest, action: '/login' | '/register', title: string, extra = '') {
   const next = nextOf(request);
   const hidden = next ? `<input type="hidden" name="next" value="${escapeHtml(next)}">` : '';
   // After a failed attempt the name typed is kept (the password never is).
   const typed = (request.query as Record<string, unknown>).username;
   const value = typeof typed === 'string' ? ` value="${escapeHtml(typed.slice(0, 320))}"` : '';
+  const user = fieldError(request, 'username');
+  const pass = fieldError(request, 'password');
   return `<form method="post" action="${action}">${hidden}
-<label>Username <input name="username" autocomplete="username" required maxlength="320"${value}></label>${extra}
-<label>Password <input name="password" type="password" autocomplete="${action === '/login' ? 'current-password' : 'new-password'}" required maxlength="1024"></label>
+<label>Username <input name="username" autocomplete="username" required maxlength="320"${value}${user.attrs}>${user.message}</label>${extra}
+<label>Password <input name="password" type="password" autocomplete="${action === '/login' ? 'current-password' : 'new-password'}" required maxlength="1024"${pass.attrs}>${pass.message}</label>
 <button type="submit">${title}</button></form>`;
 }
 
-export async function webRoutes(app: FastifyInstance, { core }: { core: Core }) {
+/**
+ * A browser navigating: `Sec-Fetch-Mode: navigate` (current Chromium and Firefox), or, where they
+ * send no Fetch Metadata (plain HTTP on a LAN address is not a secure context), the
+ * `Upgrade-Insecure-Requests: 1` they send on every navigation. It gets the web app, with seed
+ * 002's page inside `<noscript>` for when JavaScript is off. Seed 002's own clients and curl send
+ * neither and get the page as it was.
+ */
+function isBrowserNavigation(request: FastifyRequest): boolean {
+  const mode = request.headers['sec-fetch-mode'];
+  if (mode !== undefined) return mode === 'navigate' && request.headers['sec-fetch-dest'] !== 'iframe';
+  return request.headers['upgrade-insecure-requests'] === '1';
+}
+
+export async function webRoutes(app: FastifyInstance, { core, webapp }: { core: Core; webapp?: WebApp }) {
   const hide = { schema: { hide: true } };
 
   app.get('/login', hide, async (request, reply) => {
@@ -131,13 +173,13 @@ export async function webRoutes(app: FastifyInstance, { core }: { core: Core }) 
         page('Register', '<h1>Register</h1><p>Registration is closed; ask an admin for an account.</p>'),
       );
     }
-    const email =
-      '<label>Email (optional) <input name="email" type="email" autocomplete="email" maxlength="320"></label>';
+    const mail = fieldError(request, 'email');
+    const email = `<label>Email (optional) <input name="email" type="email" autocomplete="email" maxlength="320"${mail.attrs}>${mail.message}</label>`;
     return send(
       reply,
       page(
         'Register',
-        `<h1>Create an account</h1>${notice(request)}${credentialsForm(request, '/register', 'Register', email)}<p><a href="/login">Log in instead</a></p>`,
+        `<h1>Create an account</h1>${notice(request)}${credentialsForm(request, '/register', 'Register', email)}<p><a href="${escapeHtml(loginLink(request))}">Log in instead</a></p>`,
       ),
     );
   });
@@ -145,7 +187,8 @@ export async function webRoutes(app: FastifyInstance, { core }: { core: Core }) 
   app.get('/index', hide, async (request, reply) => {
     const p = request.principal;
     if (!p) return reply.redirect('/login', 303);
-    return filesPage(core, request, reply, p.user);
+    if (webapp?.built && isBrowserNavigation(request)) return webapp.sendIndex(request, reply, await filesBody(core, request, p.user));
+    return send(reply, page('Files', await filesBody(core, request, p.user), true));
   });
 
   app.get('/setup', hide, async (request, reply) => {
@@ -185,7 +228,7 @@ function formatBytes(n: number): string {
  * signed-in user's files with download links, and logout. Links use the stored name, which is
  * unique; the original name is what the user sees and what the download is saved as.
  */
-async function filesPage(core: Core, request: FastifyRequest, reply: FastifyReply, user: User) {
+async function filesBody(core: Core, request: FastifyRequest, user: User): Promise<string> {
   const { files, total } = await core.files.list(user, { limit: 500 });
   const rows = files
     .map(
@@ -200,13 +243,12 @@ async function filesPage(core: Core, request: FastifyRequest, reply: FastifyRepl
       ? '<p id="empty">No files yet. Upload one above.</p>'
       : `<table id="files"><thead><tr><th>Name</th><th>Type</th><th class="num">Size</th><th>Uploaded</th></tr></thead><tbody>${rows}</tbody></table>` +
         (total > files.length ? `<p>Showing the newest ${files.length} of ${total} files.</p>` : '');
-  const body = `<header><h1>Files</h1><span><a href="/files">Open the full app</a> · Signed in as <strong>${escapeHtml(user.username)}</strong> ${LOGOUT_FORM}</span></header>
+  return `<header><h1>Files</h1><span><a href="/files">Open the full app</a> · Signed in as <strong>${escapeHtml(user.username)}</strong> ${LOGOUT_FORM}</span></header>
 ${notice(request)}
 <form method="post" action="/upload" enctype="multipart/form-data">
 <label>Choose files <input type="file" name="file" multiple required></label>
 <button type="submit">Upload</button></form>
 ${list}`;
-  return send(reply, page('Files', body, true));
 }
 
 /** GET /logout started by another site: the user confirms with a same-origin POST. */

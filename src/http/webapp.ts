@@ -35,6 +35,8 @@ export const WEBAPP_CSP = [
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
+  // PDF.js's worker is a module file of its own (a module worker needs a JavaScript type).
+  '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
@@ -42,7 +44,7 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
 };
-const COMPRESSIBLE = new Set(['.js', '.css', '.svg', '.map', '.json', '.html']);
+const COMPRESSIBLE = new Set(['.js', '.mjs', '.css', '.svg', '.map', '.json', '.html']);
 
 interface Asset {
   body: Buffer;
@@ -55,8 +57,11 @@ interface Asset {
 export interface WebApp {
   /** Whether dist/web holds a build (the server still starts without one and says so). */
   readonly built: boolean;
-  /** The app's page; someone not signed in goes to the login page, coming back here after. */
-  sendIndex(request: FastifyRequest, reply: FastifyReply): FastifyReply;
+  /**
+   * The app's page; someone not signed in goes to the login page, coming back here after.
+   * `noscript` (HTML) replaces the page's `<noscript>` text: what a browser without JavaScript sees.
+   */
+  sendIndex(request: FastifyRequest, reply: FastifyReply, noscript?: string): FastifyReply;
   sendAsset(request: FastifyRequest, reply: FastifyReply, name: string): FastifyReply;
 }
 
@@ -121,13 +126,17 @@ export function loadWebApp(dir = defaultWebDir()): WebApp {
   const assets = readAssets(dir);
   return {
     built,
-    sendIndex(request, reply) {
+    sendIndex(request, reply, noscript) {
       if (!request.principal) return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
       reply
         .code(built ? 200 : 503)
         .header('cache-control', 'no-cache')
         .header('content-security-policy', WEBAPP_CSP);
-      return send(request, reply, index);
+      if (noscript === undefined || !built) return send(request, reply, index);
+      // Made for this request (it holds the user's own content): never cached, compressed each time.
+      reply.header('cache-control', 'no-store');
+      const body = Buffer.from(index.body.toString('utf8').replace(/<noscript>[\s\S]*?<\/noscript>/, () => `<noscript>${noscript}</noscript>`));
+      return send(request, reply, { body, type: index.type, compressible: true });
     },
     sendAsset(request, reply, name) {
       const asset = assets.get(name);

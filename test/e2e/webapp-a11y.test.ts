@@ -42,34 +42,50 @@ describe.runIf(browserAvailable())('accessibility of the web app', () => {
       const { context, page, problems } = await loggedInContext(browser, base, 'ada', { colorScheme: scheme });
       await page.waitForSelector('#file-list tbody tr');
       await scan(page, 'files');
+      await shot(page, `${scheme}-files`);
       await page.click('#file-list tr:has-text("minutes.txt") button:text-is("Share")');
       await page.waitForSelector('dialog[open]');
       await scan(page, 'share dialog');
+      await shot(page, `${scheme}-share-dialog`);
       await page.keyboard.press('Escape');
       await page.click('#file-list tr:has-text("minutes.txt") button:text-is("Delete")');
       await scan(page, 'delete dialog');
+      await shot(page, `${scheme}-delete-dialog`);
       await page.keyboard.press('Escape');
       await page.click('button:text-is("Grid view")');
       await scan(page, 'files grid');
+      await shot(page, `${scheme}-files-grid`);
       await page.click('button:text-is("List view")');
 
       await page.goto(`${base}/chat/${room}`);
       await page.waitForSelector('.msg');
       await scan(page, 'chat');
+      await shot(page, `${scheme}-chat`);
       await page.goto(`${base}/profile`);
       await page.waitForSelector('#sessions tbody tr');
       await scan(page, 'profile');
+      await shot(page, `${scheme}-profile`);
       await page.goto(`${base}/admin`);
       await page.waitForSelector('#users tbody tr');
       await scan(page, 'admin');
+      await shot(page, `${scheme}-admin`);
       expectNoProblems(problems);
       await context.close();
 
       const anonymous = await browser.newContext({ colorScheme: scheme });
       const p = await anonymous.newPage();
-      for (const path of ['/login', '/register', '/']) {
+      // The forms also with an error beside a field (a failed post comes back like this).
+      const pages: Array<[string, string]> = [
+        ['/login', 'login'],
+        ['/register', 'register'],
+        ['/', 'home'],
+        ['/register?error=Username%20is%20already%20taken&field=username&username=ada', 'register-field-error'],
+        ['/login?error=Too%20many%20attempts%3B%20try%20again%20in%2015%20minutes&username=ada', 'login-rate-limited'],
+      ];
+      for (const [path, name] of pages) {
         await p.goto(`${base}${path}`);
         await scan(p, path);
+        await shot(p, `${scheme}-${name}`);
       }
       await anonymous.close();
     });

@@ -13,6 +13,7 @@ declare const DragEvent: any;
 declare const document: any;
 declare const navigator: any;
 declare const window: any;
+declare const localStorage: any;
 
 /**
  * The Files page in a real Chromium: uploads by picker and by a real drop of several files, the
@@ -20,6 +21,31 @@ declare const window: any;
  * confirmation, share links opened logged out, file names that try to be HTML, and a session
  * that ends under an open page.
  */
+/** A small, valid PDF of `pages` pages, each with a blue bar and a line of text (xref offsets computed). */
+function makePdf(pages: number): Buffer {
+  const objects: string[] = [];
+  const pageIds = Array.from({ length: pages }, (_, i) => 4 + i * 2);
+  objects[1] = '<< /Type /Catalog /Pages 2 0 R >>';
+  objects[2] = `<< /Type /Pages /Kids [${pageIds.map((id) => `${id} 0 R`).join(' ')}] /Count ${pages} >>`;
+  objects[3] = '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>';
+  pageIds.forEach((id, i) => {
+    const stream = `0.2 0.35 0.85 rg 50 640 500 80 re f BT /F1 36 Tf 72 560 Td (Quarterly report, page ${i + 1}) Tj ET`;
+    objects[id] = `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${id + 1} 0 R >>`;
+    objects[id + 1] = `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`;
+  });
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  for (let id = 1; id < objects.length; id++) {
+    offsets[id] = out.length;
+    out += `${id} 0 obj\n${objects[id]}\nendobj\n`;
+  }
+  const xref = out.length;
+  out += `xref\n0 ${objects.length}\n0000000000 65535 f \n`;
+  for (let id = 1; id < objects.length; id++) out += `${String(offsets[id]).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+
 describe.runIf(browserAvailable())('the Files page', () => {
   let server: TestServer;
   let base: string;
@@ -53,6 +79,53 @@ describe.runIf(browserAvailable())('the Files page', () => {
   }
 
   const rowOf = (page: Page, name: string) => page.locator('#file-list tbody tr', { has: page.locator(`button.link:text-is(${JSON.stringify(name)})`) });
+
+  it('previews a PDF inside the page: its pages drawn in the dialog, under the app\'s CSP', async () => {
+    await createUser(base, 'pedro');
+    const { context, page, problems } = await loggedInContext(browser, base, 'pedro');
+    const csp: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) csp.push(m.text());
+    });
+    await page.setInputFiles('input[type=file]', [{ name: 'report.pdf', mimeType: 'application/pdf', buffer: makePdf(2) }]);
+    await page.waitForSelector('#upload-total:has-text("1 upload finished")');
+    await rowOf(page, 'report.pdf').locator('button.link').click();
+    const first = page.locator('dialog .pdf-page[aria-label="Page 1 of 2"]');
+    await first.waitFor({ timeout: 20_000 });
+    await page.waitForSelector('dialog .pdf-view p:text-is("2 pages")');
+    await expect.poll(() => page.locator('dialog .pdf-page').count()).toBe(2);
+    // The page is really drawn: the blue bar is there, near the top of the first canvas.
+    await expect
+      .poll(() =>
+        first.evaluate((canvas: any) => {
+          const ctx = canvas.getContext('2d');
+          const { data } = ctx.getImageData(0, 0, canvas.width, Math.floor(canvas.height / 4));
+          let blue = 0;
+          for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 180 && data[i] < 90) blue++;
+          return blue;
+        }),
+      )
+      .toBeGreaterThan(1000);
+    // Inside the page: no new tab, no download, no plugin frame.
+    expect(context.pages()).toHaveLength(1);
+    expect(await page.locator('dialog iframe, dialog embed, dialog object').count()).toBe(0);
+    await shot(page, 'files-preview-pdf');
+    await page.keyboard.press('Escape');
+    expect(csp).toEqual([]);
+
+    // Something that says it is a PDF and is not: a sentence and the download, no crash.
+    await page.setInputFiles('input[type=file]', [{ name: 'broken.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\nnot really a pdf') }]);
+    await page.waitForSelector('#upload-total:has-text("2 uploads finished")');
+    const broken = rowOf(page, 'broken.pdf').locator('button.link');
+    await broken.click();
+    const mime = await page.evaluate(() => fetch('/api/files').then((r) => r.json() as Promise<any>).then((l) => l.files.find((f: any) => f.name === 'broken.pdf').mime));
+    expect(mime).toBe('application/pdf');
+    await page.waitForSelector('dialog .pdf-view [role=alert]:has-text("This PDF could not be shown.")', { timeout: 20_000 });
+    expect(await page.locator('dialog .pdf-view a:text-is("Download it")').count()).toBe(1);
+    await page.keyboard.press('Escape');
+    expectNoProblems(problems.filter((p) => !/Invalid PDF structure|InvalidPDFException/.test(p)));
+    await context.close();
+  });
 
   it('uploads by picker and by dropping several files; lists, sorts, filters, searches and previews them', async () => {
     await createUser(base, 'fiona');
@@ -215,7 +288,20 @@ describe.runIf(browserAvailable())('the Files page', () => {
     const error = page.locator('.upload.error .meta');
     await expect.poll(() => error.textContent()).toContain('Not enough storage left');
     expect(await error.textContent()).not.toMatch(/QUOTA_EXCEEDED|\{/);
+    // Trying again cannot help: no Resume, no Cancel; Remove takes it off the list.
+    const failed = page.locator('.upload.error[data-upload="big-video.bin"]');
+    expect(await failed.locator('button:text-is("Resume")').count()).toBe(0);
+    expect(await failed.locator('button:text-is("Cancel")').count()).toBe(0);
+    expect(await failed.locator('button:text-is("Remove")').getAttribute('aria-label')).toBe('Remove big-video.bin from the list');
+    expect(await page.textContent('#upload-total')).toContain('1 failed');
     await shot(page, 'files-quota-error');
+    await failed.locator('button:text-is("Remove")').click();
+    await expect.poll(() => page.locator('.upload').count()).toBe(0);
+    // Nothing is left to continue after a reload either.
+    await page.reload();
+    await page.waitForSelector('h1:text-is("Files")');
+    expect(await page.locator('#unfinished').count()).toBe(0);
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k: string) => k.startsWith('tus::')))).toEqual([]);
 
     await page.setInputFiles('input[type=file]', [{ name: 'fits.txt', mimeType: 'text/plain', buffer: Buffer.alloc(30_000, 65) }]);
     await page.waitForSelector('#file-list button.link:text-is("fits.txt")');
@@ -229,7 +315,8 @@ describe.runIf(browserAvailable())('the Files page', () => {
     const { context, page, problems } = await loggedInContext(browser, base, 'jules');
     // The session ends on the server (another tab logged out, an admin revoked it, it expired).
     expect((await context.request.post(`${base}/api/auth/logout`, { headers: { origin: base } })).status()).toBe(200);
-    await page.selectOption('select[aria-label=Sort]', 'big');
+    // The app's chat socket is re-checked the moment the session ends and closed with 4001, so the
+    // page goes to the login at once; any request refused with 401 would take it there too.
     await page.waitForURL(`${base}/login?next=%2Ffiles`);
     await shot(page, 'login');
     await page.fill('input[name=username]', 'jules');

@@ -132,7 +132,13 @@ describe.runIf(browserAvailable())('uploads on the Files page', () => {
     await page.setInputFiles('input[type=file]', huge, { timeout: 30_000 });
     const error = page.locator('.upload.error .meta');
     await expect.poll(() => error.textContent()).toBe('This file is too big: the server accepts files up to 40 MB.');
+    // The same file will be refused again: Remove instead of Resume.
+    const row = page.locator('.upload.error[data-upload="huge.iso"]');
+    expect(await row.locator('button:text-is("Resume")').count()).toBe(0);
+    expect(await row.locator('button:text-is("Remove")').count()).toBe(1);
     await shot(page, 'files-too-big');
+    await row.locator('button:text-is("Remove")').click();
+    await expect.poll(() => page.locator('.upload').count()).toBe(0);
     const listed = await page.evaluate(() => fetch('/api/files').then((r) => r.json() as Promise<any>));
     expect(listed.total).toBe(0);
     expectNoProblems(problems);

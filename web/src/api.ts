@@ -13,9 +13,14 @@ export class ApiError extends Error {
 }
 
 /** Sends the browser to the login page, coming back here afterwards. */
-export function toLogin(): never {
+export function goToLogin(): void {
   const next = `${location.pathname}${location.search}`;
   location.assign(`/login?next=${encodeURIComponent(next)}`);
+}
+
+/** `goToLogin`, then ends the caller's work (a request refused with 401 has nothing more to do). */
+export function toLogin(): never {
+  goToLogin();
   throw new ApiError('UNAUTHENTICATED', 'Your session has ended; log in again.', 401);
 }
 

@@ -1,5 +1,5 @@
 import { signal } from '@preact/signals';
-import { api, toLogin } from './api.js';
+import { api, goToLogin } from './api.js';
 import { addLines, cursors, hasMore, hasNewer, latestSeq, newestSeqIn, noteSeq, PAGE, timelines } from './chat-timeline.js';
 import type { ChatMessage, Member, RoomInfo } from './types.js';
 
@@ -38,32 +38,51 @@ let stopped = false;
 let refs = 0;
 const waiting = new Map<string, { resolve: (f: any) => void; reject: (e: Error) => void }>();
 
-const readKey = (room: number) => `plaza.read.${me}.${room}`;
-
 /**
- * Read cursors are kept per browser. A room this browser never saw starts read when it is among
- * the rooms at connect (a new device does not light up every old room), and unread when it
- * appears later (a new DM or invitation: everything in it is new).
+ * Read cursors live on the server (one per member and room: docs/chat-protocol.md), so unread
+ * counts are the same after a reload and on every device. The page keeps the highest cursor it
+ * knows per room — the server's, or one it marked and has not heard back about — and tells the
+ * server with a `read` frame, at most one per room a second (a burst of messages is one frame:
+ * each is a database write).
  */
-function loadReadCursors(list: RoomInfo[], unseenStartRead: boolean) {
+function loadReadCursors(list: RoomInfo[]) {
   const next: Record<number, number> = { ...readSeq.value };
   for (const r of list) {
-    const stored = localStorage.getItem(readKey(r.id));
-    if (stored !== null && Number.isFinite(Number(stored))) next[r.id] = Number(stored);
-    else {
-      next[r.id] ??= unseenStartRead ? r.lastSeq : 0;
-      localStorage.setItem(readKey(r.id), String(next[r.id]));
-    }
+    const server = r.readSeq ?? r.lastSeq;
+    const local = next[r.id];
+    next[r.id] = local === undefined ? server : Math.max(local, server);
+    // Marked here while the server did not hear it (offline): told again.
+    if (local !== undefined && local > server) sendRead(r.id);
   }
   readSeq.value = next;
+}
+
+const readTimers = new Map<number, ReturnType<typeof setTimeout>>();
+
+function sendRead(room: number) {
+  if (readTimers.has(room)) return;
+  readTimers.set(
+    room,
+    setTimeout(() => {
+      readTimers.delete(room);
+      const seq = readSeq.value[room];
+      if (seq === undefined || connState.value !== 'online') return;
+      request<{ readSeq: number }>({ type: 'read', room, seq }).then(
+        (f) => {
+          if (f.readSeq > (readSeq.value[room] ?? 0)) readSeq.value = { ...readSeq.value, [room]: f.readSeq };
+        },
+        () => {},
+      );
+    }, 1000),
+  );
 }
 
 export function markRead(room: number) {
   const r = rooms.value.find((x) => x.id === room);
   if (!r) return;
   if ((readSeq.value[room] ?? 0) >= r.lastSeq) return;
-  localStorage.setItem(readKey(room), String(r.lastSeq));
   readSeq.value = { ...readSeq.value, [room]: r.lastSeq };
+  sendRead(room);
 }
 
 /** Unread messages in every room, for the Chat link in the header. */
@@ -101,7 +120,8 @@ export async function connect(userId: number) {
     connState.value = 'offline';
     for (const w of waiting.values()) w.reject(new Error('The connection was lost.'));
     waiting.clear();
-    if (e.code === 4001) return toLogin();
+    // An event handler: nothing to unwind, and a throw here would be an uncaught page error.
+    if (e.code === 4001) return goToLogin();
     if (e.code === 4029) notice.value = 'Too many chat connections are open for your account; close other tabs.';
     if (!stopped) scheduleReconnect(e.code === 4029 ? 30_000 : undefined);
   };
@@ -142,7 +162,10 @@ function onMessage(m: ChatMessage) {
   noteSeq(m.room, m.seq);
   // While the newest messages are out of the window (scrolled far back), they are fetched on the way down.
   if (timelines.value[m.room] && !hasNewer.value[m.room]) addLines(m.room, [{ kind: 'message', message: m }]);
-  if (m.clientId) pending.value = pending.value.filter((p) => p.clientId !== m.clientId);
+  if (m.clientId) {
+    settled(m.clientId);
+    pending.value = pending.value.filter((p) => p.clientId !== m.clientId);
+  }
   rooms.value = rooms.value.map((r) => (r.id === m.room && m.seq > r.lastSeq ? { ...r, lastSeq: m.seq } : r));
   if (m.sender.id === me) markRead(m.room);
 }
@@ -175,7 +198,10 @@ function onHello(f: { rooms: RoomInfo[] }) {
   notice.value = '';
   connState.value = 'online';
   rooms.value = f.rooms;
-  loadReadCursors(f.rooms, true);
+  loadReadCursors(f.rooms);
+  // Every pending message goes again now (same clientId); a resend waiting for its backoff is that one.
+  for (const t of resendTimers.values()) clearTimeout(t);
+  resendTimers.clear();
   for (const p of pending.value) send(p.room, p.body, p.clientId);
   void refreshRooms().catch(() => {});
 }
@@ -196,15 +222,56 @@ function onFrame(f: any) {
     case 'presence':
       return onPresence(f);
     case 'ack':
+      settled(f.clientId);
       pending.value = pending.value.filter((p) => p.clientId !== f.clientId);
       return;
     case 'membership':
       return void refreshRooms().catch(() => {});
     case 'error':
-      if (f.ref) pending.value = pending.value.map((p) => (p.clientId === f.ref ? { ...p, failed: f.message } : p));
-      else notice.value = f.message;
-      return;
+      return onError(f);
   }
+}
+
+/** Codes that mean "not now" rather than "no": the message stays pending and is sent again. */
+const TRANSIENT = new Set(['DATABASE_UNAVAILABLE', 'SERVER_BUSY', 'STORAGE_UNAVAILABLE']);
+const resendTimers = new Map<string, ReturnType<typeof setTimeout>>();
+const resendTries = new Map<string, number>();
+
+/**
+ * A send refused for now (the database is down): after `retryAfter` (or 1, 2, 4 … 15 s) the same
+ * frame goes again with the same clientId, so the server stores it once whatever happened to the
+ * first try. A reconnect meanwhile resends every pending message itself (onHello).
+ */
+function retryLater(p: Pending, retryAfter: number | undefined) {
+  if (resendTimers.has(p.clientId)) return;
+  const tries = (resendTries.get(p.clientId) ?? 0) + 1;
+  resendTries.set(p.clientId, tries);
+  const wait = retryAfter !== undefined ? retryAfter * 1000 : Math.min(15_000, 1000 * 2 ** (tries - 1));
+  resendTimers.set(
+    p.clientId,
+    setTimeout(() => {
+      resendTimers.delete(p.clientId);
+      if (pending.value.some((x) => x.clientId === p.clientId)) send(p.room, p.body, p.clientId);
+    }, wait),
+  );
+}
+
+function onError(f: { code: string; message: string; ref?: string; clientId?: string; retryAfter?: number }) {
+  const id = f.clientId ?? f.ref;
+  const p = id ? pending.value.find((x) => x.clientId === id) : undefined;
+  if (!p) {
+    if (!f.ref) notice.value = f.message;
+    return;
+  }
+  if (TRANSIENT.has(f.code)) return retryLater(p, f.retryAfter);
+  pending.value = pending.value.map((x) => (x.clientId === id ? { ...x, failed: f.message } : x));
+}
+
+function settled(clientId: string | undefined) {
+  if (!clientId) return;
+  clearTimeout(resendTimers.get(clientId));
+  resendTimers.delete(clientId);
+  resendTries.delete(clientId);
 }
 
 export async function refreshRooms() {
@@ -212,7 +279,7 @@ export async function refreshRooms() {
   const mine = all.filter((r) => r.role !== undefined);
   rooms.value = mine;
   publicRooms.value = all.filter((r) => r.role === undefined && r.kind === 'room');
-  loadReadCursors(mine, false);
+  loadReadCursors(mine);
   for (const r of mine) if (r.kind === 'dm' && !dmNames.value[r.id]) void loadMembers(r.id).catch(() => {});
 }
 

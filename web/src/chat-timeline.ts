@@ -12,7 +12,8 @@ export type Line =
   | { kind: 'message'; message: ChatMessage }
   | { kind: 'system'; key: string; text: string; at: number };
 
-export const MAX_LINES = 250;
+/** 140 lines of at most six elements each (chat-parts.tsx): under 1,000 nodes in the list, however long the room. */
+export const MAX_LINES = 140;
 export const PAGE = 50;
 
 export const timelines = signal<Record<number, Line[]>>({});

@@ -17,6 +17,8 @@ function App() {
       <Layout>
         <Router>
           <Route path="/files" component={FilesPage} />
+          {/* Seed 002's file manager address: browsers get the app's files page there. */}
+          <Route path="/index" component={FilesPage} />
           <Route path="/chat" component={ChatPage} />
           <Route path="/chat/:room" component={ChatPage} />
           <Route path="/profile" component={ProfilePage} />

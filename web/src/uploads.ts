@@ -22,6 +22,10 @@ export interface UploadItem {
   /** Whether it continues an upload started earlier (before a reload, or a paused one). */
   resumed: boolean;
   error?: string;
+  /** The connection was lost: tus-js-client is waiting to try again on its own. */
+  retrying?: boolean;
+  /** The failure cannot be undone by trying again (over the quota, over the size limit): no Resume. */
+  final?: boolean;
   file?: FileItem;
 }
 
@@ -79,13 +83,17 @@ function pump() {
   for (const u of waiting) void begin(u.key);
 }
 
+/** Refusals that the same file will meet again however often it is retried. */
+const FINAL = new Set(['QUOTA_EXCEEDED', 'PAYLOAD_TOO_LARGE', 'FILE_TOO_LARGE']);
+
 /** tus errors carry Plaza's JSON body; a dropped network has no response at all. */
-function describe(err: Error): string {
+function describe(err: Error): { error: string; final: boolean } {
   if (err instanceof DetailedError && err.originalResponse) {
     const res = err.originalResponse;
-    return sentence(errorFromBody(res.getStatus(), res.getBody() ?? '', res.getHeader('retry-after')), limits);
+    const e = errorFromBody(res.getStatus(), res.getBody() ?? '', res.getHeader('retry-after'));
+    return { error: sentence(e, limits), final: FINAL.has(e.code) };
   }
-  return sentence(new ApiError('NETWORK', 'The connection to Plaza was lost. Resume to try again.', 0));
+  return { error: sentence(new ApiError('NETWORK', 'The connection to Plaza was lost. Resume to try again.', 0)), final: false };
 }
 
 /** Lost connections and a busy server are retried; a refusal (quota, size, login) is final. */
@@ -101,13 +109,18 @@ function shouldRetry(err: DetailedError): boolean {
 async function begin(key: number) {
   const file = sources.get(key);
   if (!file) return;
-  patch(key, { status: 'uploading', error: undefined });
+  patch(key, { status: 'uploading', error: undefined, retrying: false });
   const upload = new Upload(file, {
     endpoint: TUS_ENDPOINT,
     // A dropped network is retried on its own, with growing pauses.
     retryDelays: [0, 1000, 3000, 5000, 10_000, 20_000],
     metadata: { filename: file.name, filetype: file.type || 'application/octet-stream' },
-    onShouldRetry: shouldRetry,
+    onShouldRetry(err) {
+      const again = shouldRetry(err);
+      // Said on the row until bytes move again, so a stalled bar does not read as "uploading".
+      if (again) patch(key, { retrying: true, speed: 0 });
+      return again;
+    },
     storeFingerprintForResuming: true,
     removeFingerprintOnSuccess: true,
     chunkSize: 64 * 1024 * 1024,
@@ -116,12 +129,13 @@ async function begin(key: number) {
       const now = performance.now();
       let speed = uploads.value.find((u) => u.key === key)?.speed ?? 0;
       if (r && now - r.lastAt >= 250) {
-        const instant = ((sent - r.lastSent) * 1000) / (now - r.lastAt);
+        // After a retry the count may restart lower (from the server's offset): no negative speed.
+        const instant = Math.max(0, ((sent - r.lastSent) * 1000) / (now - r.lastAt));
         speed = speed === 0 ? instant : speed * 0.7 + instant * 0.3;
         r.lastAt = now;
         r.lastSent = sent;
       }
-      patch(key, { sent, speed });
+      patch(key, { sent, speed, retrying: false });
     },
     onSuccess({ lastResponse }) {
       running.delete(key);
@@ -136,7 +150,13 @@ async function begin(key: number) {
     },
     onError(err) {
       running.delete(key);
-      patch(key, { status: 'error', speed: 0, error: describe(err) });
+      const failure = describe(err);
+      if (failure.final) {
+        // Nothing to continue later: the partial upload (if one was made) goes, and so does its fingerprint.
+        sources.delete(key);
+        void upload.abort(true).catch(() => {});
+      }
+      patch(key, { status: 'error', speed: 0, ...failure });
       pump();
     },
   });
@@ -170,6 +190,12 @@ export function cancel(key: number) {
   if (r) void r.upload.abort(true).catch(() => {});
   patch(key, { status: 'cancelled', speed: 0 });
   pump();
+}
+
+/** Takes a failed upload off the list (one that cannot succeed: there is nothing to resume). */
+export function dismiss(key: number) {
+  sources.delete(key);
+  uploads.value = uploads.value.filter((u) => u.key !== key);
 }
 
 export function clearFinished() {

@@ -103,6 +103,10 @@ async function dm(c: NativeConnection, frame: Frame<'dm'>) {
   c.out.send(replyFrame('dm', frame.ref, { room: await c.chat.rooms.openDm(c.user, other) }));
 }
 
+async function read(c: NativeConnection, frame: Frame<'read'>) {
+  c.out.send(replyFrame('read', frame.ref, await c.chat.rooms.markRead(c.user, frame.room, frame.seq)));
+}
+
 function bye(c: NativeConnection) {
   c.goodbye = true;
   c.socket.close(CLOSE.NORMAL, 'Goodbye');
@@ -135,6 +139,8 @@ export async function handleFrame(c: NativeConnection, frame: ClientFrame): Prom
       return remove(c, frame);
     case 'dm':
       return dm(c, frame);
+    case 'read':
+      return read(c, frame);
     case 'ping':
       return c.out.send(replyFrame('pong', frame.ref, {}));
     case 'bye':

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { Core } from '../../app.js';
 import { requireUser } from '../../http/auth.js';
 import { errors } from '../../http/schemas.js';
-import { MAX_NAME_CHARS, Room } from '../chat.schemas.js';
+import { MAX_NAME_CHARS, ReadCursor, Room } from '../chat.schemas.js';
 import { RoomParams, strict, tags, UserRef } from './params.js';
 
 /** /api/chat rooms: list, create, show, join, leave, and direct-message rooms. */
@@ -42,6 +42,16 @@ export function roomRoutes(app: FastifyInstance, core: Core) {
     await chat.rooms.leave(requireUser(request).user, request.params.room);
     return { ok: true as const };
   });
+
+  r.post('/chat/rooms/:room/read', {
+    schema: {
+      tags,
+      summary: 'Mark a room you belong to read up to a sequence number (the cursor only moves forward)',
+      params: RoomParams,
+      body: Type.Object({ seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }, strict),
+      response: { 200: ReadCursor, ...errors(400, 401, 403, 404, 415) },
+    },
+  }, async (request) => chat.rooms.markRead(requireUser(request).user, request.params.room, request.body.seq));
 
   r.post('/chat/dms', {
     schema: {

@@ -1,4 +1,4 @@
-import type { ComponentChildren } from 'preact';
+import { type ComponentChildren, Fragment } from 'preact';
 import { formatBytes, formatTime, revealControls } from '../format.js';
 import type { Line, Pending } from '../chat-socket.js';
 import type { ChatMessage } from '../types.js';
@@ -43,10 +43,11 @@ function FileCard({ file }: { file: NonNullable<ChatMessage['file']> }) {
   );
 }
 
+/** One message: six elements (the list's DOM is bounded by lines × this). */
 export function MessageView({ m }: { m: ChatMessage }) {
-  if (m.kind === 'system') return <div class="system">{m.body}</div>;
+  if (m.kind === 'system') return <div class="system" data-key={m.id}>{m.body}</div>;
   return (
-    <div class="msg" data-seq={m.seq}>
+    <div class="msg" data-seq={m.seq} data-key={m.id}>
       <span class="avatar" aria-hidden="true">{m.sender.name.slice(0, 1).toUpperCase()}</span>
       <div class="head">
         <strong>{revealControls(m.sender.name)}</strong>
@@ -81,11 +82,12 @@ export function Timeline({ lines, newAfter }: { lines: Line[]; newAfter: number 
         if (l.kind === 'system') return <div key={l.key} data-key={l.key} class="system">{l.text}</div>;
         const showDivider = !dividerShown && newAfter > 0 && l.message.seq > newAfter;
         if (showDivider) dividerShown = true;
+        // No wrapper per message: the divider is the message's sibling.
         return (
-          <div key={l.message.id} data-key={l.message.id}>
+          <Fragment key={l.message.id}>
             {showDivider && <div class="divider" role="separator">New messages</div>}
             <MessageView m={l.message} />
-          </div>
+          </Fragment>
         );
       })}
     </>

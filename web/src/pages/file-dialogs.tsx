@@ -3,6 +3,7 @@ import { api, sentence } from '../api.js';
 import { formatBytes, formatDate, formatRelative, revealControls } from '../format.js';
 import type { FileItem, Share } from '../types.js';
 import { Modal } from './dialog.js';
+import { PdfView } from './pdf-view.js';
 
 export function DeleteDialog({ file, onClose, onDeleted }: { file: FileItem; onClose: () => void; onDeleted: (id: string) => void }) {
   const [error, setError] = useState('');
@@ -175,7 +176,7 @@ function isText(f: FileItem) {
   return f.mime.startsWith('text/') || /json|xml|javascript|csv|yaml/.test(f.mime) || /\.(txt|md|csv|log|json|ya?ml|ts|js|py)$/i.test(f.name);
 }
 
-/** What can be previewed here: raster images, audio, video and text. */
+/** What can be previewed here: raster images, audio, video, PDF and text. */
 export function canPreview(f: FileItem): boolean {
   return (f.category === 'images' && !f.mime.includes('svg')) || /^(audio|video)\//.test(f.mime) || (isText(f) && f.size <= TEXT_LIMIT) || f.mime === 'application/pdf';
 }
@@ -197,7 +198,7 @@ export function PreviewDialog({ file, onClose }: { file: FileItem; onClose: () =
         {kind === 'image' && <img src={src} alt={file.name} />}
         {kind === 'video' && <video src={src} controls />}
         {kind === 'audio' && <audio src={src} controls />}
-        {kind === 'pdf' && <p><a href={src} target="_blank" rel="noopener">Open the PDF in a new tab</a></p>}
+        {kind === 'pdf' && <PdfView src={src} name={file.name} />}
         {kind === 'text' && (text === null ? <p class="muted">{error || 'Loading…'}</p> : <pre>{text}</pre>)}
       </div>
       <div class="buttons">

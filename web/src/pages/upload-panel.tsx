@@ -1,5 +1,5 @@
 import { formatBytes, formatSpeed, revealControls } from '../format.js';
-import { cancel, clearFinished, pause, resume, totals, type UploadItem, unfinishedFromEarlier, uploads } from '../uploads.js';
+import { cancel, clearFinished, dismiss, pause, resume, totals, type UploadItem, unfinishedFromEarlier, uploads } from '../uploads.js';
 
 const STATUS: Record<UploadItem['status'], string> = {
   queued: 'Waiting',
@@ -19,13 +19,17 @@ function Row({ u }: { u: UploadItem }) {
         <div class="meta" role={u.status === 'error' ? 'alert' : undefined}>
           {u.status === 'error'
             ? u.error
-            : `${STATUS[u.status]}${u.resumed ? ' (resumed)' : ''} · ${formatBytes(u.status === 'done' ? u.size : u.sent)} of ${formatBytes(u.size)}${u.status === 'uploading' && u.speed ? ` · ${formatSpeed(u.speed)}` : ''}`}
+            : `${u.status === 'uploading' && u.retrying ? 'Connection lost, retrying' : STATUS[u.status]}${u.resumed ? ' (resumed)' : ''} · ${formatBytes(u.status === 'done' ? u.size : u.sent)} of ${formatBytes(u.size)}${u.status === 'uploading' && u.speed && !u.retrying ? ` · ${formatSpeed(u.speed)}` : ''}`}
         </div>
       </div>
       <div class="row">
         {u.status === 'uploading' && <button type="button" class="small" onClick={() => pause(u.key)}>Pause</button>}
-        {(u.status === 'paused' || u.status === 'error') && <button type="button" class="small" onClick={() => resume(u.key)}>Resume</button>}
-        {u.status !== 'done' && u.status !== 'cancelled' && <button type="button" class="small" onClick={() => cancel(u.key)}>Cancel</button>}
+        {(u.status === 'paused' || (u.status === 'error' && !u.final)) && <button type="button" class="small" onClick={() => resume(u.key)}>Resume</button>}
+        {u.status === 'error' && u.final ? (
+          <button type="button" class="small" aria-label={`Remove ${u.name} from the list`} onClick={() => dismiss(u.key)}>Remove</button>
+        ) : (
+          u.status !== 'done' && u.status !== 'cancelled' && <button type="button" class="small" onClick={() => cancel(u.key)}>Cancel</button>
+        )}
       </div>
       <div class="bar" role="progressbar" aria-label={`${u.name} progress`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct}>
         <span style={{ width: `${pct}%` }} />
