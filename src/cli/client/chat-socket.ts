@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { EXIT } from '../exit-codes.js';
 import type { ApiClient } from './api-client.js';
 import { ClientError } from './errors.js';
@@ -21,6 +21,8 @@ export interface ChatSocketEvents {
 }
 
 const MAX_RECONNECTS = 8;
+/** WebSocket.OPEN (the class itself loads lazily). */
+const OPEN = 1;
 /** A close the server will refuse again: do not reconnect. */
 const FINAL = new Set([1000, 1008, 4001, 4029]);
 
@@ -62,7 +64,9 @@ export class ChatSocket {
     const url = new URL(this.api.url('/api/chat'));
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     if (resume) url.searchParams.set('resume', resume);
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, maxPayload: 1024 * 1024 });
+    // ws loads only for chat: the other verbs start without it.
+    const { default: Socket } = await import('ws');
+    const ws = new Socket(url, { headers: { authorization: `Bearer ${token}` }, maxPayload: 1024 * 1024 });
     this.ws = ws;
     // The hello can arrive in the same read as the upgrade's answer: listen before 'open'.
     let opened = false;
@@ -129,7 +133,7 @@ export class ChatSocket {
   }
 
   private write(frame: Record<string, unknown>) {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+    if (this.ws?.readyState === OPEN) this.ws.send(JSON.stringify(frame));
   }
 
   /** A frame that needs no ack tracking (join, members, …). */
@@ -151,7 +155,7 @@ export class ChatSocket {
     const until = Date.now() + ms;
     while (this.pending.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     this.closing = true;
-    if (this.ws?.readyState === WebSocket.OPEN) {
+    if (this.ws?.readyState === OPEN) {
       this.write({ type: 'bye' });
       this.ws.close(1000);
     } else this.end();

@@ -1,7 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClientContext } from '../client/context.js';
 import { ClientError } from '../client/errors.js';
@@ -37,10 +36,10 @@ export async function imagesGetCommand(ctx: ClientContext, ref: string, o: { ope
   let entry = cached;
   const hit = res.status === 304 && cached !== undefined;
   if (hit) {
-    await res.body?.cancel();
+    res.discard();
     await cache.touch(key);
-  } else if (res.status === 200 && res.body) {
-    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(cache.partFile(key), { mode: 0o600 }));
+  } else if (res.status === 200) {
+    await pipeline(res.stream, createWriteStream(cache.partFile(key), { mode: 0o600 }));
     entry = await cache.commit(key, res.headers.get('etag') ?? `"${meta.sha256}"`, meta.size, meta.name);
   } else {
     throw ctx.api.failure(res.status, await res.json().catch(() => ({})));

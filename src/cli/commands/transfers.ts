@@ -58,7 +58,7 @@ async function expand(paths: string[], recursive: boolean): Promise<LocalFile[]>
 
 export async function uploadCommand(ctx: ClientContext, paths: string[], o: { recursive?: boolean }) {
   const files = await expand(paths, o.recursive === true);
-  const bars = transferBars(ctx.interactive, files.reduce((n, f) => n + f.size, 0), files.length);
+  const bars = await transferBars(ctx.interactive, files.reduce((n, f) => n + f.size, 0), files.length);
   const stop = interruptible();
   const uploaded: Array<RemoteFile & { resumedFrom: number }> = [];
   const lines: string[] = [];
@@ -98,7 +98,7 @@ export async function uploadCommand(ctx: ClientContext, paths: string[], o: { re
 
 export async function downloadCommand(ctx: ClientContext, ref: string, o: { output?: string; force?: boolean }) {
   const meta = await findFile(ctx.api, ref);
-  const bars = transferBars(ctx.interactive, meta.size, 1);
+  const bars = await transferBars(ctx.interactive, meta.size, 1);
   const stop = interruptible();
   try {
     const bar = bars.add(meta.name, meta.size);
