@@ -83,7 +83,8 @@ export async function transferBars(enabled: boolean, totalBytes: number, files: 
           total?.update(totalDone, payload('total'.padEnd(24), totalDone, totalBytes, totalSpeed(totalDone)));
         },
         done() {
-          bar.update(Math.max(size, 1), payload(label, size, size, 0));
+          // The last speed stays on a finished bar (not "0 B/s"), its ETA 0:00.
+          bar.update(Math.max(size, 1), payload(label, size, size, speed(size)));
         },
       };
     },
