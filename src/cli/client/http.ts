@@ -22,6 +22,9 @@ export interface HttpReply {
   discard(): void;
 }
 
+/** A request whose connection is silent this long fails. */
+const IDLE_MS = 60_000;
+
 function reply(res: IncomingMessage): HttpReply {
   const status = res.statusCode ?? 0;
   const text = async () => {
@@ -64,6 +67,8 @@ export function httpSend(url: string, init: HttpInit = {}): Promise<HttpReply> {
     });
     req.on('response', (res) => resolve(reply(res)));
     req.on('error', reject);
+    // A server that accepts and then says nothing: "timed out", not a hang (fetch's undici gave up after 300 s).
+    req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error('the server did not answer'), { code: 'ETIMEDOUT' })));
     req.end(init.body);
   });
 }
