@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, PASSWORD } from './helpers/api.js';
-import { type ClientUser, clientUser, jsonOf } from './helpers/client.js';
+import { type ClientUser, clientUser, jsonOf, stubProfile } from './helpers/client.js';
 import { serveProcess } from './helpers/process.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -226,14 +226,7 @@ describe('plaza chat: a send the server cannot store yet (DATABASE_UNAVAILABLE)'
     const url = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
     const u = clientUser(url);
     users.push(u);
-    const { mkdirSync, writeFileSync } = await import('node:fs');
-    const far = Date.now() + 3600_000;
-    mkdirSync(path.join(u.configDir, 'plaza'), { recursive: true });
-    writeFileSync(
-      path.join(u.configDir, 'plaza', 'profile.json'),
-      JSON.stringify({ server: url, username: 'una', userId: 1, refreshToken: 'r', refreshTokenExpiresAt: far, accessToken: 'fake-token', accessTokenExpiresAt: far }),
-      { mode: 0o600 },
-    );
+    stubProfile(u, url, 'una', 'fake-token');
     try {
       const r = await u.run(['chat', 'lobby'], { input: 'once only\n' });
       expect(r.code).toBe(0);

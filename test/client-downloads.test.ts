@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD } from './helpers/api.js';
-import { type ClientUser, clientUser, jsonOf } from './helpers/client.js';
+import { type ClientUser, clientUser, jsonOf, stubProfile } from './helpers/client.js';
 import { testDatabases } from './helpers/databases.js';
 import { serveProcess } from './helpers/process.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -43,6 +43,19 @@ afterAll(async () => {
   for (const u of users) u.cleanup();
   for (const s of servers) await s.close();
 });
+
+/** Runs `download` and, once its part file holds 4 MiB, does `cut`; resolves with the run. */
+async function cutMidway(u: ClientUser, args: string[], cwd: string, part: string, cut: (child: import('node:child_process').ChildProcess) => void | Promise<void>) {
+  const { child, done } = u.start(args, { cwd });
+  let finished = false;
+  void done.then(() => {
+    finished = true;
+  });
+  while (!finished && !(existsSync(part) && statSync(part).size >= 4 * 1024 * 1024)) await new Promise((r) => setTimeout(r, 2));
+  expect(finished).toBe(false);
+  await cut(child);
+  return done;
+}
 
 describe('plaza download', () => {
   it('by name or id, into the current directory, a directory, or a file path; never over a file without --force', async () => {
@@ -132,15 +145,9 @@ describe('plaza download', () => {
     const out = path.join(u.home, 'out');
     mkdirSync(out);
     const part = path.join(out, 'huge.bin.part');
-    const { child, done } = u.start(['download', 'huge.bin', '--json'], { cwd: out });
-    let finished = false;
-    void done.then(() => {
-      finished = true;
+    await cutMidway(u, ['download', 'huge.bin', '--json'], out, part, (child) => {
+      child.kill('SIGKILL');
     });
-    while (!finished && !(existsSync(part) && statSync(part).size > 4 * 1024 * 1024)) await new Promise((r) => setTimeout(r, 5));
-    expect(finished).toBe(false);
-    child.kill('SIGKILL');
-    await done;
     const kept = statSync(part).size;
     expect(kept).toBeGreaterThan(0);
     const r = await u.run(['download', 'huge.bin', '--json'], { cwd: out });
@@ -151,19 +158,6 @@ describe('plaza download', () => {
 });
 
 describe('plaza download: cut and resumed', () => {
-  /** Runs `download` and, once its part file holds `atLeast` bytes, does `cut`; resolves with the run. */
-  async function cutMidway(u: ClientUser, args: string[], cwd: string, part: string, cut: (child: import('node:child_process').ChildProcess) => void | Promise<void>) {
-    const { child, done } = u.start(args, { cwd });
-    let finished = false;
-    void done.then(() => {
-      finished = true;
-    });
-    while (!finished && !(existsSync(part) && statSync(part).size >= 4 * 1024 * 1024)) await new Promise((r) => setTimeout(r, 2));
-    expect(finished).toBe(false);
-    await cut(child);
-    return done;
-  }
-
   it('a server restart mid-download: exit 7 and the partial kept; the next run resumes it with Range to the right SHA-256', async () => {
     const dataDir = path.join(mkdtempSync(path.join(tmpdir(), 'plaza-dl-restart-')), 'data');
     const env = { PLAZA_DATA_DIR: dataDir, PLAZA_LOG_LEVEL: 'silent', PLAZA_DISK_RESERVE_BYTES: '65536' };
@@ -260,13 +254,7 @@ describe('plaza download: names a server sends', () => {
   it('`../`, absolute, backslash, dot and control-character names all land inside the chosen directory', async () => {
     const u = clientUser(stubUrl);
     users.push(u);
-    const far = Date.now() + 3600_000;
-    mkdirSync(path.join(u.configDir, 'plaza'), { recursive: true });
-    writeFileSync(
-      path.join(u.configDir, 'plaza', 'profile.json'),
-      JSON.stringify({ server: stubUrl, username: 'x', userId: 1, refreshToken: 'r', refreshTokenExpiresAt: far, accessToken: 'stub-token', accessTokenExpiresAt: far }),
-      { mode: 0o600 },
-    );
+    stubProfile(u, stubUrl, 'x', 'stub-token');
     const target = path.join(u.home, 'deep', 'inside');
     mkdirSync(target, { recursive: true });
     const got: string[] = [];
