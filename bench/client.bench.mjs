@@ -4,7 +4,7 @@
 //   3. `plaza whoami` cold start, median of RUNS, beside `node -e 0` — target ≤ 150 ms
 // Transfers: medians of ROUNDS rounds (plaza and curl take turns going first); the ratio is of the
 // medians, with each round's own ratio beside it (a shared machine is noisy).
-// Usage: npm run bench:client   [SIZE_MB=1024 RUNS=15 ROUNDS=3]
+// Usage: npm run bench:client   [SIZE_MB=1024 RUNS=15 ROUNDS=4]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +12,8 @@ import { json, median, startProcess, tempDir } from './lib.mjs';
 
 const SIZE = Number(process.env.SIZE_MB ?? 1024) * 1024 * 1024;
 const RUNS = Number(process.env.RUNS ?? 15);
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+// Even: each side goes first as often as the other.
+const ROUNDS = Number(process.env.ROUNDS ?? 4);
 // PLAZA_MAIN: another build's plaza.mjs (to compare before/after a change).
 const MAIN = process.env.PLAZA_MAIN ?? new URL('../dist/plaza.mjs', import.meta.url).pathname;
 const root = tempDir('plaza-client-bench-');
@@ -36,6 +37,8 @@ const childrenCpu = () => {
 const cpu = { curlUp: [], plazaUp: [], curlDown: [], plazaDown: [] };
 /** Wall seconds of fn; with `into`, the CPU its child processes used goes to cpu[into]. */
 const seconds = (fn, into) => {
+  // Each transfer starts on a quiet disk: the last one's gigabyte is written back first, not during it.
+  if (into) execFileSync('sync');
   const c = childrenCpu();
   const t = process.hrtime.bigint();
   fn();

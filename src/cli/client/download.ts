@@ -127,7 +127,8 @@ const BATCH = 1024 * 1024;
 /**
  * The body into `fh` in batches of BATCH bytes, each hashed once whole: ~30,000 small writes per
  * GiB (a thread-pool round trip each) and a stream stage per chunk cost ~16% more CPU (user+sys)
- * than this (bench/client.bench.mjs). One write at a time; the socket pauses while one is behind.
+ * than this in a standalone prototype (decision 0007's update). One write at a time; the socket
+ * pauses while one is behind.
  * A cut or a failed write rejects only once the write in flight has finished, so what the part
  * file holds was hashed, whole.
  */
