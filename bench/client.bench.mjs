@@ -85,6 +85,10 @@ try {
     if (round % 2) { curlUp(); plazaUp(); } else { plazaUp(); curlUp(); }
     const curlDown = () => t.curlDown.push(seconds(() => execFileSync('curl', ['-sS', '-o', path.join(root, 'curl.out'), '-H', auth, `${base}/api/files/${uploaded.id}/content`]), 'curlDown'));
     const plazaDown = () => t.plazaDown.push(seconds(() => plaza(['download', uploaded.id, '-o', path.join(root, 'dl'), '--force', '--json']), 'plazaDown'));
+    // An untimed read first: the first download of a just-uploaded file was 3-6x slower than the
+    // next one whoever made it (the server's and the disk's after-upload work), which favoured
+    // whichever side went second.
+    execFileSync('curl', ['-sS', '-o', '/dev/null', '-H', auth, `${base}/api/files/${uploaded.id}/content`]);
     if (round % 2) { plazaDown(); curlDown(); } else { curlDown(); plazaDown(); }
     // Room for the next round (the quota, the disk): every file goes.
     const { files } = await (await fetch(`${base}/api/files?limit=500`, { headers: { authorization: `Bearer ${accessToken}` } })).json();
