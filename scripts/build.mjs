@@ -10,7 +10,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The SQLite checkpointer's thread (src/db/checkpointer.ts loads it from beside the bundle). */
 export const CHECKPOINT_WORKER = { in: 'src/db/checkpoint-worker.ts', out: 'checkpoint-worker' };
-const MAIN = { in: 'src/main.ts', out: 'plaza' };
+const MAIN = { in: 'src/plaza.ts', out: 'plaza' };
 
 /** Builds these entry points into dist/<out>.mjs. */
 export async function bundle(entryPoints) {

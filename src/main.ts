@@ -1,12 +1,9 @@
-#!/usr/bin/env node
 import { Argument, Command, InvalidArgumentError } from 'commander';
 import { completionScript } from './cli/commands/completion.js';
 import { ClientError } from './cli/client/errors.js';
 import { clientVerbs, registerAccountCommands, registerChatCommands, registerFileCommands } from './cli/client-commands.js';
 import { EXIT, UsageError } from './cli/exit-codes.js';
-import { ConfigError, loadConfig } from './config.js';
 import { VERSION } from './ops/health.service.js';
-import { SecretError } from './ops/secret.js';
 import { AppError } from './shared/errors.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -27,7 +24,8 @@ function fail(err: unknown): never {
     process.stderr.write(`${err.message}\n`);
     process.exit(EXIT.usage);
   }
-  if (err instanceof ConfigError || err instanceof SecretError) {
+  // config.ts's ConfigError and ops/secret.ts's SecretError, by name: config.ts loads only for server verbs.
+  if (err instanceof Error && (err.name === 'ConfigError' || err.name === 'SecretError')) {
     process.stderr.write(`${err.message}\n`);
     process.exit(EXIT.config);
   }
@@ -44,6 +42,7 @@ function fail(err: unknown): never {
 
 // The server verbs load the server only when run: a client verb starts without it (SPEC: a CLI must feel instant).
 const admin$ = () => import('./cli/commands/admin.js');
+const loadConfig = async () => (await import('./config.js')).loadConfig();
 const backup$ = () => import('./cli/commands/backup.js');
 
 const run =
@@ -66,12 +65,12 @@ const program = new Command()
 program
   .command('serve')
   .description('start the server (applies migrations first)')
-  .action(run(async () => (await import('./cli/commands/serve.js')).serveCommand(loadConfig())));
+  .action(run(async () => (await import('./cli/commands/serve.js')).serveCommand(await loadConfig())));
 
 program
   .command('migrate')
   .description('apply database migrations and exit')
-  .action(run(async () => (await admin$()).migrateCommand(loadConfig(), out)));
+  .action(run(async () => (await admin$()).migrateCommand(await loadConfig(), out)));
 
 const admin = program.command('admin').description('manage admins and users on this server (direct database access)');
 admin
@@ -83,7 +82,7 @@ admin
   .option('--password-stdin', 'read the password from standard input')
   .action(
     run(async (o: { username: string; email?: string; password?: string; passwordStdin?: boolean }) =>
-      (await admin$()).adminCreate(loadConfig(), o, out),
+      (await admin$()).adminCreate(await loadConfig(), o, out),
     ),
   );
 admin
@@ -91,7 +90,7 @@ admin
   .description('make a user an admin or a regular user')
   .argument('<username>')
   .argument('<role>', 'admin or user', role)
-  .action(run(async (username: string, r: 'admin' | 'user') => (await admin$()).adminSetRole(loadConfig(), username, r, out)));
+  .action(run(async (username: string, r: 'admin' | 'user') => (await admin$()).adminSetRole(await loadConfig(), username, r, out)));
 admin
   .command('reset-password')
   .description("set a user's password (generated and printed when none is given); ends their sessions")
@@ -100,7 +99,7 @@ admin
   .option('--password-stdin', 'read the new password from standard input')
   .action(
     run(async (username: string, o: { password?: string; passwordStdin?: boolean }) =>
-      (await admin$()).adminResetPassword(loadConfig(), username, o, out),
+      (await admin$()).adminResetPassword(await loadConfig(), username, o, out),
     ),
   );
 
@@ -112,7 +111,7 @@ program
   .action(
     run(async (o: { output?: string; json?: boolean }) => {
       jsonErrors = o.json === true;
-      await (await backup$()).backupCommand(loadConfig(), o, out);
+      await (await backup$()).backupCommand(await loadConfig(), o, out);
     }),
   );
 
@@ -126,7 +125,7 @@ program
   .action(
     run(async (archive: string | undefined, o: { dryRun?: boolean; yes?: boolean; json?: boolean }) => {
       jsonErrors = o.json === true;
-      await (await backup$()).restoreCommand(loadConfig(), archive, o, out);
+      await (await backup$()).restoreCommand(await loadConfig(), archive, o, out);
     }),
   );
 

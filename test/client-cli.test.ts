@@ -48,6 +48,20 @@ describe('plaza register / login / whoami / logout', () => {
     expect(whoJson).toMatchObject({ user: { username: 'carol', role: 'user' }, server: base, accessKey: { active: false } });
   });
 
+  it('register --json: the user and server as one line; a taken name is one sentence (exit 5), also as JSON', async () => {
+    const u = user();
+    const r = jsonOf(await u.run(['register', 'quentin', '--password-stdin', '--json'], { input: PASSWORD }));
+    expect(r).toMatchObject({ user: { username: 'quentin' }, server: base });
+    const taken = await user().run(['register', 'quentin', '--password-stdin', '--json'], { input: PASSWORD });
+    expect(taken.code).toBe(5);
+    expect(jsonOf(taken).error.code).toMatch(/TAKEN|CONFLICT|EXISTS/);
+    expect(taken.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    const bad = await user().run(['register', '../<script>', '--password-stdin'], { input: PASSWORD });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).not.toMatch(/at .+\.m?js:\d+/);
+    expect(bad.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
   it('login: a wrong password is one line and exit 6; no terminal and no --password-stdin is exit 2', async () => {
     const u = user();
     await api(base, 'POST', '/api/auth/register', { json: { username: 'dave', password: PASSWORD } });

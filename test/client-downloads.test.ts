@@ -9,8 +9,9 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD } from './helpers/api.js';
-import { type ClientUser, clientUser, jsonOf } from './helpers/client.js';
+import { type ClientUser, clientUser, jsonOf, stubProfile } from './helpers/client.js';
 import { testDatabases } from './helpers/databases.js';
+import { serveProcess } from './helpers/process.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const servers: TestServer[] = [];
@@ -42,6 +43,19 @@ afterAll(async () => {
   for (const u of users) u.cleanup();
   for (const s of servers) await s.close();
 });
+
+/** Runs `download` and, once its part file holds 4 MiB, does `cut`; resolves with the run. */
+async function cutMidway(u: ClientUser, args: string[], cwd: string, part: string, cut: (child: import('node:child_process').ChildProcess) => void | Promise<void>) {
+  const { child, done } = u.start(args, { cwd });
+  let finished = false;
+  void done.then(() => {
+    finished = true;
+  });
+  while (!finished && !(existsSync(part) && statSync(part).size >= 4 * 1024 * 1024)) await new Promise((r) => setTimeout(r, 2));
+  expect(finished).toBe(false);
+  await cut(child);
+  return done;
+}
 
 describe('plaza download', () => {
   it('by name or id, into the current directory, a directory, or a file path; never over a file without --force', async () => {
@@ -131,15 +145,9 @@ describe('plaza download', () => {
     const out = path.join(u.home, 'out');
     mkdirSync(out);
     const part = path.join(out, 'huge.bin.part');
-    const { child, done } = u.start(['download', 'huge.bin', '--json'], { cwd: out });
-    let finished = false;
-    void done.then(() => {
-      finished = true;
+    await cutMidway(u, ['download', 'huge.bin', '--json'], out, part, (child) => {
+      child.kill('SIGKILL');
     });
-    while (!finished && !(existsSync(part) && statSync(part).size > 4 * 1024 * 1024)) await new Promise((r) => setTimeout(r, 5));
-    expect(finished).toBe(false);
-    child.kill('SIGKILL');
-    await done;
     const kept = statSync(part).size;
     expect(kept).toBeGreaterThan(0);
     const r = await u.run(['download', 'huge.bin', '--json'], { cwd: out });
@@ -147,6 +155,66 @@ describe('plaza download', () => {
     expect(jsonOf(r).resumedFrom).toBe(kept);
     expect(sha(readFileSync(path.join(out, 'huge.bin')))).toBe(sha(data));
   }, 60_000);
+});
+
+describe('plaza download: cut and resumed', () => {
+  it('a server restart mid-download: exit 7 and the partial kept; the next run resumes it with Range to the right SHA-256', async () => {
+    const dataDir = path.join(mkdtempSync(path.join(tmpdir(), 'plaza-dl-restart-')), 'data');
+    const env = { PLAZA_DATA_DIR: dataDir, PLAZA_LOG_LEVEL: 'silent', PLAZA_DISK_RESERVE_BYTES: '65536' };
+    let served = await serveProcess(env);
+    try {
+      const u = await loggedIn('rhea', served.url);
+      const data = randomBytes(128 * 1024 * 1024);
+      await uploaded(u, 'restart.bin', data);
+      const out = path.join(u.home, 'out');
+      mkdirSync(out);
+      const part = path.join(out, 'restart.bin.part');
+      const cut = await cutMidway(u, ['download', 'restart.bin'], out, part, async () => {
+        // The server goes away under the transfer (a crash or a restart), then comes back on its port.
+        served.child.kill('SIGKILL');
+        await served.exited;
+      });
+      expect(cut.code).toBe(7);
+      expect(cut.stderr).toMatch(/^The download from http:\/\/127\.0\.0\.1:\d+ was cut \(.+\)\. The partial file is kept; run the command again to resume\.\n$/);
+      const kept = statSync(part).size;
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(data.length);
+      // What was kept is the file's own first bytes, not a torn write.
+      expect(readFileSync(part).equals(data.subarray(0, kept))).toBe(true);
+      served = await serveProcess({ ...env, PLAZA_PORT: String(served.port) });
+      const again = await u.run(['download', 'restart.bin', '--json'], { cwd: out });
+      expect(again.stderr).toBe('');
+      expect(jsonOf(again)).toMatchObject({ resumedFrom: kept, sha256: sha(data) });
+      expect(sha(readFileSync(path.join(out, 'restart.bin')))).toBe(sha(data));
+      expect(existsSync(part)).toBe(false);
+    } finally {
+      served.child.kill('SIGKILL');
+      await served.exited;
+      rmSync(path.dirname(dataDir), { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('Ctrl-C (SIGINT) mid-download: exit 1, "partial file kept" (also as --json), and the next run resumes it', async () => {
+    const u = await loggedIn('sigrid');
+    const data = randomBytes(128 * 1024 * 1024);
+    await uploaded(u, 'ctrlc.bin', data);
+    const out = path.join(u.home, 'out');
+    mkdirSync(out);
+    const part = path.join(out, 'ctrlc.bin.part');
+    const r = await cutMidway(u, ['download', 'ctrlc.bin', '--json'], out, part, (child) => {
+      child.kill('SIGINT');
+    });
+    expect(r.code).toBe(1);
+    expect(r.signal).toBe(null);
+    expect(r.stderr).toBe('Interrupted; the partial file is kept. Run the same command again to resume.\n');
+    expect(jsonOf(r)).toEqual({ error: { code: 'INTERRUPTED', message: 'Interrupted; the partial file is kept. Run the same command again to resume.' } });
+    const kept = statSync(part).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(readFileSync(part).equals(data.subarray(0, kept))).toBe(true);
+    const again = jsonOf(await u.run(['download', 'ctrlc.bin', '--json'], { cwd: out }));
+    expect(again.resumedFrom).toBe(kept);
+    expect(sha(readFileSync(path.join(out, 'ctrlc.bin')))).toBe(sha(data));
+  }, 90_000);
 });
 
 describe('plaza download: names a server sends', () => {
@@ -186,13 +254,7 @@ describe('plaza download: names a server sends', () => {
   it('`../`, absolute, backslash, dot and control-character names all land inside the chosen directory', async () => {
     const u = clientUser(stubUrl);
     users.push(u);
-    const far = Date.now() + 3600_000;
-    mkdirSync(path.join(u.configDir, 'plaza'), { recursive: true });
-    writeFileSync(
-      path.join(u.configDir, 'plaza', 'profile.json'),
-      JSON.stringify({ server: stubUrl, username: 'x', userId: 1, refreshToken: 'r', refreshTokenExpiresAt: far, accessToken: 'stub-token', accessTokenExpiresAt: far }),
-      { mode: 0o600 },
-    );
+    stubProfile(u, stubUrl, 'x', 'stub-token');
     const target = path.join(u.home, 'deep', 'inside');
     mkdirSync(target, { recursive: true });
     const got: string[] = [];
@@ -233,6 +295,102 @@ describe('the client on PostgreSQL', async () => {
 });
 
 describe('plaza images get', () => {
+  /** What the server answered, seen from its own side: every request's path, status, key header and body bytes. */
+  function serverSide(s: TestServer) {
+    const seen: Array<{ method: string; path: string; status: number; bodyBytes: number; key: boolean; inm: boolean }> = [];
+    const listener = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      let bytes = 0;
+      const count = (chunk: unknown) => {
+        if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk);
+        else if (chunk instanceof Uint8Array) bytes += chunk.length;
+      };
+      const write = res.write.bind(res);
+      const end = res.end.bind(res);
+      res.write = ((chunk: unknown, ...rest: unknown[]) => {
+        count(chunk);
+        return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof res.write;
+      res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+        if (typeof chunk !== 'function') count(chunk);
+        return (end as (...a: unknown[]) => typeof res)(chunk, ...rest);
+      }) as typeof res.end;
+      res.on('finish', () =>
+        seen.push({ method: req.method ?? '', path: (req.url ?? '').split('?')[0] ?? '', status: res.statusCode, bodyBytes: bytes, key: req.headers['x-plaza-key'] !== undefined, inm: req.headers['if-none-match'] !== undefined }),
+      );
+    };
+    s.app.server.prependListener('request', listener);
+    return { seen, stop: () => s.app.server.off('request', listener) };
+  }
+
+  it("through seed 000's access key: elevates once, GET /images with the key; the second view is a 304 with no body, counted on the server", async () => {
+    const { PNG } = await import('./helpers/files.js');
+    const u = await loggedIn('kira');
+    const f = await uploaded(u, 'seen.png', PNG);
+    const watch = serverSide(servers[0] as TestServer);
+    try {
+      const first = jsonOf(await u.run(['images', 'get', 'seen.png', '--json']));
+      expect(first).toMatchObject({ cached: false, file: { id: f.id } });
+      expect(readFileSync(first.path).equals(PNG)).toBe(true);
+      const second = jsonOf(await u.run(['images', 'get', 'seen.png', '--json']));
+      expect(second).toMatchObject({ cached: true, path: first.path });
+      const images = watch.seen.filter((r) => r.path === '/images');
+      expect(images).toEqual([
+        { method: 'GET', path: '/images', status: 200, bodyBytes: PNG.length, key: true, inm: false },
+        { method: 'GET', path: '/images', status: 304, bodyBytes: 0, key: true, inm: true },
+      ]);
+      // One elevation: the key is kept in the profile for the second view; never the native content route.
+      expect(watch.seen.filter((r) => r.path === '/api/auth/elevate').map((r) => r.status)).toEqual([201]);
+      expect(watch.seen.some((r) => r.path.endsWith('/content'))).toBe(false);
+    } finally {
+      watch.stop();
+    }
+    const profile = JSON.parse(readFileSync(path.join(u.configDir, 'plaza', 'profile.json'), 'utf8'));
+    expect(profile.accessKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(path.join(u.configDir, 'plaza', 'profile.json')).mode & 0o777).toBe(0o600);
+    // The key works for seed 000's own check too.
+    const head = await fetch(`${base}/images`, { method: 'HEAD', headers: { 'x-plaza-key': profile.accessKey } });
+    expect(head.status).toBe(200);
+  });
+
+  it('a key the server no longer takes is replaced once; a key held by another client is a sentence and exit 5', async () => {
+    const { PNG } = await import('./helpers/files.js');
+    const u = await loggedIn('lena');
+    await uploaded(u, 'k.png', PNG);
+    const file = path.join(u.configDir, 'plaza', 'profile.json');
+    const p = JSON.parse(readFileSync(file, 'utf8'));
+    // A forged key the profile believes in: the server says 401, the client elevates and retries.
+    writeFileSync(file, JSON.stringify({ ...p, accessKey: 'f'.repeat(64), accessKeyExpiresAt: Date.now() + 3600_000 }), { mode: 0o600 });
+    const r = await u.run(['images', 'get', 'k.png', '--json']);
+    expect(r.stderr).toBe('');
+    expect(jsonOf(r).cached).toBe(false);
+    expect(JSON.parse(readFileSync(file, 'utf8')).accessKey).not.toBe('f'.repeat(64));
+    // Elevated elsewhere (the key is not in this profile) while the server's key is still valid.
+    const other = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...other, accessKey: undefined, accessKeyExpiresAt: undefined }), { mode: 0o600 });
+    rmSync(u.cacheDir, { recursive: true, force: true });
+    const held = await u.run(['images', 'get', 'k.png']);
+    expect(held.code).toBe(5);
+    expect(held.stderr).toMatch(/^Your account is already elevated until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, but by another client \(the web app or another machine\): this one does not hold that key\. Run the command again after .+\.\n$/);
+  });
+
+  it('--open hands the cached file to the system viewer (xdg-open on PATH); without one it says so and still caches', async () => {
+    const { PNG } = await import('./helpers/files.js');
+    const u = await loggedIn('otto');
+    await uploaded(u, 'view.png', PNG);
+    const bin = path.join(u.home, 'bin');
+    mkdirSync(bin);
+    const opened = path.join(u.home, 'opened.txt');
+    writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`, { mode: 0o755 });
+    const r = jsonOf(await u.run(['images', 'get', 'view.png', '--open', '--json'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } }));
+    expect(r.opened).toBe(true);
+    const deadline = Date.now() + 5000;
+    while (!existsSync(opened) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    expect(readFileSync(opened, 'utf8')).toBe(r.path);
+    const none = await u.run(['images', 'get', 'view.png', '--open'], { env: { PATH: '/nonexistent' } });
+    expect(none.code).toBe(0);
+    expect(none.stderr).toBe('No image viewer found (xdg-open); the file is in the cache.\n');
+  });
+
   it('caches an image; a second view is a 304 (no body); a broken entry is a miss; the cache stays under its bound', async () => {
     const { PNG } = await import('./helpers/files.js');
     const u = await loggedIn('ines');

@@ -102,6 +102,20 @@ describe('plaza upload / files / rm / share', () => {
     expect(jsonOf(await u.run(['files', '--json'])).total).toBe(2);
   });
 
+  it('a quoted glob is expanded by plaza itself (not dotfiles); one matching nothing is exit 4', async () => {
+    const u = await loggedIn('gloria');
+    const dir = path.join(u.home, 'work');
+    for (const n of ['a.txt', 'b.txt', 'c.log', '.hidden.txt']) writeFileSync(path.join(dir, n), `${n}\n`);
+    const r = await u.run(['upload', '*.txt', '--json']);
+    expect(r.stderr).toBe('');
+    expect(jsonOf(r).files.map((f: { name: string }) => f.name)).toEqual(['a.txt', 'b.txt']);
+    const set = jsonOf(await u.run(['upload', path.join(dir, '[bc].*'), '--json']));
+    expect(set.files.map((f: { name: string }) => f.name)).toEqual(['b.txt', 'c.log']);
+    const none = await u.run(['upload', 'nomatch*.zz']);
+    expect(none.code).toBe(4);
+    expect(none.stderr).toBe('No file matches nomatch*.zz\n');
+  });
+
   it('--recursive reads names that are not UTF-8, and uploads Unicode names as they are', async () => {
     const u = await loggedIn('nadia');
     const dir = path.join(u.home, 'work', 'odd');

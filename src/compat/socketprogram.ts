@@ -206,6 +206,7 @@ export function createSocketProgram(core: Core) {
       } catch (err) {
         if (!(err instanceof AppError) || err.code !== 'NOT_FOUND') throw err;
       }
+      if (file && notModified(request, reply, file)) return reply;
       const opened = file ? await core.files.open(file).catch(() => undefined) : undefined;
       if (!file || !opened) return notFoundInTwoChunks(reply);
       reply.header('x-content-type-options', 'nosniff');
@@ -227,6 +228,21 @@ export function createSocketProgram(core: Core) {
   }
 
   return { register, login, privilege, checkImagesKey, image };
+}
+
+/**
+ * The image's validator (its SHA-256, as the native route's), and a 304 with no body when the
+ * request already has it: the plaza client's web cache revalidates with If-None-Match (seed 000's
+ * own client never sends one, and an extra ETag header changes nothing it reads).
+ */
+function notModified(request: FastifyRequest, reply: FastifyReply, file: FileInfo): boolean {
+  const etag = `"${file.sha256}"`;
+  reply.header('etag', etag);
+  reply.header('cache-control', 'private, no-cache');
+  const inm = request.headers['if-none-match'];
+  if (inm === undefined || !inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) return false;
+  reply.code(304).send();
+  return true;
 }
 
 /** The seed client reads a 404 in two reads: headers and body go out as separate writes. */

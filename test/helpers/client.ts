@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MAIN } from './process.js';
@@ -74,4 +74,15 @@ export function jsonOf(r: Run): any {
   const lines = r.stdout.trim().split('\n');
   if (lines.length !== 1) throw new Error(`expected one JSON line, got: ${r.stdout}\nstderr: ${r.stderr}`);
   return JSON.parse(lines[0] as string);
+}
+
+/** A profile written by hand for a stand-in server: logged in as `username` with this access token for an hour. */
+export function stubProfile(u: ClientUser, server: string, username: string, accessToken: string): void {
+  const far = Date.now() + 3600_000;
+  mkdirSync(path.join(u.configDir, 'plaza'), { recursive: true });
+  writeFileSync(
+    path.join(u.configDir, 'plaza', 'profile.json'),
+    JSON.stringify({ server, username, userId: 1, refreshToken: 'r', refreshTokenExpiresAt: far, accessToken, accessTokenExpiresAt: far }),
+    { mode: 0o600 },
+  );
 }

@@ -1,5 +1,6 @@
 import { EXIT } from '../exit-codes.js';
 import { ClientError, exitForServerError, hintFor, notLoggedIn } from './errors.js';
+import { type HttpInit, type HttpReply, httpSend } from './http.js';
 import { type Profile, readProfile, writeProfile } from './profile.js';
 import { unreachable } from './network-errors.js';
 
@@ -70,10 +71,10 @@ export class ApiClient {
     return u.href;
   }
 
-  /** fetch, with network failures turned into "cannot reach the server". */
-  async send(url: string, init: RequestInit): Promise<Response> {
+  /** One request, with network failures turned into "cannot reach the server". */
+  async send(url: string, init: HttpInit): Promise<HttpReply> {
     try {
-      return await fetch(url, init);
+      return await httpSend(url, init);
     } catch (err) {
       throw unreachable(this.server, err);
     }
@@ -90,20 +91,20 @@ export class ApiClient {
   }
 
   /** Any request with the bearer token; `init` is called again for the retry after a renewal. */
-  async authorized(url: string, init: () => RequestInit, auth = true): Promise<Response> {
+  async authorized(url: string, init: () => HttpInit, auth = true): Promise<HttpReply> {
     if (!auth) return this.send(url, init());
     const attempt = async (token: string) => {
       const i = init();
-      return this.send(url, { ...i, headers: { ...(i.headers as Record<string, string>), authorization: `Bearer ${token}` } });
+      return this.send(url, { ...i, headers: { ...i.headers, authorization: `Bearer ${token}` } });
     };
     const res = await attempt(await this.accessToken());
     if (res.status !== 401) return res;
-    await res.body?.cancel();
+    res.discard();
     return attempt(await this.renew());
   }
 
   /** The reply's JSON, or its error as a ClientError. */
-  async json(res: Response): Promise<unknown> {
+  async json(res: HttpReply): Promise<unknown> {
     const text = await res.text();
     let body: unknown;
     try {
@@ -150,7 +151,7 @@ export class ApiClient {
       body: JSON.stringify({ refreshToken: latest.refreshToken }),
     });
     if (res.status === 401 || res.status === 400) {
-      await res.body?.cancel();
+      res.discard();
       throw new ClientError('SESSION_EXPIRED', `Your session on ${this.server} has expired or was revoked. Log in again with \`plaza login\`.`, EXIT.auth);
     }
     const t = (await this.json(res)) as TokenPair;
@@ -168,10 +169,23 @@ export class ApiClient {
       refreshTokenExpiresAt: t.refreshTokenExpiresAt,
       accessToken: t.accessToken,
       accessTokenExpiresAt: t.accessTokenExpiresAt,
+      // The same user's access key outlives a token renewal (it is bound to the user, not the session).
+      ...(this.profile?.userId === t.user.id && this.profile.accessKey
+        ? { accessKey: this.profile.accessKey, accessKeyExpiresAt: this.profile.accessKeyExpiresAt }
+        : {}),
     };
     await writeProfile(this.profileFile, profile);
     this.profile = profile;
     return profile;
+  }
+
+  /** Keeps (or, with undefined, drops) the access key in the profile. */
+  async saveAccessKey(key: { key: string; expiresAt: number } | undefined): Promise<void> {
+    const latest = (await readProfile(this.profileFile)) ?? this.profile;
+    if (!latest) throw notLoggedIn(this.server);
+    const profile: Profile = { ...latest, accessKey: key?.key, accessKeyExpiresAt: key?.expiresAt };
+    await writeProfile(this.profileFile, profile);
+    this.profile = profile;
   }
 
   forget(): void {

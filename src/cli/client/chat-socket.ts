@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { EXIT } from '../exit-codes.js';
 import type { ApiClient } from './api-client.js';
 import { ClientError } from './errors.js';
@@ -12,7 +12,14 @@ export interface ServerFrame {
 
 interface Pending {
   frame: Record<string, unknown>;
+  /** Times the server answered "database unavailable" for it. */
+  refusals: number;
+  timer?: NodeJS.Timeout | undefined;
 }
+
+/** The wait before resending a message the server could not store: its retryAfter, else 1, 2, 4 … 30 s. */
+const resendDelay = (refusals: number, retryAfter: unknown) =>
+  typeof retryAfter === 'number' && retryAfter > 0 ? Math.min(retryAfter, 300) * 1000 : Math.min(1000 * 2 ** (refusals - 1), 30_000);
 
 export interface ChatSocketEvents {
   frame(f: ServerFrame): void;
@@ -21,6 +28,8 @@ export interface ChatSocketEvents {
 }
 
 const MAX_RECONNECTS = 8;
+/** WebSocket.OPEN (the class itself loads lazily). */
+const OPEN = 1;
 /** A close the server will refuse again: do not reconnect. */
 const FINAL = new Set([1000, 1008, 4001, 4029]);
 
@@ -62,7 +71,9 @@ export class ChatSocket {
     const url = new URL(this.api.url('/api/chat'));
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     if (resume) url.searchParams.set('resume', resume);
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, maxPayload: 1024 * 1024 });
+    // ws loads only for chat: the other verbs start without it.
+    const { default: Socket } = await import('ws');
+    const ws = new Socket(url, { headers: { authorization: `Bearer ${token}` }, maxPayload: 1024 * 1024 });
     this.ws = ws;
     // The hello can arrive in the same read as the upgrade's answer: listen before 'open'.
     let opened = false;
@@ -81,7 +92,32 @@ export class ChatSocket {
     });
     opened = true;
     ws.on('error', () => {});
-    for (const p of this.pending.values()) this.write(p.frame);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.timer = undefined;
+      this.write(p.frame);
+    }
+  }
+
+  /**
+   * An error frame for a pending send whose code says the server could not store it right now
+   * (DATABASE_UNAVAILABLE): the message stays pending and goes again, with the same clientId, after
+   * a backoff; the server stores a clientId once, so a resend is never a duplicate.
+   */
+  private refused(f: ServerFrame): boolean {
+    if (f.type !== 'error' || f.code !== 'DATABASE_UNAVAILABLE') return false;
+    const id = typeof f.clientId === 'string' ? f.clientId : typeof f.ref === 'string' ? f.ref : undefined;
+    const p = id === undefined ? undefined : this.pending.get(id);
+    if (!p || id === undefined) return false;
+    p.refusals++;
+    const delay = resendDelay(p.refusals, f.retryAfter);
+    clearTimeout(p.timer);
+    p.timer = setTimeout(() => {
+      p.timer = undefined;
+      if (this.pending.has(id) && !this.closing) this.write(p.frame);
+    }, delay);
+    this.events.status(`the server's database is unavailable; your message is kept and goes again in ${(delay / 1000).toFixed(0)} s`);
+    return true;
   }
 
   private onFrame(text: string) {
@@ -99,7 +135,11 @@ export class ChatSocket {
     if (f.type === 'hello' && Array.isArray(f.rooms)) {
       for (const r of f.rooms as Array<{ id: number; lastSeq: number }>) if (!this.cursors.has(r.id)) this.cursors.set(r.id, r.lastSeq);
     }
-    if (f.type === 'ack' && typeof f.clientId === 'string') this.pending.delete(f.clientId);
+    if (f.type === 'ack' && typeof f.clientId === 'string') {
+      clearTimeout(this.pending.get(f.clientId)?.timer);
+      this.pending.delete(f.clientId);
+    }
+    if (this.refused(f)) return;
     this.events.frame(f);
   }
 
@@ -129,7 +169,7 @@ export class ChatSocket {
   }
 
   private write(frame: Record<string, unknown>) {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+    if (this.ws?.readyState === OPEN) this.ws.send(JSON.stringify(frame));
   }
 
   /** A frame that needs no ack tracking (join, members, …). */
@@ -140,8 +180,9 @@ export class ChatSocket {
   /** A message, kept until its ack (and resent after a reconnect). */
   send(target: { room: number } | { user: string }, body: string): string {
     const clientId = `cli-${randomBytes(8).toString('hex')}`;
-    const frame = { type: 'send', ...target, body, clientId };
-    this.pending.set(clientId, { frame });
+    // ref too: an error frame names the frame it answers by its ref.
+    const frame = { type: 'send', ...target, body, clientId, ref: clientId };
+    this.pending.set(clientId, { frame, refusals: 0 });
     this.write(frame);
     return clientId;
   }
@@ -151,7 +192,8 @@ export class ChatSocket {
     const until = Date.now() + ms;
     while (this.pending.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     this.closing = true;
-    if (this.ws?.readyState === WebSocket.OPEN) {
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    if (this.ws?.readyState === OPEN) {
       this.write({ type: 'bye' });
       this.ws.close(1000);
     } else this.end();

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat, truncate } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { EXIT } from '../exit-codes.js';
 import type { ApiClient } from './api-client.js';
 import { ClientError } from './errors.js';
@@ -100,16 +98,16 @@ export async function downloadFile(api: ApiClient, meta: RemoteFile, o: Download
   let done = offset;
   o.progress(done);
   if (status !== 416) {
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, next) {
-        hash.update(chunk);
-        done += chunk.length;
-        o.progress(done);
-        next(null, chunk);
-      },
-    });
     try {
-      await pipeline(res, counter, createWriteStream(part, { flags: offset > 0 ? 'a' : 'w', mode: 0o644 }));
+      const fh = await open(part, offset > 0 ? 'a' : 'w', 0o644);
+      try {
+        await receive(res, fh, hash, (n) => {
+          done += n;
+          o.progress(done);
+        });
+      } finally {
+        await fh.close();
+      }
     } catch (err) {
       throw writeFailure(api, err, part);
     }
@@ -121,6 +119,74 @@ export async function downloadFile(api: ApiClient, meta: RemoteFile, o: Download
   }
   await rename(part, target);
   return { path: target, resumedFrom: status === 206 || status === 416 ? offset : 0 };
+}
+
+/** Bytes gathered before one write: 1 MiB writes instead of one per socket read (~32 KiB). */
+const BATCH = 1024 * 1024;
+
+/**
+ * The body into `fh` in batches of BATCH bytes, each hashed once whole: ~30,000 small writes per
+ * GiB (a thread-pool round trip each) and a stream stage per chunk cost ~16% more CPU (user+sys)
+ * than this in a standalone prototype (decision 0007's update). One write at a time; the socket
+ * pauses while one is behind.
+ * A cut or a failed write rejects only once the write in flight has finished, so what the part
+ * file holds was hashed, whole.
+ */
+function receive(res: IncomingMessage, fh: FileHandle, hash: Hash, received: (n: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let parts: Buffer[] = [];
+    let size = 0;
+    let writing = false;
+    let ended = false;
+    let failed: unknown;
+    const finish = () => (failed !== undefined ? reject(failed) : resolve());
+    const flush = () => {
+      const batch = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+      writing = true;
+      fh.write(batch).then(
+        () => {
+          hash.update(batch);
+          received(batch.length);
+          writing = false;
+          if (failed !== undefined) return finish();
+          if (size >= BATCH || (ended && size > 0)) return flush();
+          if (ended) return finish();
+          res.resume();
+        },
+        (err: unknown) => {
+          writing = false;
+          failed = err;
+          res.destroy();
+          finish();
+        },
+      );
+    };
+    res.on('data', (chunk: Buffer) => {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size < BATCH) return;
+      if (writing) res.pause();
+      else flush();
+    });
+    res.on('end', () => {
+      ended = true;
+      if (writing) return;
+      if (size > 0) flush();
+      else finish();
+    });
+    const cut = (err: unknown) => {
+      failed ??= err;
+      ended = true;
+      if (!writing) finish();
+    };
+    res.on('error', cut);
+    // A body that stops short (the server went away) without an error event is a cut too.
+    res.on('close', () => {
+      if (!res.complete) cut(new Error('the connection closed before the end of the file'));
+    });
+  });
 }
 
 function writeFailure(api: ApiClient, err: unknown, part: string): unknown {

@@ -14,6 +14,9 @@ export interface Profile {
   /** The last access token, kept so each command does not rotate the refresh token. */
   accessToken?: string | undefined;
   accessTokenExpiresAt?: number | undefined;
+  /** Seed 000's access key (`plaza privilege`, or asked for by `images get`), valid one hour. */
+  accessKey?: string | undefined;
+  accessKeyExpiresAt?: number | undefined;
 }
 
 /** `profile.json`, or `profile-NAME.json` for `--profile NAME` (one per server or account). */

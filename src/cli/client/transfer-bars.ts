@@ -1,4 +1,3 @@
-import cliProgress from 'cli-progress';
 import { humanSize, printable } from './format.js';
 
 /** One transfer's progress: bytes done so far (absolute, a resumed transfer starts above 0). */
@@ -14,7 +13,10 @@ export interface TransferBars {
 
 const NONE: TransferBars = { add: () => ({ update() {}, done() {} }), stop() {} };
 
-/** A speed over the last few seconds, in bytes per second. */
+/** Bars are redrawn at most this often: a transfer reports every socket read (~30,000 per GiB). */
+const REDRAW_MS = 100;
+
+/** A speed over the last few seconds, in bytes per second (a sample per redraw, not per call). */
 function speedometer() {
   const samples: Array<[number, number]> = [];
   return (done: number) => {
@@ -36,8 +38,10 @@ const eta = (left: number, speed: number) => {
  * Progress bars on stderr (cli-progress), one per file and a total when there are several, with
  * speed and ETA; nothing at all when stderr is not a terminal or for --json (`enabled` false).
  */
-export function transferBars(enabled: boolean, totalBytes: number, files: number): TransferBars {
+export async function transferBars(enabled: boolean, totalBytes: number, files: number): Promise<TransferBars> {
   if (!enabled) return NONE;
+  // Loaded only when there are bars to draw: a script's run (or whoami) starts without it.
+  const { default: cliProgress } = await import('cli-progress');
   const multi = new cliProgress.MultiBar(
     {
       format: '{label} [{bar}] {percentage}% {doneH}/{sizeH} {speedH}/s ETA {etaH}',
@@ -66,16 +70,21 @@ export function transferBars(enabled: boolean, totalBytes: number, files: number
       const speed = speedometer();
       const bar = multi.create(Math.max(size, 1), startAt, payload(label, startAt, size, 0));
       let last = startAt;
+      let drawnAt = 0;
       totalDone += startAt;
       return {
         update(done) {
           totalDone += done - last;
           last = done;
+          const now = Date.now();
+          if (now - drawnAt < REDRAW_MS) return;
+          drawnAt = now;
           bar.update(done, payload(label, done, size, speed(done)));
           total?.update(totalDone, payload('total'.padEnd(24), totalDone, totalBytes, totalSpeed(totalDone)));
         },
         done() {
-          bar.update(Math.max(size, 1), payload(label, size, size, 0));
+          // The last speed stays on a finished bar (not "0 B/s"), its ETA 0:00.
+          bar.update(Math.max(size, 1), payload(label, size, size, speed(size)));
         },
       };
     },

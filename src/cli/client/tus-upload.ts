@@ -56,6 +56,7 @@ async function savedUrl(file: string): Promise<string | undefined> {
 /** The server's offset for a saved upload, or undefined when it is gone (finished, expired, not ours). */
 async function serverOffset(api: ApiClient, url: string, signal?: AbortSignal): Promise<number | undefined> {
   const res = await api.authorized(url, () => ({ method: 'HEAD', headers: { ...TUS, 'cache-control': 'no-store' }, signal: signal ?? null }));
+  res.discard();
   const offset = Number(res.headers.get('upload-offset'));
   if (!res.ok || !Number.isSafeInteger(offset)) return undefined;
   return offset;

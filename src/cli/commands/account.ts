@@ -1,6 +1,7 @@
 import type { TokenPair } from '../client/api-client.js';
 import { type ClientContext, usage } from '../client/context.js';
 import { ClientError } from '../client/errors.js';
+import { accessKey, untilText } from '../client/access-key.js';
 import { removeProfile } from '../client/profile.js';
 import { EXIT } from '../exit-codes.js';
 import { readSecretInput } from '../prompt.js';
@@ -64,24 +65,16 @@ export async function logoutCommand(ctx: ClientContext) {
   ctx.result({ ok: true, revoked }, () => `Logged out of ${ctx.api.server}.`);
 }
 
-const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-
 export async function whoamiCommand(ctx: ClientContext) {
   const me = await ctx.api.request<Me>('GET', '/api/auth/me');
   ctx.result({ user: me.user, server: ctx.api.server, accessKey: me.accessKey }, () => [
     `${me.user.username}${me.user.role === 'admin' ? ' (admin)' : ''} on ${ctx.api.server}`,
-    ...(me.accessKey.active && me.accessKey.expiresAt ? [`elevated until ${when(me.accessKey.expiresAt)}`] : []),
+    ...(me.accessKey.active && me.accessKey.expiresAt ? [`elevated until ${untilText(me.accessKey.expiresAt)}`] : []),
   ]);
 }
 
 export async function privilegeCommand(ctx: ClientContext) {
-  try {
-    const k = await ctx.api.request<{ key: string; expiresAt: number }>('POST', '/api/auth/elevate');
-    ctx.result({ elevated: true, expiresAt: k.expiresAt }, () => `Elevated: your access key is valid until ${when(k.expiresAt)}.`);
-  } catch (err) {
-    if (!(err instanceof ClientError && err.code === 'ACCESS_KEY_ACTIVE')) throw err;
-    const me = await ctx.api.request<Me>('GET', '/api/auth/me');
-    const until = me.accessKey.expiresAt ? when(me.accessKey.expiresAt) : 'its expiry';
-    throw new ClientError('ACCESS_KEY_ACTIVE', `Already elevated until ${until}.`, EXIT.conflict);
-  }
+  // Always asked for: a key still valid is the server's 409, "already elevated until …".
+  const k = await accessKey(ctx.api, { fresh: true });
+  ctx.result({ elevated: true, expiresAt: k.expiresAt }, () => `Elevated: your access key is valid until ${untilText(k.expiresAt)}.`);
 }

@@ -28,6 +28,40 @@ function interruptible() {
 const interrupted = (what: string) =>
   new ClientError('INTERRUPTED', `Interrupted; ${what} Run the same command again to resume.`, EXIT.failure);
 
+const GLOB = /[*?[]/;
+
+/** A shell-style pattern's last segment as a regular expression: `*`, `?`, `[abc]`; a leading dot only matched by a dot. */
+function globRegex(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    const close = c === '[' ? pattern.indexOf(']', i + 2) : -1;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (close > 0) {
+      const set = pattern.slice(i + 1, close).replace(/^!/, '^').replace(/[\\\]]/g, '\\$&');
+      re += `[${set}]`;
+      i = close;
+    } else re += c.replace(/[.+^${}()|[\\\]]/g, '\\$&');
+  }
+  return new RegExp(`^${pattern.startsWith('.') ? '' : '(?!\\.)'}${re}$`);
+}
+
+/**
+ * A path as given, or, when it does not exist and its last segment is a pattern (quoted, so the
+ * shell left it alone, or a shell without globbing), the entries of its directory that match it.
+ */
+async function globbed(p: string): Promise<Buffer[]> {
+  const abs = path.resolve(p);
+  if (!GLOB.test(path.basename(abs)) || (await stat(abs).then(() => true, () => false))) return [Buffer.from(abs)];
+  const dir = path.dirname(abs);
+  const re = globRegex(path.basename(abs));
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const matches = names.filter((n) => re.test(n)).sort();
+  if (matches.length === 0) throw new ClientError('NOT_FOUND', `No file matches ${printable(p)}`, EXIT.notFound);
+  return matches.map((n) => Buffer.from(path.join(dir, n)));
+}
+
 /**
  * The files to upload: the paths given, and with --recursive every file under a directory. Paths
  * are bytes below a directory, so names that are not valid UTF-8 are read as they are (the name
@@ -51,14 +85,14 @@ async function expand(paths: string[], recursive: boolean): Promise<LocalFile[]>
       found.push({ path: p, name, size: s.size, mtimeMs: s.mtimeMs });
     }
   };
-  for (const p of paths) await visit(Buffer.from(path.resolve(p)));
+  for (const p of paths) for (const each of await globbed(p)) await visit(each);
   if (found.length === 0) throw usage('Nothing to upload.');
   return found;
 }
 
 export async function uploadCommand(ctx: ClientContext, paths: string[], o: { recursive?: boolean }) {
   const files = await expand(paths, o.recursive === true);
-  const bars = transferBars(ctx.interactive, files.reduce((n, f) => n + f.size, 0), files.length);
+  const bars = await transferBars(ctx.interactive, files.reduce((n, f) => n + f.size, 0), files.length);
   const stop = interruptible();
   const uploaded: Array<RemoteFile & { resumedFrom: number }> = [];
   const lines: string[] = [];
@@ -98,7 +132,7 @@ export async function uploadCommand(ctx: ClientContext, paths: string[], o: { re
 
 export async function downloadCommand(ctx: ClientContext, ref: string, o: { output?: string; force?: boolean }) {
   const meta = await findFile(ctx.api, ref);
-  const bars = transferBars(ctx.interactive, meta.size, 1);
+  const bars = await transferBars(ctx.interactive, meta.size, 1);
   const stop = interruptible();
   try {
     const bar = bars.add(meta.name, meta.size);
