@@ -89,6 +89,8 @@ export async function startServer(
       core.accounts.purgeEnded().catch(() => {});
       core.files.sweepOrphans().catch(() => {});
       core.storage.purgeKept().catch(() => {});
+      // PLAZA_AUDIT_RETENTION_DAYS: older audit entries go.
+      core.audit.sweep().catch(() => {});
     };
     const http = app;
     const stopSchedule = config.backup.schedule

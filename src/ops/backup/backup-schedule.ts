@@ -14,7 +14,7 @@ export interface ScheduleLog {
 export function scheduleBackups(backups: Pick<BackupService, 'create'>, schedule: string, log: ScheduleLog): () => void {
   const job = new Cron(schedule, { protect: true, unref: true }, async () => {
     try {
-      const r = await backups.create();
+      const r = await backups.create({ by: { ip: 'schedule' } });
       log.info({ archive: r.name, bytes: r.size, durationMs: r.durationMs }, 'Scheduled backup written');
     } catch (err) {
       log.error({ err }, 'Scheduled backup failed');
