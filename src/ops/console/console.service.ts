@@ -60,6 +60,11 @@ export interface ConsoleDeps {
 export type ConsoleService = ReturnType<typeof createConsoleService>;
 
 const SAMPLE_ROWS = 20;
+/**
+ * Console runs in flight at once (running or waiting their turn); one more is refused at once with
+ * SERVER_BUSY instead of waiting behind them (on SQLite they take turns on one process).
+ */
+export const MAX_CONSOLE_RUNS = 4;
 
 function toSaved(r: repo.SavedQueryRow): SavedQuery {
   let chart: ChartSettings | null = null;
@@ -74,6 +79,7 @@ export function createConsoleService({ database, config, elevation, audit, clock
   const db = database.db;
   const limits = config.console;
   let runner: Promise<ConsoleRunner> | undefined;
+  let inFlight = 0;
   const getRunner = () => (runner ??= openConsoleRunner(config.database));
 
   const authorize = (admin: User, input: ConsoleInput) => checkElevation(elevation, admin, input);
@@ -110,6 +116,12 @@ export function createConsoleService({ database, config, elevation, audit, clock
   ): AsyncGenerator<ConsoleChunk> {
     let rows = 0;
     let truncated = false;
+    if (inFlight >= MAX_CONSOLE_RUNS) {
+      const busy = new AppError('SERVER_BUSY', `${MAX_CONSOLE_RUNS} console queries are already running; try again when one is done`);
+      onEnd({ rows, truncated, error: busy });
+      throw busy;
+    }
+    inFlight++;
     try {
       await authorize(admin, input);
       const inspected = inspectSql(input.sql, { write: input.write === true, maxChars: limits.maxSqlChars });
@@ -135,34 +147,16 @@ export function createConsoleService({ database, config, elevation, audit, clock
     } catch (err) {
       onEnd({ rows, truncated, error: err });
       throw err;
+    } finally {
+      inFlight--;
     }
-  }
-
-  function auditQuery(admin: User, input: ConsoleInput, ctx: AuditContext, started: number, extra: Record<string, string | number | boolean>) {
-    return (o: { rows: number; truncated: boolean; error?: unknown }) =>
-      audit.record({
-        action: 'console.query',
-        outcome: o.error ? 'failure' : 'success',
-        actor: admin,
-        ip: ctx.ip,
-        detail: {
-          sql: input.sql.slice(0, 2000),
-          mode: input.write ? 'write' : 'read',
-          durationMs: Math.round(performance.now() - started),
-          rows: o.rows,
-          truncated: o.truncated,
-          unmasked: input.unmask === true,
-          ...extra,
-          ...(o.error ? { code: failureCode(o.error) } : {}),
-        },
-      });
   }
 
   /** Runs one statement; its result shown as a table (at most PLAZA_CONSOLE_MAX_ROWS rows). */
   async function run(admin: User, input: ConsoleInput, ctx: AuditContext): Promise<ConsoleResult> {
     const started = performance.now();
     const result: ConsoleResult = { columns: [], rows: [], truncated: false, changes: null, durationMs: 0, mode: input.write ? 'write' : 'read' };
-    const chunks = stream(admin, input, { maxRows: limits.maxRows, timeoutMs: limits.timeoutMs }, auditQuery(admin, input, ctx, started, {}));
+    const chunks = stream(admin, input, { maxRows: limits.maxRows, timeoutMs: limits.timeoutMs }, auditQuery(audit, admin, input, ctx, started, {}));
     for await (const chunk of chunks) {
       if (chunk.kind === 'columns') result.columns = chunk.columns;
       else if (chunk.kind === 'rows') result.rows.push(...chunk.rows);
@@ -182,7 +176,7 @@ export function createConsoleService({ database, config, elevation, audit, clock
   function exportRows(admin: User, input: Omit<ConsoleInput, 'write'>, format: 'csv' | 'json', ctx: AuditContext): AsyncGenerator<ConsoleChunk> {
     const started = performance.now();
     const read = { ...input, write: false };
-    return stream(admin, read, { maxRows: limits.exportMaxRows, timeoutMs: limits.timeoutMs * 10 }, auditQuery(admin, read, ctx, started, { export: format }));
+    return stream(admin, read, { maxRows: limits.exportMaxRows, timeoutMs: limits.timeoutMs * 10 }, auditQuery(audit, admin, read, ctx, started, { export: format }));
   }
 
   async function history(admin: User, limit = 50) {
@@ -203,6 +197,28 @@ export function createConsoleService({ database, config, elevation, audit, clock
       if (runner) await (await runner).close();
     },
   };
+}
+
+
+/** The audit entry of one console run, written when it ends (SQL text, mode, duration, rows, outcome). */
+function auditQuery(audit: AuditSink, admin: User, input: ConsoleInput, ctx: AuditContext, started: number, extra: Record<string, string | number | boolean>) {
+  return (o: { rows: number; truncated: boolean; error?: unknown }) =>
+    audit.record({
+      action: 'console.query',
+      outcome: o.error ? 'failure' : 'success',
+      actor: admin,
+      ip: ctx.ip,
+      detail: {
+        sql: input.sql.slice(0, 2000),
+        mode: input.write ? 'write' : 'read',
+        durationMs: Math.round(performance.now() - started),
+        rows: o.rows,
+        truncated: o.truncated,
+        unmasked: input.unmask === true,
+        ...extra,
+        ...(o.error ? { code: failureCode(o.error) } : {}),
+      },
+    });
 }
 
 /** Write and unmask need the admin's own valid access key (SPEC §2 elevation). */

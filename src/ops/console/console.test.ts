@@ -272,4 +272,35 @@ describe.each(await testDatabases())('database console (%s)', (db) => {
     expect((await api(base, 'GET', '/api/admin/console/history', { token: otherAdmin })).body.history).toEqual([]);
     expect((await api(base, 'DELETE', `/api/admin/console/saved/${id}`, { token: admin })).status).toBe(200);
   });
+
+  it('a flood of slow queries: the ones past the limit are refused at once, none hangs the server', async () => {
+    const sql = db === 'postgres' ? 'select pg_sleep(30)' : 'with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c';
+    const started = Date.now();
+    const flood = Array.from({ length: 8 }, () => query({ sql }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await api(base, 'GET', '/api/health')).status).toBe(200);
+    expect((await registerAndLogin(base, `flood${db}`)).accessToken).toBeTruthy();
+    const answers = await Promise.all(flood);
+    const codes = answers.map((r) => r.body.error?.code);
+    expect(codes.filter((c) => c === 'SERVER_BUSY').length).toBe(4);
+    expect(codes.filter((c) => c === 'QUERY_TIMEOUT').length).toBe(4);
+    expect(answers.find((r) => r.body.error?.code === 'SERVER_BUSY')?.status).toBe(503);
+    // SQLite's take turns on one process: four timeouts one after another, at most.
+    expect(Date.now() - started).toBeLessThan(4 * TIMEOUT_MS + 5000);
+    expect((await query({ sql: 'select 1 as ok' })).body.rows).toEqual([[1]]);
+  });
+
+  it('a write cut off by the timeout is rolled back and leaves the database writable', async () => {
+    const endless = db === 'postgres'
+      ? "insert into chat_rooms (name, kind, visibility, created_at, last_seq) select 'endless-' || x, 'room', 'public', 1, 0 from generate_series(1, 100000000) x"
+      : "insert into chat_rooms (name, kind, visibility, created_at, last_seq) select 'endless-' || x, 'room', 'public', 1, 0 from (with recursive c(x) as (select 1 union all select x + 1 from c) select x from c)";
+    const r = await query({ sql: endless, write: true, key });
+    expect(r.status, r.text).toBe(422);
+    expect(r.body.error.code).toBe('QUERY_TIMEOUT');
+    expect((await query({ sql: "select count(*) from chat_rooms where name like 'endless-%'" })).body.rows[0][0]).toBe(0);
+    // The server's own writes go on at once.
+    expect((await registerAndLogin(base, `after${db}`)).accessToken).toBeTruthy();
+    const ok = await query({ sql: "update chat_rooms set last_seq = 0 where name = 'console-room'", write: true, key });
+    expect(ok.body.changes).toBe(1);
+  });
 });
