@@ -80,7 +80,12 @@ export function createAuditLog({ database, clock, retentionDays, onError }: Audi
     pending = [];
     writing = writing.then(async () => {
       try {
-        for (let i = 0; i < rows.length; i += 500) await repo.insertAuditRows(database.db, rows.slice(i, i + 500));
+        // Visible at commit, fsync'd a moment later off the event loop (SQLite): an audit write
+        // never holds the loop for a disk flush on the login path.
+        const { durable } = await database.transactionDurableLater(async (trx) => {
+          for (let i = 0; i < rows.length; i += 500) await repo.insertAuditRows(trx, rows.slice(i, i + 500));
+        });
+        durable.catch((err: unknown) => onError?.(err));
       } catch (err) {
         pending = [...rows, ...pending];
         if (pending.length > MAX_PENDING) {
