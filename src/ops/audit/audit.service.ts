@@ -6,6 +6,12 @@ import * as repo from './audit.repository.js';
 /** Events held while the database refuses them; past this the oldest are dropped (and counted). */
 const MAX_PENDING = 10_000;
 const MAX_TEXT = 4000;
+/**
+ * Events are gathered this long and written in one insert (one commit, one fsync on SQLite): a
+ * burst of logins costs a few commits a second, not one each. `flush` (and `core.close`) write
+ * at once.
+ */
+const BATCH_MS = 50;
 
 export interface AuditEntry {
   id: number;
@@ -64,9 +70,9 @@ function toEntry(r: repo.AuditRow): AuditEntry {
 }
 
 /**
- * The audit log. `record` never waits: events of one turn of the event loop are written together
- * in one multi-row insert on the next (a login costs no extra round trip of its own); `flush`
- * waits for everything recorded so far. A failed write keeps the events for the next one.
+ * The audit log. `record` never waits: the events of the next BATCH_MS are written together in
+ * one multi-row insert (a login costs no round trip of its own); `flush` writes and waits for
+ * everything recorded so far. A failed write keeps the events for the next one.
  */
 export function createAuditLog({ database, clock, retentionDays, onError }: AuditDeps) {
   let pending: repo.NewAuditRow[] = [];
@@ -80,12 +86,7 @@ export function createAuditLog({ database, clock, retentionDays, onError }: Audi
     pending = [];
     writing = writing.then(async () => {
       try {
-        // Visible at commit, fsync'd a moment later off the event loop (SQLite): an audit write
-        // never holds the loop for a disk flush on the login path.
-        const { durable } = await database.transactionDurableLater(async (trx) => {
-          for (let i = 0; i < rows.length; i += 500) await repo.insertAuditRows(trx, rows.slice(i, i + 500));
-        });
-        durable.catch((err: unknown) => onError?.(err));
+        for (let i = 0; i < rows.length; i += 500) await repo.insertAuditRows(database.db, rows.slice(i, i + 500));
       } catch (err) {
         pending = [...rows, ...pending];
         if (pending.length > MAX_PENDING) {
@@ -103,7 +104,7 @@ export function createAuditLog({ database, clock, retentionDays, onError }: Audi
       pending.push(toRow(event, clock.now()));
       if (!scheduled) {
         scheduled = true;
-        setImmediate(() => void write());
+        setTimeout(() => void write(), BATCH_MS).unref();
       }
     },
   };

@@ -35,7 +35,7 @@ describe('config', () => {
 });
 
 describe('audit writes', () => {
-  it('writes the events of one turn of the event loop in one insert; record never waits', async () => {
+  it('writes the events recorded together in one insert; record never waits', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'plaza-audit-'));
     const database = await connectDatabase({ database: { kind: 'sqlite', file: path.join(dir, 'plaza.db') } });
     try {
