@@ -11,7 +11,7 @@ import { AppError } from '../../shared/errors.js';
 import { randomId } from '../../shared/ids.js';
 import type { AuditLog } from '../audit/audit.service.js';
 import * as repo from './console.repository.js';
-import { checkMaskedQuery, type Masker, maskerFor, NO_MASK } from './masking.js';
+import { checkMaskedQuery, type Masker, maskerFor, maskText, NO_MASK } from './masking.js';
 import { CURSOR_KEYWORDS, inspectSql } from './sql-guard.js';
 
 export interface ConsoleInput {
@@ -209,7 +209,8 @@ function auditQuery(audit: AuditSink, admin: User, input: ConsoleInput, ctx: Aud
       actor: admin,
       ip: ctx.ip,
       detail: {
-        sql: input.sql.slice(0, 2000),
+        // The SQL as typed, minus any hash pasted into it (the audit log holds no secrets).
+        sql: maskText(input.sql.slice(0, 2000)),
         mode: input.write ? 'write' : 'read',
         durationMs: Math.round(performance.now() - started),
         rows: o.rows,

@@ -57,5 +57,10 @@ export function maskerFor(columns: readonly string[], words: readonly string[]):
   };
 }
 
+/** Hashes an admin pasted into SQL (an argon2 hash, 64 hex digits) masked, for the audit log. */
+export function maskText(text: string): string {
+  return text.replace(ARGON2, MASK).replace(HEX64, MASK);
+}
+
 /** Nothing masked (an unmasked query). */
 export const NO_MASK: Masker = { row: (cells) => cells };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formulaSafe } from './console-export.js';
-import { checkMaskedQuery, MASK, maskerFor } from './masking.js';
+import { checkMaskedQuery, MASK, maskerFor, maskText } from './masking.js';
 import { inspectSql } from './sql-guard.js';
 
 const read = (sql: string) => inspectSql(sql, { write: false, maxChars: 10_000 });
@@ -71,6 +71,7 @@ describe('masking', () => {
     expect(maskerFor(['token_hash'], []).row([null])).toEqual([null]);
     expect(() => checkMaskedQuery(['select', 'key_hash', 'from', 'access_keys'])).toThrow(/masked/);
     expect(() => checkMaskedQuery(['select', 'id', 'from', 'users'])).not.toThrow();
+    expect(maskText(`select * from sessions where id = '${hex}' or x = '$argon2id$v=19$m=1$a$b'`)).toBe(`select * from sessions where id = '${MASK}' or x = '${MASK}'`);
   });
 });
 
