@@ -11,7 +11,7 @@ const MAX_TEXT = 4000;
  * burst of logins costs a few commits a second, not one each. `flush` (and `core.close`) write
  * at once.
  */
-const BATCH_MS = 50;
+const BATCH_MS = 200;
 
 export interface AuditEntry {
   id: number;
