@@ -10,6 +10,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The SQLite checkpointer's thread (src/db/checkpointer.ts loads it from beside the bundle). */
 export const CHECKPOINT_WORKER = { in: 'src/db/checkpoint-worker.ts', out: 'checkpoint-worker' };
+/** The database console's process on SQLite (src/db/console-sqlite.ts forks it from beside the bundle). */
+export const CONSOLE_WORKER = { in: 'src/db/console-worker.ts', out: 'console-worker' };
 const MAIN = { in: 'src/plaza.ts', out: 'plaza' };
 
 /** Builds these entry points into dist/<out>.mjs. */
@@ -52,6 +54,6 @@ export async function buildWeb() {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   // Chunk names carry a hash: last build's chunks would otherwise pile up beside the new ones.
   await rm(path.join(root, 'dist'), { recursive: true, force: true });
-  await bundle([MAIN, CHECKPOINT_WORKER]);
+  await bundle([MAIN, CHECKPOINT_WORKER, CONSOLE_WORKER]);
   await buildWeb();
 }

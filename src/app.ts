@@ -24,6 +24,8 @@ import { assertNotRestoring } from './ops/backup/data-dir-lock.js';
 import { recoverInterruptedRestore } from './ops/backup/restore-journal.js';
 import { createDiskGuard, type DiskGuard } from './ops/disk.js';
 import { createHealthService } from './ops/health.service.js';
+import { type AuditLog, createAuditLog } from './ops/audit/audit.service.js';
+import { type ConsoleService, createConsoleService } from './ops/console/console.service.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { type Clock, systemClock } from './shared/clock.js';
 
@@ -54,6 +56,10 @@ export interface Core {
   cluster?: Cluster;
   /** Backups of this data dir (ops/backup/): written while serving, listed, removed. */
   backups: BackupService;
+  /** The audit log (ops/audit/): every service records into it; admins read it. */
+  audit: AuditLog;
+  /** The admin database console (ops/console/, decision 0009). */
+  console: ConsoleService;
   /** Prometheus metrics, when PLAZA_METRICS_TOKEN turns them on. */
   metrics?: Metrics;
   close(): Promise<void>;
@@ -95,6 +101,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     await database.close();
     throw err;
   }
+  const audit = createAuditLog({ database, clock, retentionDays: config.audit.retentionDays });
   const hasher = createPasswordHasher(config.argon2);
   const signer = createTokenSigner(options.secret, config.accessTokenTtlSeconds);
   const rateLimits = createRateLimits(config.rateLimits, {
@@ -110,9 +117,9 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     if (signal.kind === 'session-ended') revocations.receive({ sessionId: signal.sessionId });
     else if (signal.kind === 'user-changed') revocations.receive({ userId: signal.userId });
   });
-  const accounts = createAccountsService({ database, config, hasher, signer, rateLimits, clock, sessionCache });
-  const users = createUsersService({ database, config, hasher, clock, sessionCache, rateLimits });
-  const elevation = createElevationService({ database, rateLimits, clock });
+  const accounts = createAccountsService({ database, config, hasher, signer, rateLimits, clock, sessionCache, audit });
+  const users = createUsersService({ database, config, hasher, clock, sessionCache, rateLimits, audit });
+  const elevation = createElevationService({ database, rateLimits, clock, audit });
   const setup = createSetupService({ database, accounts, users, clock });
   const disk = createDiskGuard(config.dataDir, config.diskReserveBytes, clock);
   await disk.removeStaleProbes();
@@ -126,7 +133,7 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     throw err;
   });
   const files = createFilesService({ database, storage, config, clock, disk });
-  const shares = createSharesService({ database, filesService: files, clock });
+  const shares = createSharesService({ database, filesService: files, clock, audit });
   const thumbnails = createThumbnailsService({ storage, files });
   const bus = cluster?.bus ?? createLocalBus();
   const chat = createChatService({
@@ -141,7 +148,8 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
   const stopPresence = cluster ? linkPresence(cluster.link, cluster.signals, cluster.instanceId, chat) : () => {};
   files.grantReads((fileId, userId) => chat.rooms.fileSharedWith(fileId, userId));
   if (options.migrate !== false) await chat.messages.recoverFromLostCommits();
-  const backups = createBackupService({ database, storage, dataDir: config.dataDir, clock, keep: config.backup.keep });
+  const backups = createBackupService({ database, storage, dataDir: config.dataDir, clock, keep: config.backup.keep, audit });
+  const dbConsole = createConsoleService({ database, config, elevation, audit, clock });
   const metrics = config.metricsToken
     ? createMetrics({
         clock,
@@ -171,12 +179,16 @@ export async function buildCore(config: Readonly<Config>, options: CoreOptions):
     revocations,
     ...(cluster ? { cluster } : {}),
     backups,
+    audit,
+    console: dbConsole,
     ...(metrics ? { metrics } : {}),
     async close() {
       stopPresence();
       chat.close();
+      await dbConsole.close().catch(() => {});
       await chat.messages.drain();
       await bus.close();
+      await audit.flush().catch(() => {});
       await cluster?.close();
       await database.close();
     },

@@ -117,6 +117,19 @@ export interface Config {
     /** Tests only (PLAZA_TEST_CRASH_AT): a restore kills itself at this point to prove it survives. */
     testCrashAt?: string;
   };
+  /** The admin database console (ops/console/): limits of every query it runs. */
+  console: {
+    /** A query still running after this is cut off (SQLite: its process killed; PostgreSQL: statement_timeout). */
+    timeoutMs: number;
+    /** Rows a result shows at most (one more tells it was cut). */
+    maxRows: number;
+    /** Rows an export (CSV, JSON) streams at most. */
+    exportMaxRows: number;
+    /** Characters of SQL a query may have. */
+    maxSqlChars: number;
+  };
+  /** The audit log (ops/audit/): days entries are kept (0 = forever). */
+  audit: { retentionDays: number };
   /** Bearer token that unlocks Prometheus metrics at /metrics (undefined = off, /metrics is 404). */
   metricsToken?: string;
   /** Seed 001's raw TCP front door (undefined = off). */

@@ -229,7 +229,7 @@ describe('config', () => {
         'bodyLimitBytes', 'maxUploadBytes', 'userQuotaBytes', 'uploadDirectIo', 'diskReserveBytes', 'registration',
         'password', 'argon2', 'accessTokenTtlSeconds', 'refreshTokenTtlSeconds', 'refreshReuseGraceSeconds',
         'sessionIdleSeconds', 'sessionAbsoluteSeconds', 'cookieSecure', 'rateLimits', 'rateLimitMaxKeys', 'chat',
-        'connections', 'backup',
+        'connections', 'backup', 'console', 'audit',
       ].sort(),
     );
     expect(() => loadConfig({ PLAZA_SESSION_IDLE_TTL: '7200', PLAZA_SESSION_ABSOLUTE_TTL: '3600' })).toThrow(/PLAZA_SESSION_IDLE_TTL/);

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { Cron } from 'croner';
+import { readAudit, readConsole } from './config-ops.js';
 import type { Config, RateRule } from './config-types.js';
 import { recordingEnv, unknownSettings } from './config-unknown.js';
 
@@ -88,7 +89,7 @@ function envReaders(env: Env, problems: Problems) {
   return { env, problems, str, int, bool, oneOf, rate };
 }
 
-type Readers = ReturnType<typeof envReaders>;
+export type Readers = ReturnType<typeof envReaders>;
 
 function readDatabase({ str, oneOf, problems }: Readers, dataDir: string): Config['database'] {
   let database: Config['database'] = { kind: 'sqlite', file: path.join(dataDir, 'plaza.db') };
@@ -331,6 +332,8 @@ export function loadConfig(env: Env = readEnv()): Readonly<Config> {
     chat: readChat(r),
     connections: readConnections(r),
     backup: readBackup(r),
+    console: readConsole(r),
+    audit: readAudit(r),
     ...readMetrics(r),
     ...readDoors(r),
   };

@@ -25,7 +25,9 @@ import { ErrorBody } from './http/schemas.js';
 import { installValidation, lazySerializers } from './http/validation.js';
 import { webRoutes } from './http/web.js';
 import { loadWebApp, type WebApp, webAppRoutes } from './http/webapp.js';
+import { auditRoutes } from './ops/audit/audit.routes.js';
 import { backupRoutes } from './ops/backup/backup.routes.js';
+import { consoleRoutes } from './ops/console/console.routes.js';
 import { healthRoutes } from './ops/health.routes.js';
 import { metricsRoutes } from './ops/metrics.routes.js';
 
@@ -151,6 +153,8 @@ export async function buildServer(core: Core, webapp: WebApp = loadWebApp()): Pr
       await api.register(usersRoutes, { core });
       await api.register(healthRoutes, { core });
       await api.register(backupRoutes, { core });
+      await api.register(auditRoutes, { core });
+      await api.register(consoleRoutes, { core });
       await api.register(filesRoutes, { core });
       await api.register(sharesRoutes, { core });
       await api.register(chatSocketRoutes, { core });

@@ -1,11 +1,12 @@
-// Runs once before the tests. Code under test runs from src/, but a worker thread cannot run a .ts
+// Runs once before the tests. Code under test runs from src/, but a worker thread (or the console's
+// forked process) cannot run a .ts
 // file on Node 20: the checkpointer's worker is built to where checkpointer.ts looks for it when run
 // from source (dist/checkpoint-worker.mjs), so it is never older than its source. The web app
 // (dist/web, served by src/http/webapp.ts) is built when missing or older than web/.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildWeb, bundle, CHECKPOINT_WORKER } from '../scripts/build.mjs';
+import { buildWeb, bundle, CHECKPOINT_WORKER, CONSOLE_WORKER } from '../scripts/build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -19,7 +20,7 @@ function newestWebSource() {
 }
 
 export default async function setup() {
-  await bundle([CHECKPOINT_WORKER]);
+  await bundle([CHECKPOINT_WORKER, CONSOLE_WORKER]);
   const index = path.join(root, 'dist/web/index.html');
   if (!existsSync(index) || statSync(index).mtimeMs < newestWebSource()) await buildWeb();
 }

@@ -118,7 +118,7 @@ function loginRoutes(r: Routes, core: Core) {
     },
     async (request, reply) => {
       const p = requireUser(request);
-      await core.accounts.logout(p.sessionId);
+      await core.accounts.logout(p.sessionId, { user: p.user, ip: request.ip });
       forgetConnectionLogin(request);
       clearSessionCookie(core, reply);
       return { ok: true as const };

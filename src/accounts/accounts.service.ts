@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { Database } from '../db/connect.js';
+import type { AuditSink } from '../shared/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { verifyCredentials } from './credentials.js';
@@ -34,6 +35,7 @@ export interface AccountsDeps {
   rateLimits: RateLimits;
   clock: Clock;
   sessionCache: SessionCache;
+  audit: AuditSink;
 }
 
 export type AccountsService = ReturnType<typeof createAccountsService>;
@@ -48,9 +50,11 @@ export function createAccountsService(deps: AccountsDeps) {
   const db = database.db;
   const auth = createSessionAuth(deps);
 
-  async function logout(sessionId: string): Promise<void> {
+  /** Ends a session; `who` (the user and their address) is recorded in the audit log. */
+  async function logout(sessionId: string, who?: { user: User; ip: string }): Promise<void> {
     await sessions.revokeSession(db, sessionId, clock.now());
     sessionCache.invalidateSession(sessionId);
+    if (who) deps.audit.record({ action: 'logout', outcome: 'success', actor: who.user, ip: who.ip });
   }
 
   async function listSessions(principal: Principal) {

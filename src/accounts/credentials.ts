@@ -1,3 +1,4 @@
+import { failureCode } from '../shared/audit-events.js';
 import { AppError } from '../shared/errors.js';
 import type { AccountsDeps } from './accounts.service.js';
 import { type RequestContext, toUser, type User } from './model.js';
@@ -8,7 +9,7 @@ import * as users from './users.repository.js';
 
 /** Password logins: the accounts service's verifyCredentials. */
 
-type Deps = Pick<AccountsDeps, 'database' | 'hasher' | 'rateLimits'>;
+type Deps = Pick<AccountsDeps, 'database' | 'hasher' | 'rateLimits' | 'audit'>;
 
 async function findByIdentifier({ database }: Deps, identifier: string) {
   const id = identifier.trim();
@@ -32,9 +33,30 @@ async function loggedInFrom({ database }: Deps, userId: number | undefined, ip: 
  * and per account; failures of others never lock the owner out (decision 0003).
  */
 export async function verifyCredentials(deps: Deps, identifier: string, password: string, ctx: RequestContext): Promise<User> {
+  const seen: { row?: users.UserRow | undefined } = {};
+  try {
+    const user = await checkCredentials(deps, identifier, password, ctx, seen);
+    deps.audit.record({ action: 'login', outcome: 'success', actor: user, ip: ctx.ip });
+    return user;
+  } catch (err) {
+    // The name tried is kept (a typo'd password in the name field is cut to what a name can be).
+    const actor = seen.row ? { id: seen.row.id, username: seen.row.username } : undefined;
+    deps.audit.record({ action: 'login', outcome: 'failure', actor, ip: ctx.ip, target: identifier.trim().slice(0, 64), detail: { code: failureCode(err) } });
+    throw err;
+  }
+}
+
+async function checkCredentials(
+  deps: Deps,
+  identifier: string,
+  password: string,
+  ctx: RequestContext,
+  seen: { row?: users.UserRow | undefined },
+): Promise<User> {
   const { rateLimits, hasher } = deps;
   await rateLimits.consume('loginIp', ctx.ip);
   const row = password.length <= 4096 ? await findByIdentifier(deps, identifier) : undefined;
+  seen.row = row;
   // Keyed on the account, so its username and email share one budget. A name that is no
   // account gets a counter of its own, exactly like an account (the limiters store every key as
   // a 16-byte hash and hold a bounded number of them): a counter shared by unknown names would

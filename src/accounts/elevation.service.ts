@@ -1,4 +1,5 @@
 import type { Database } from '../db/connect.js';
+import { type AuditSink, failureCode } from '../shared/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { hashToken, randomId } from '../shared/ids.js';
@@ -14,15 +15,27 @@ export interface ElevationDeps {
   database: Database;
   rateLimits: RateLimits;
   clock: Clock;
+  audit: AuditSink;
 }
 
 export type ElevationService = ReturnType<typeof createElevationService>;
 
-export function createElevationService({ database, rateLimits, clock }: ElevationDeps) {
+export function createElevationService({ database, rateLimits, clock, audit }: ElevationDeps) {
   const db = database.db;
 
   /** Issues a key; ACCESS_KEY_ACTIVE (409) while the user still holds a valid one. */
   async function elevate(user: User, ctx: RequestContext): Promise<{ key: string; expiresAt: number }> {
+    try {
+      const issued = await issue(user, ctx);
+      audit.record({ action: 'elevate', outcome: 'success', actor: user, ip: ctx.ip, detail: { expiresAt: issued.expiresAt } });
+      return issued;
+    } catch (err) {
+      audit.record({ action: 'elevate', outcome: 'failure', actor: user, ip: ctx.ip, detail: { code: failureCode(err) } });
+      throw err;
+    }
+  }
+
+  async function issue(user: User, ctx: RequestContext): Promise<{ key: string; expiresAt: number }> {
     await rateLimits.consume('elevateIp', ctx.ip);
     await rateLimits.consume('elevateAccount', String(user.id));
     const now = clock.now();

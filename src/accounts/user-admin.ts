@@ -1,3 +1,4 @@
+import { type AuditContext, type AuditEvent, failureCode } from '../shared/audit-events.js';
 import { AppError } from '../shared/errors.js';
 import * as keys from './access-keys.repository.js';
 import { type Role, toUser, type User } from './model.js';
@@ -13,7 +14,7 @@ export interface AdminPatch {
 }
 
 /** What the admin calls share with the rest of the users service. */
-export interface UserAdminDeps extends Pick<UsersDeps, 'database' | 'config' | 'hasher' | 'clock'> {
+export interface UserAdminDeps extends Pick<UsersDeps, 'database' | 'config' | 'hasher' | 'clock' | 'audit'> {
   changed: (userId: number) => void;
   notFound: () => AppError;
   getVisible: (viewer: User, id: number) => Promise<User>;
@@ -23,8 +24,29 @@ export interface UserAdminDeps extends Pick<UsersDeps, 'database' | 'config' | '
 
 /** The users service's admin changes (API and CLI), with the last active admin kept. */
 export function createUserAdmin(deps: UserAdminDeps) {
-  const { database, config, hasher, clock, changed, notFound, getVisible, findByUsername, setEmail } = deps;
+  const { database, config, hasher, clock, audit, changed, notFound, getVisible, findByUsername, setEmail } = deps;
   const db = database.db;
+
+  /** Runs `work`, recording each of `events` with its outcome (the error code on failure). */
+  async function audited<T>(events: Omit<AuditEvent, 'outcome'>[], work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      for (const e of events) audit.record({ ...e, outcome: 'success' });
+      return result;
+    } catch (err) {
+      for (const e of events) audit.record({ ...e, outcome: 'failure', detail: { ...e.detail, code: failureCode(err) } });
+      throw err;
+    }
+  }
+
+  /** The audit events of an admin's patch (role, disable/enable; an email change is not audited). */
+  function patchEvents(viewer: User, id: number, patch: AdminPatch, ip: string | undefined): Omit<AuditEvent, 'outcome'>[] {
+    const base = { actor: viewer, ip, target: `user:${id}` };
+    return [
+      ...(patch.role !== undefined ? [{ ...base, action: 'user.role' as const, detail: { role: patch.role } }] : []),
+      ...(patch.disabled !== undefined ? [{ ...base, action: patch.disabled ? ('user.disable' as const) : ('user.enable' as const) }] : []),
+    ];
+  }
 
   /**
    * Runs `write` in a transaction that first checks `target` is not the last active admin (when
@@ -42,7 +64,11 @@ export function createUserAdmin(deps: UserAdminDeps) {
     });
   }
 
-  async function adminUpdate(viewer: User, id: number, patch: AdminPatch): Promise<User> {
+  function adminUpdate(viewer: User, id: number, patch: AdminPatch, ctx?: AuditContext): Promise<User> {
+    return audited(patchEvents(viewer, id, patch, ctx?.ip), () => applyAdminPatch(viewer, id, patch));
+  }
+
+  async function applyAdminPatch(viewer: User, id: number, patch: AdminPatch): Promise<User> {
     if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can change other users');
     const target = await getVisible(viewer, id);
     const now = clock.now();
@@ -64,15 +90,21 @@ export function createUserAdmin(deps: UserAdminDeps) {
     return getVisible(viewer, id);
   }
 
-  async function remove(viewer: User, id: number): Promise<void> {
-    if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can delete users');
-    const target = await getVisible(viewer, id);
-    await withAdminGuard(target, true, (trx) => users.deleteUser(trx, id));
-    changed(id);
+  function remove(viewer: User, id: number, ctx?: AuditContext): Promise<void> {
+    return audited([{ action: 'user.delete', actor: viewer, ip: ctx?.ip, target: `user:${id}` }], async () => {
+      if (viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'Only an admin can delete users');
+      const target = await getVisible(viewer, id);
+      await withAdminGuard(target, true, (trx) => users.deleteUser(trx, id));
+      changed(id);
+    });
   }
 
   /** CLI: `plaza admin set-role`. */
-  async function setRole(username: string, role: Role): Promise<User> {
+  function setRole(username: string, role: Role): Promise<User> {
+    return audited([{ action: 'user.role', ip: 'cli', target: `username:${username.slice(0, 64)}`, detail: { role } }], () => applyRole(username, role));
+  }
+
+  async function applyRole(username: string, role: Role): Promise<User> {
     const target = await findByUsername(username);
     if (!target) throw notFound();
     const row = await withAdminGuard(target, role === 'user', (trx) =>
@@ -84,7 +116,11 @@ export function createUserAdmin(deps: UserAdminDeps) {
   }
 
   /** CLI: `plaza admin reset-password`; ends all of the user's sessions and keys. */
-  async function resetPassword(username: string, password: string): Promise<User> {
+  function resetPassword(username: string, password: string): Promise<User> {
+    return audited([{ action: 'password.reset', ip: 'cli', target: `username:${username.slice(0, 64)}` }], () => applyReset(username, password));
+  }
+
+  async function applyReset(username: string, password: string): Promise<User> {
     const target = await findByUsername(username);
     if (!target) throw notFound();
     checkPassword(password, config.password);

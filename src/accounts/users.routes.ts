@@ -67,7 +67,7 @@ export async function usersRoutes(app: FastifyInstance, { core }: { core: Core }
         },
       },
     },
-    async (request) => core.users.updateOwnProfile(requireUser(request), request.body),
+    async (request) => core.users.updateOwnProfile(requireUser(request), request.body, { ip: request.ip }),
   );
 
   r.get(
@@ -95,7 +95,7 @@ export async function usersRoutes(app: FastifyInstance, { core }: { core: Core }
       },
     },
     async (request) => ({
-      user: await core.users.adminUpdate(requireAdmin(request).user, request.params.id, request.body),
+      user: await core.users.adminUpdate(requireAdmin(request).user, request.params.id, request.body, { ip: request.ip }),
     }),
   );
 
@@ -110,7 +110,7 @@ export async function usersRoutes(app: FastifyInstance, { core }: { core: Core }
       },
     },
     async (request) => {
-      await core.users.remove(requireAdmin(request).user, request.params.id);
+      await core.users.remove(requireAdmin(request).user, request.params.id, { ip: request.ip });
       return { ok: true as const };
     },
   );

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Database } from '../db/connect.js';
 import { uniqueViolation } from '../db/errors.js';
+import { type AuditContext, type AuditSink, failureCode } from '../shared/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import * as keys from './access-keys.repository.js';
@@ -20,6 +21,7 @@ export interface UsersDeps {
   clock: Clock;
   sessionCache: SessionCache;
   rateLimits: RateLimits;
+  audit: AuditSink;
 }
 
 export interface ProfilePatch {
@@ -33,7 +35,7 @@ export type { AdminPatch } from './user-admin.js';
 export type UsersService = ReturnType<typeof createUsersService>;
 
 /** Reading and changing users, with SPEC §2's visibility: admins see all, users only themselves. */
-export function createUsersService({ database, config, hasher, clock, sessionCache, rateLimits }: UsersDeps) {
+export function createUsersService({ database, config, hasher, clock, sessionCache, rateLimits, audit }: UsersDeps) {
   const db = database.db;
 
   /** Every change to a user or their sessions drops what this instance remembers of them. */
@@ -76,7 +78,21 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
   async function updateOwnProfile(
     principal: Principal,
     patch: ProfilePatch,
+    ctx?: AuditContext,
   ): Promise<{ user: User; revokedSessions: number }> {
+    if (patch.password === undefined) return applyProfile(principal, patch);
+    const event = { action: 'password.change', actor: principal.user, ip: ctx?.ip } as const;
+    try {
+      const done = await applyProfile(principal, patch);
+      audit.record({ ...event, outcome: 'success', detail: { revokedSessions: done.revokedSessions } });
+      return done;
+    } catch (err) {
+      audit.record({ ...event, outcome: 'failure', detail: { code: failureCode(err) } });
+      throw err;
+    }
+  }
+
+  async function applyProfile(principal: Principal, patch: ProfilePatch): Promise<{ user: User; revokedSessions: number }> {
     const now = clock.now();
     const id = principal.user.id;
     let revokedSessions = 0;
@@ -115,7 +131,7 @@ export function createUsersService({ database, config, hasher, clock, sessionCac
     return users.countUsers(db, 'admin');
   }
 
-  const admin = createUserAdmin({ database, config, hasher, clock, changed, notFound, getVisible, findByUsername, setEmail });
+  const admin = createUserAdmin({ database, config, hasher, clock, audit, changed, notFound, getVisible, findByUsername, setEmail });
 
   return {
     getVisible,

@@ -103,7 +103,7 @@ export function createFileManager(core: Core) {
     if (request.method === 'HEAD' || (request.method === 'GET' && !isOwnNavigation(core, request))) {
       return logoutConfirmPage(reply);
     }
-    if (request.principal) await core.accounts.logout(request.principal.sessionId);
+    if (request.principal) await core.accounts.logout(request.principal.sessionId, { user: request.principal.user, ip: request.ip });
     forgetConnectionLogin(request);
     clearSessionCookie(core, reply);
     if (wantsHtml(request)) return reply.redirect('/', 303);

@@ -72,6 +72,8 @@ export interface Tables {
   chat_invites: ChatInvitesTable;
   chat_messages: ChatMessagesTable;
   restores: RestoresTable;
+  audit_log: AuditLogTable;
+  console_queries: ConsoleQueriesTable;
   cluster_identity: { id: string; created_at: number; uploads_marked_at: number | null };
 }
 
@@ -152,4 +154,30 @@ export interface RestoresTable {
   id: string;
   archive: string;
   restored_at: number;
+}
+
+/** One audited event (ops/audit/): actor kept by id and name, no foreign key. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  action: string;
+  outcome: 'success' | 'failure';
+  actor_id: number | null;
+  actor_name: string | null;
+  ip: string | null;
+  target: string | null;
+  /** JSON object of the event's facts. */
+  detail: string | null;
+}
+
+/** An admin's saved console query (ops/console/). */
+export interface ConsoleQueriesTable {
+  id: string;
+  user_id: number;
+  name: string;
+  sql: string;
+  /** JSON: `{ type, x, y }` chart settings, or null. */
+  chart: string | null;
+  created_at: number;
+  updated_at: number;
 }

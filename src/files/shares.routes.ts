@@ -39,7 +39,7 @@ export async function sharesRoutes(app: FastifyInstance, { core }: { core: Core 
       response: { 201: Type.Object({ share: ShareSchema, token: Type.String(), url: Type.String() }), ...errors(400, 401, 404, 415) },
     },
   }, async (request, reply) => {
-    const { share, token } = await core.shares.create(requireUser(request).user, request.params.id, request.body);
+    const { share, token } = await core.shares.create(requireUser(request).user, request.params.id, request.body, { ip: request.ip });
     const base = core.config.publicUrl ?? '';
     return reply.code(201).send({ share, token, url: `${base}/s/${token}` });
   });

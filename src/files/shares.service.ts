@@ -1,5 +1,6 @@
 import type { User } from '../accounts/model.js';
 import type { Database } from '../db/connect.js';
+import { type AuditContext, type AuditSink, failureCode } from '../shared/audit-events.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { hashToken, randomId, randomToken } from '../shared/ids.js';
@@ -24,7 +25,7 @@ export interface ShareInfo {
 export type SharesService = ReturnType<typeof createSharesService>;
 
 /** Share links: anyone holding the token downloads the file until the link expires, is used up or revoked. */
-export function createSharesService({ database, filesService, clock }: { database: Database; filesService: FilesService; clock: Clock }) {
+export function createSharesService({ database, filesService, clock, audit }: { database: Database; filesService: FilesService; clock: Clock; audit: AuditSink }) {
   const db = database.db;
   const windows = createDownloadWindows();
   const gone = () => new AppError('NOT_FOUND', 'This link does not exist, has expired or was revoked');
@@ -43,7 +44,19 @@ export function createSharesService({ database, filesService, clock }: { databas
     };
   }
 
-  async function create(viewer: User, fileId: string, opts: { expiresInSeconds?: number; maxDownloads?: number | null }) {
+  async function create(viewer: User, fileId: string, opts: { expiresInSeconds?: number; maxDownloads?: number | null }, ctx?: AuditContext) {
+    const event = { action: 'share.create', actor: viewer, ip: ctx?.ip, target: `file:${fileId.slice(0, 64)}` } as const;
+    try {
+      const made = await createShare(viewer, fileId, opts);
+      audit.record({ ...event, outcome: 'success', detail: { shareId: made.share.id, expiresAt: made.share.expiresAt, maxDownloads: made.share.maxDownloads } });
+      return made;
+    } catch (err) {
+      audit.record({ ...event, outcome: 'failure', detail: { code: failureCode(err) } });
+      throw err;
+    }
+  }
+
+  async function createShare(viewer: User, fileId: string, opts: { expiresInSeconds?: number; maxDownloads?: number | null }) {
     const file = await filesService.getVisible(viewer, fileId);
     const seconds = opts.expiresInSeconds ?? 7 * 86400;
     if (seconds < 60 || seconds > MAX_SHARE_SECONDS) {

@@ -42,6 +42,8 @@ export const ERRORS = {
   LAST_ADMIN: { status: 409, kind: 'client' },
   ROOM_EXISTS: { status: 409, kind: 'client' },
   UPLOAD_CONFLICT: { status: 409, kind: 'client' },
+  /** An admin already has a saved console query of that name. */
+  QUERY_NAME_TAKEN: { status: 409, kind: 'client' },
   /** A backup is already being written by this server. */
   BACKUP_IN_PROGRESS: { status: 409, kind: 'client' },
   /** A restore needs the data dir to itself (a server or another restore is on it). */
@@ -57,6 +59,12 @@ export const ERRORS = {
   /** A backup archive that is damaged, lies, or is not Plaza's. */
   ARCHIVE_INVALID: { status: 422, kind: 'client' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, kind: 'client' },
+  /** The database console will not run this SQL (a forbidden statement or function, several statements, too long, masked columns). */
+  QUERY_REFUSED: { status: 400, kind: 'client' },
+  /** The database refused the console's SQL (a syntax error, a write in read-only mode…); its message is shown. */
+  QUERY_FAILED: { status: 422, kind: 'client' },
+  /** A console query ran past PLAZA_CONSOLE_TIMEOUT_MS and was cut off. */
+  QUERY_TIMEOUT: { status: 422, kind: 'client' },
   /** A plain request on a WebSocket-only path. */
   UPGRADE_REQUIRED: { status: 426, kind: 'client' },
   RATE_LIMITED: { status: 429, kind: 'client' },

@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { LocationProvider, Route, Router } from 'preact-iso';
+import { lazy, LocationProvider, Route, Router } from 'preact-iso';
 import { sentence } from './api.js';
 import { connect } from './chat-socket.js';
 import { Layout, NotFound } from './layout.js';
@@ -9,6 +9,10 @@ import { FilesPage } from './pages/files.js';
 import { ProfilePage } from './pages/profile.js';
 import { loadSession, session } from './session.js';
 import './styles.css';
+
+// The console (with chart.js, loaded later still) and the audit log are chunks of their own.
+const ConsolePage = lazy(() => import('./pages/admin-console.js').then((m) => m.ConsolePage));
+const AuditPage = lazy(() => import('./pages/admin-audit.js').then((m) => m.AuditPage));
 
 function App() {
   if (!session.value) return <p class="loading">Loading…</p>;
@@ -23,6 +27,8 @@ function App() {
           <Route path="/chat/:room" component={ChatPage} />
           <Route path="/profile" component={ProfilePage} />
           <Route path="/admin" component={AdminPage} />
+          <Route path="/admin/console" component={ConsolePage} />
+          <Route path="/admin/audit" component={AuditPage} />
           <Route default component={NotFound} />
         </Router>
       </Layout>

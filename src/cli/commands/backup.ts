@@ -131,6 +131,7 @@ export async function restoreCommand(
         {
           database: core.database,
           backups: core.backups,
+          audit: core.audit,
           dataDir: config.dataDir,
           clock: core.clock,
           ...(crash ? { crashAt: (p: string) => p === crash && process.kill(process.pid, 'SIGKILL') } : {}),

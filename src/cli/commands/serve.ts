@@ -27,13 +27,14 @@ export interface RunningServer {
 const DATABASE_WAIT_MS = 30_000;
 
 /**
- * The hourly housekeeping (ended sessions, orphan files, kept deletes) and scheduled backups. With
+ * The hourly housekeeping (ended sessions, orphan files, kept deletes, old audit entries) and scheduled backups. With
  * several instances one of them runs each (a lock in Redis), not all at once. Returns the stop function.
  */
 function startJobs(core: Core, log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void }): () => void {
   const housekeeping = () => {
     const sweep = async () => {
-      await Promise.allSettled([core.accounts.purgeEnded(), core.files.sweepOrphans(), core.storage.purgeKept()]);
+      // And PLAZA_AUDIT_RETENTION_DAYS: older audit entries go.
+      await Promise.allSettled([core.accounts.purgeEnded(), core.files.sweepOrphans(), core.storage.purgeKept(), core.audit.sweep()]);
     };
     void (core.cluster ? core.cluster.once('housekeeping', 3_000_000, sweep) : sweep()).catch(() => {});
   };
@@ -125,7 +126,6 @@ export async function startServer(
       const door = tcpchat;
       core.metrics?.countTcpConnectionsWith('seed003', () => door.connections());
     }
-    // With several instances one of them sweeps each hour (a lock in Redis), not all at once.
     const http = app;
     const stopJobs = startJobs(core, { info: (obj, msg) => http.log.info(obj, msg), error: (obj, msg) => http.log.error(obj, msg) });
     const server = app;

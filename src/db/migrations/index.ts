@@ -6,6 +6,8 @@ import * as m0004 from './0004_rotated_refresh_tokens.js';
 import * as m0005 from './0005_refresh_reuse_grace.js';
 import * as m0006 from './0006_restores.js';
 import * as m0007 from './0007_file_totals.js';
+import * as m0008 from './0008_audit_log.js';
+import * as m0009 from './0009_console_queries.js';
 import * as m0010 from './0010_read_cursors.js';
 import * as m0011 from './0011_file_list_orders.js';
 import * as m0012 from './0012_cluster_identity.js';
@@ -20,6 +22,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0005_refresh_reuse_grace': m0005,
   '0006_restores': m0006,
   '0007_file_totals': m0007,
+  '0008_audit_log': m0008,
+  '0009_console_queries': m0009,
   '0010_read_cursors': m0010,
   '0011_file_list_orders': m0011,
   '0012_cluster_identity': m0012,

@@ -15,10 +15,13 @@ export const MANIFEST = 'manifest.json';
 /**
  * Plaza's tables in the order rows can be inserted (parents first), each with its primary key
  * (the export's page order). Deletes go in the reverse order. `restores` is restore bookkeeping and
- * never travels in an archive.
+ * never travels in an archive; neither does `audit_log`: a restore must not rewrite the trail of
+ * what happened (it keeps the current entries and adds its own), so a move to another machine
+ * starts a new trail. Saved console queries (`console_queries`) are an admin's data and travel.
  */
 export const TABLES = [
   { name: 'users', key: ['id'], identity: true },
+  { name: 'console_queries', key: ['id'] },
   { name: 'setup_tokens', key: ['token_hash'] },
   { name: 'sessions', key: ['id'] },
   { name: 'rotated_refresh_tokens', key: ['token_hash'] },

@@ -25,7 +25,7 @@ export function scheduleBackups(
     const next = self.msToNext() ?? 60_000;
     await once('scheduled-backup', Math.max(1000, next - 1000), async () => {
       try {
-        const r = await backups.create();
+        const r = await backups.create({ by: { ip: 'schedule' } });
         log.info({ archive: r.name, bytes: r.size, durationMs: r.durationMs }, 'Scheduled backup written');
       } catch (err) {
         log.error({ err }, 'Scheduled backup failed');

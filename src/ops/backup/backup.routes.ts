@@ -44,8 +44,8 @@ export async function backupRoutes(app: FastifyInstance, { core }: { core: Core 
       },
     },
     async (request, reply) => {
-      requireAdmin(request);
-      const b = await core.backups.create();
+      const admin = requireAdmin(request).user;
+      const b = await core.backups.create({ by: { actor: admin, ip: request.ip } });
       return reply.code(201).send({
         backup: { name: b.name, size: b.size, createdAt: b.manifest.createdAt },
         durationMs: Math.round(b.durationMs),

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Database } from '../../db/connect.js';
 import type { Storage } from '../../files/storage.js';
+import { type AuditSink, failureCode, NO_AUDIT } from '../../shared/audit-events.js';
 import type { Clock } from '../../shared/clock.js';
 import { AppError } from '../../shared/errors.js';
 import { isStorageFull } from '../../shared/system-errors.js';
@@ -20,6 +21,8 @@ export interface BackupDeps {
   clock: Clock;
   /** Regular archives kept in data/backups after each backup there (0 = all). */
   keep: number;
+  /** Where each backup is recorded (none in unit tests). */
+  audit?: AuditSink;
 }
 
 export interface BackupProgress {
@@ -46,7 +49,7 @@ export type BackupService = ReturnType<typeof createBackupService>;
  * only once its bytes are complete, so it is wholly in or out), a manifest; written as a `.partial`
  * file beside the archive, fsync'd, then renamed to its final name.
  */
-export function createBackupService({ database, storage, dataDir, clock, keep }: BackupDeps) {
+export function createBackupService({ database, storage, dataDir, clock, keep, audit = NO_AUDIT }: BackupDeps) {
   const defaultDir = path.join(dataDir, 'backups');
   const { placeArchive, list, find, remove, prune } = createArchiveShelf(defaultDir, keep);
   let running = false;
@@ -54,14 +57,26 @@ export function createBackupService({ database, storage, dataDir, clock, keep }:
   async function create(opts: Options = {}): Promise<BackupResult> {
     if (running) throw new AppError('BACKUP_IN_PROGRESS', 'A backup is already being written; try again when it is done');
     running = true;
+    const event = { action: 'backup', actor: opts.by?.actor, ip: opts.by?.ip ?? 'cli' } as const;
     try {
-      return await write(opts);
+      const done = await write(opts);
+      audit.record({ ...event, outcome: 'success', target: done.name, detail: { bytes: done.size, durationMs: Math.round(done.durationMs), files: done.manifest.fileCount } });
+      return done;
+    } catch (err) {
+      audit.record({ ...event, outcome: 'failure', detail: { code: failureCode(err) } });
+      throw err;
     } finally {
       running = false;
     }
   }
 
-  type Options = { outputDir?: string; label?: string; onProgress?: (p: BackupProgress) => void };
+  type Options = {
+    outputDir?: string;
+    label?: string;
+    onProgress?: (p: BackupProgress) => void;
+    /** Who asked, for the audit log (default: the command line). */
+    by?: { actor?: { id: number; username: string }; ip: string };
+  };
 
   async function write(opts: Options) {
     const started = clock.now();

@@ -7,6 +7,7 @@ import type { Config } from '../../config.js';
 import { connectDatabase, type Database } from '../../db/connect.js';
 import { rebuildFileTotals } from '../../files/files.repository.js';
 import { MIGRATIONS } from '../../db/migrations/index.js';
+import { type AuditSink, failureCode } from '../../shared/audit-events.js';
 import type { Clock } from '../../shared/clock.js';
 import { AppError } from '../../shared/errors.js';
 import { isStorageFull } from '../../shared/system-errors.js';
@@ -78,6 +79,8 @@ export interface RestoreDeps {
   clock: Clock;
   /** Tests only: where to kill this process (PLAZA_TEST_CRASH_AT). */
   crashAt?: (point: string) => void;
+  /** The audit log (the restore and its outcome are recorded; the log itself is never restored). */
+  audit?: AuditSink;
 }
 
 /**
@@ -86,6 +89,22 @@ export interface RestoreDeps {
  * (restore-journal.ts says why a kill at any point leaves the old state or the new one).
  */
 export async function runRestore(
+  deps: RestoreDeps,
+  archive: string,
+  opts: { confirm: (plan: RestorePlan) => Promise<boolean>; onBytes?: (n: number) => void; onStep?: (step: string) => void },
+): Promise<RestoreResult | undefined> {
+  const event = { action: 'restore', ip: 'cli', target: path.basename(archive) } as const;
+  try {
+    const done = await restoreArchive(deps, archive, opts);
+    if (done) deps.audit?.record({ ...event, outcome: 'success', detail: { durationMs: Math.round(done.durationMs), safetyBackup: path.basename(done.safetyBackup) } });
+    return done;
+  } catch (err) {
+    deps.audit?.record({ ...event, outcome: 'failure', detail: { code: failureCode(err) } });
+    throw err;
+  }
+}
+
+async function restoreArchive(
   deps: RestoreDeps,
   archive: string,
   opts: { confirm: (plan: RestorePlan) => Promise<boolean>; onBytes?: (n: number) => void; onStep?: (step: string) => void },

@@ -3,6 +3,7 @@ import { api, sentence } from '../api.js';
 import { formatDate } from '../format.js';
 import { session } from '../session.js';
 import type { Role, User } from '../types.js';
+import { AdminNav, NotAllowed } from './admin-nav.js';
 import { QuotaDialog, StorageCell, useUsages } from './admin-quota.js';
 import { Modal } from './dialog.js';
 
@@ -58,14 +59,7 @@ export function AdminPage() {
   useEffect(() => {
     if (isAdmin) void refresh();
   }, [isAdmin]);
-  if (!isAdmin) {
-    return (
-      <section class="page narrow">
-        <h1>Not allowed</h1>
-        <p>Only administrators can open the admin pages.</p>
-      </section>
-    );
-  }
+  if (!isAdmin) return <NotAllowed />;
   async function change(u: User, body: Partial<Pick<User, 'role' | 'disabled'>>) {
     try {
       await api('PATCH', `/api/users/${u.id}`, body);
@@ -87,7 +81,7 @@ export function AdminPage() {
   const shown = q ? users.filter((u) => u.username.includes(q) || (u.email ?? '').toLowerCase().includes(q)) : users;
   return (
     <section class="page">
-      <div class="row"><h1>Users</h1><span class="spacer" /><span class="muted">Database console: coming in its own release</span></div>
+      <div class="row"><h1>Users</h1><span class="spacer" /><AdminNav /></div>
       <CreateUser onCreated={() => void refresh()} />
       {error && <p class="error" role="alert">{error}</p>}
       <div class="toolbar"><input type="search" aria-label="Search users" placeholder="Search users" value={query} onInput={(e) => setQuery(e.currentTarget.value)} /></div>
