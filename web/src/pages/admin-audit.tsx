@@ -2,18 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, sentence } from '../api.js';
 import { formatDate, formatTime, revealControls } from '../format.js';
 import { session } from '../session.js';
+import type { AuditEntry } from '../../../src/ops/audit/audit.service.js';
 import { AdminNav, NotAllowed } from './admin-nav.js';
-
-interface AuditEntry {
-  id: number;
-  at: number;
-  action: string;
-  outcome: 'success' | 'failure';
-  actor: { id: number | null; username: string | null };
-  ip: string | null;
-  target: string | null;
-  detail: Record<string, unknown> | null;
-}
 
 const ACTIONS: [string, string][] = [
   ['login', 'Log in'],

@@ -1,29 +1,8 @@
 /** The console API's shapes (src/ops/console/console.routes.ts). */
 export type Cell = string | number | boolean | null;
 
-export interface QueryResult {
-  columns: string[];
-  rows: Cell[][];
-  truncated: boolean;
-  changes: number | null;
-  durationMs: number;
-  mode: 'read' | 'write';
-}
-
-export interface ChartSettings {
-  type: 'bar' | 'line' | 'pie';
-  x: string;
-  y: string[];
-}
-
-export interface SavedQuery {
-  id: string;
-  name: string;
-  sql: string;
-  chart: ChartSettings | null;
-  createdAt: number;
-  updatedAt: number;
-}
+// The server's own shapes, as types only (web/ imports nothing else from src/).
+export type { ChartSettings, ConsoleResult as QueryResult, SavedQuery } from '../../../src/ops/console/console.service.js';
 
 export interface HistoryEntry {
   id: number;
