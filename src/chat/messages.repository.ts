@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ChatMessagesTable, Tables } from '../db/tables.js';
+import { raiseReadCursor } from './rooms.repository.js';
 
 export type MessageRow = Selectable<ChatMessagesTable>;
 type Db = Kysely<Tables>;
@@ -39,15 +40,7 @@ export async function advanceSendersRead(db: Db, rows: MessageRow[]): Promise<vo
     const seen = last.get(key);
     if (!seen || Number(r.seq) > seen.seq) last.set(key, { room: r.room_id, user: r.sender_id, seq: Number(r.seq) });
   }
-  for (const { room, user, seq } of last.values()) {
-    await db
-      .updateTable('chat_members')
-      .set({ last_read_seq: seq })
-      .where('room_id', '=', room)
-      .where('user_id', '=', user)
-      .where('last_read_seq', '<', seq)
-      .execute();
-  }
+  for (const { room, user, seq } of last.values()) await raiseReadCursor(db, room, user, seq);
 }
 
 /** Stored messages with any of these client ids (each sender's ids are their own). */

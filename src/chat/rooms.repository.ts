@@ -81,11 +81,8 @@ export async function roomsOfUser(db: Db, userId: number): Promise<Array<RoomRow
   return rows.map((r) => ({ ...r, read_seq: Number(r.read_seq) }));
 }
 
-/**
- * Moves a member's read cursor forward to `seq` (never back); answers the cursor now, or
- * undefined when `userId` is not a member.
- */
-export async function advanceReadCursor(db: Db, roomId: number, userId: number, seq: number): Promise<number | undefined> {
+/** Moves a member's read cursor forward to `seq`; never back, and nothing for a non-member. */
+export async function raiseReadCursor(db: Db, roomId: number, userId: number, seq: number): Promise<void> {
   await db
     .updateTable('chat_members')
     .set({ last_read_seq: seq })
@@ -93,6 +90,14 @@ export async function advanceReadCursor(db: Db, roomId: number, userId: number, 
     .where('user_id', '=', userId)
     .where('last_read_seq', '<', seq)
     .execute();
+}
+
+/**
+ * Moves a member's read cursor forward to `seq` (never back); answers the cursor now, or
+ * undefined when `userId` is not a member.
+ */
+export async function advanceReadCursor(db: Db, roomId: number, userId: number, seq: number): Promise<number | undefined> {
+  await raiseReadCursor(db, roomId, userId, seq);
   const r = await db
     .selectFrom('chat_members')
     .select('last_read_seq')

@@ -81,10 +81,7 @@ async function fillGap(hub: HubState, room: LocalRoom, deliverAll: (e: HubEvent)
   if (hub.rooms.get(room.ref.id) !== room) return;
   drain(room, deliverAll);
   // What history did not have never existed (skipped sequences): go on from the next one present.
-  if (s.early.size > 0 && !s.early.has(s.next ?? -1)) {
-    const firstAbove = Math.min(...s.early.keys());
-    if (firstAbove <= before) skipToEarliest(room, deliverAll);
-  }
+  if (s.early.size > 0 && !s.early.has(s.next ?? -1)) skipToEarliest(room, deliverAll);
   if (s.early.size > 0 && s.timer === undefined) {
     s.timer = hub.timers.setTimeout(() => void fillGap(hub, room, deliverAll), hub.sequencing.waitMs);
   }
