@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, sentence } from '../api.js';
-import { formatDate, formatTime, revealControls } from '../format.js';
+import { formatDate, revealControls } from '../format.js';
 import { session } from '../session.js';
 import type { AuditEntry } from '../../../src/ops/audit/audit.service.js';
 import { AdminNav, NotAllowed } from './admin-nav.js';
@@ -101,7 +101,7 @@ export function AuditPage() {
           <tbody>
             {entries.map((e) => (
               <tr key={e.id} class={e.outcome === 'failure' ? 'failed' : ''}>
-                <td title={new Date(e.at).toISOString()}>{formatDate(e.at)} {formatTime(e.at)}</td>
+                <td title={new Date(e.at).toISOString()}>{formatDate(e.at)}</td>
                 <td>{LABEL.get(e.action) ?? e.action}</td>
                 <td>{e.outcome === 'success' ? 'Success' : <strong class="fail-text">Failure</strong>}</td>
                 <td>{e.actor.username ? revealControls(e.actor.username) : <span class="muted">unknown</span>}</td>
